@@ -1,0 +1,9 @@
+"""Reference semantics (exact int8 x int8 -> int32 arithmetic) and the analytical bound model.
+
+`golden` stands alone: it knows nothing about the RTL. The bound model takes the hardware
+configuration's numbers (peak MACs per cycle, bus bytes per cycle) as arguments.
+"""
+from .reference import wrap_int32, gemm, spmm
+from .bounds import Bounds, effectual_macs, min_dram_bytes, bounds
+
+__all__ = ["wrap_int32", "gemm", "spmm", "Bounds", "effectual_macs", "min_dram_bytes", "bounds"]

@@ -1,0 +1,1 @@
+"""The hardware: Amaranth components, the configuration and the register map (plain data)."""

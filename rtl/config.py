@@ -1,0 +1,82 @@
+"""Generator parameters of the tile: plain Python data, readable without elaborating anything."""
+from dataclasses import dataclass, asdict
+
+__all__ = ["TileConfig"]
+
+
+def _is_pow2(x):
+    return isinstance(x, int) and x > 0 and (x & (x - 1)) == 0
+
+
+@dataclass(frozen=True)
+class TileConfig:
+    """Parameters of one zerotile accelerator.
+
+    pes           P, processing elements; rows of A are dealt to them.
+    lanes         L, int8 multiply lanes per PE (columns of B processed per PE per cycle).
+    bus_bits      AXI4 data width towards DRAM.
+    b_words       depth of the B scratchpad in words of ``lanes`` bytes (K x ceil(N/L) must fit).
+    max_chunks    accumulator depth per PE in words of ``lanes`` int32: N <= max_chunks * lanes
+                  per job (the firmware tiles wider B into several jobs).
+    pe_fifo_depth entries queued per PE between the operand scanner and the PE.
+    max_burst     longest AXI4 INCR burst issued, in beats.
+    read_fifo_beats  per-stream read buffer; bounds the reads in flight per stream.
+    """
+    pes: int = 4
+    lanes: int = 8
+    bus_bits: int = 64
+    b_words: int = 4096
+    max_chunks: int = 8
+    pe_fifo_depth: int = 16
+    max_burst: int = 16
+    read_fifo_beats: int = 32
+    addr_bits: int = 32
+
+    def __post_init__(self):
+        if not _is_pow2(self.pes):
+            raise ValueError(f"pes must be a power of two, not {self.pes!r}")
+        if not _is_pow2(self.lanes) or self.lanes < 2:
+            raise ValueError(f"lanes must be a power of two >= 2, not {self.lanes!r}")
+        if self.bus_bits not in (32, 64, 128, 256):
+            raise ValueError(f"bus_bits must be 32, 64, 128 or 256, not {self.bus_bits!r}")
+        if (self.lanes * 8) % self.bus_bits:
+            raise ValueError(f"lanes * 8 must be a multiple of bus_bits; lanes={self.lanes} "
+                             f"is too narrow for a {self.bus_bits}-bit bus")
+        if not _is_pow2(self.b_words) or self.b_words < 16:
+            raise ValueError(f"b_words must be a power of two >= 16, not {self.b_words!r}")
+        if not _is_pow2(self.max_chunks):
+            raise ValueError(f"max_chunks must be a power of two, not {self.max_chunks!r}")
+        if not _is_pow2(self.pe_fifo_depth) or self.pe_fifo_depth < 2:
+            raise ValueError(f"pe_fifo_depth must be a power of two >= 2, not {self.pe_fifo_depth!r}")
+        if not _is_pow2(self.max_burst) or not 2 <= self.max_burst <= 256:
+            raise ValueError(f"max_burst must be a power of two in 2..256, not {self.max_burst!r}")
+        if not _is_pow2(self.read_fifo_beats) or self.read_fifo_beats < self.max_burst:
+            raise ValueError(f"read_fifo_beats must be a power of two >= max_burst, "
+                             f"not {self.read_fifo_beats!r}")
+        if self.addr_bits != 32:
+            raise ValueError(f"addr_bits must be 32, not {self.addr_bits!r}")
+
+    @property
+    def bus_bytes(self):
+        return self.bus_bits // 8
+
+    @property
+    def peak_macs_per_cycle(self):
+        return self.pes * self.lanes
+
+    @property
+    def max_n(self):
+        """Widest B (columns) one job can take."""
+        return self.max_chunks * self.lanes
+
+    @property
+    def max_k(self):
+        """Deepest B (rows) one job can take: one B row needs at least one scratchpad word."""
+        return min(self.b_words, 1 << 16)
+
+    @property
+    def b_bytes(self):
+        return self.b_words * self.lanes
+
+    def as_dict(self):
+        return asdict(self)

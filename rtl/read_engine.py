@@ -1,0 +1,165 @@
+"""AXI4 read engine: several sequential read streams sharing one AR/R channel pair."""
+from amaranth.hdl import *
+from amaranth.lib import wiring, stream, data
+from amaranth.lib.fifo import SyncFIFO, SyncFIFOBuffered
+from amaranth.lib.wiring import In, Out
+
+from .axi import AXI4Signature, BURST_INCR, RESP_OKAY
+
+__all__ = ["ReadEngine"]
+
+MAX_STREAM_BEATS_BITS = 24
+
+
+class ReadEngine(wiring.Component):
+    """Reads ``n_streams`` independent sequential streams from DRAM.
+
+    Ports:
+
+    * ``axi``: AXI4 manager; only the AR and R channels are driven (AW/W/B are left idle and
+      are merged with the write engine's by the top level).
+    * per stream ``i``: ``start{i}`` (pulse) with ``addr{i}`` (bus-aligned byte address) and
+      ``beats{i}`` (bus beats to read, < 2**24); ``data{i}``, a stream of ``bus_bits`` beats
+      in address order.
+    * ``win_base``/``win_limit``: no burst touching bytes outside ``[win_base, win_limit)`` is
+      ever issued; such a burst raises ``window_error`` instead and its stream stops.
+    * ``abort``: stop issuing; beats still in flight are accepted and dropped. ``idle`` is high
+      when nothing is in flight and no stream has beats left to issue.
+    * ``read_error`` (pulse) with ``error_addr``: a burst answered SLVERR/DECERR.
+    * ``beat``: one cycle per beat accepted on R (for the byte counter).
+
+    Bursts are INCR, at most ``max_burst`` beats, never cross a 4 KiB boundary, and are issued
+    only when the stream's buffer (``fifo_beats``) has room for the whole burst, so R is never
+    back-pressured. Several bursts (up to ``max_outstanding``) may be in flight; all use ID 0
+    and return in order.
+    """
+
+    def __init__(self, *, n_streams, bus_bits=64, max_burst=16, fifo_beats=32,
+                 max_outstanding=8, addr_bits=32):
+        if n_streams < 1:
+            raise ValueError(f"n_streams must be positive, not {n_streams!r}")
+        if max_burst & (max_burst - 1) or not 1 <= max_burst <= 256:
+            raise ValueError(f"max_burst must be a power of two in 1..256, not {max_burst!r}")
+        if fifo_beats < max_burst:
+            raise ValueError(f"fifo_beats ({fifo_beats}) must hold at least one burst "
+                             f"({max_burst})")
+        self.n_streams, self.bus_bits, self.max_burst = n_streams, bus_bits, max_burst
+        self.fifo_beats, self.max_outstanding, self.addr_bits = fifo_beats, max_outstanding, addr_bits
+        members = {
+            "axi": Out(AXI4Signature(addr_width=addr_bits, data_width=bus_bits)),
+            "win_base": In(addr_bits), "win_limit": In(addr_bits),
+            "abort": In(1), "idle": Out(1),
+            "read_error": Out(1), "window_error": Out(1), "error_addr": Out(addr_bits),
+            "beat": Out(1),
+        }
+        for i in range(n_streams):
+            members[f"start{i}"] = In(1)
+            members[f"addr{i}"] = In(addr_bits)
+            members[f"beats{i}"] = In(MAX_STREAM_BEATS_BITS)
+            members[f"data{i}"] = Out(stream.Signature(bus_bits))
+        super().__init__(members)
+
+    def elaborate(self, platform):
+        m = Module()
+        axi = self.axi
+        n = self.n_streams
+        bus_bytes = self.bus_bits // 8
+        shift = bus_bytes.bit_length() - 1
+        fifo_bits = self.fifo_beats.bit_length() + 1
+
+        tag_layout = data.StructLayout({"stream": range(n), "addr": self.addr_bits})
+        m.submodules.tags = tags = SyncFIFO(width=tag_layout.size,
+                                                     depth=self.max_outstanding)
+
+        fifos, addr, left, inflight = [], [], [], []
+        for i in range(n):
+            fifo = SyncFIFOBuffered(width=self.bus_bits, depth=self.fifo_beats)
+            m.submodules[f"buffer{i}"] = fifo
+            wiring.connect(m, fifo.r_stream, wiring.flipped(getattr(self, f"data{i}")))
+            fifos.append(fifo)
+            addr.append(Signal(self.addr_bits, name=f"next_addr{i}"))
+            left.append(Signal(MAX_STREAM_BEATS_BITS, name=f"beats_left{i}"))
+            inflight.append(Signal(fifo_bits, name=f"inflight{i}"))
+
+        # Burst length per stream: min(max_burst, beats left, beats to the 4 KiB boundary).
+        blen = []
+        want = []
+        for i in range(n):
+            to_4k = Signal(13 - shift + 1, name=f"to_4k{i}")
+            m.d.comb += to_4k.eq((4096 - addr[i][:12]) >> shift)
+            ln = Signal(range(self.max_burst + 1), name=f"burst_len{i}")
+            m.d.comb += ln.eq(self.max_burst)
+            with m.If(left[i] < ln):
+                m.d.comb += ln.eq(left[i])
+            with m.If(to_4k < ln):
+                m.d.comb += ln.eq(to_4k)
+            blen.append(ln)
+            room = Signal(name=f"room{i}")
+            m.d.comb += room.eq(fifos[i].level + inflight[i] + ln <= self.fifo_beats)
+            w = Signal(name=f"want{i}")
+            m.d.comb += w.eq((left[i] != 0) & room & ~self.abort)
+            want.append(w)
+
+        # AR channel: a registered request, picked round-robin among streams that want one.
+        ar_valid = Signal()
+        ar_addr = Signal(self.addr_bits)
+        ar_len = Signal(8)
+        last_pick = Signal(range(n))
+        m.d.comb += [
+            axi.arvalid.eq(ar_valid), axi.araddr.eq(ar_addr), axi.arlen.eq(ar_len),
+            axi.arsize.eq(shift), axi.arburst.eq(BURST_INCR), axi.arid.eq(0),
+            axi.arcache.eq(0b0011), axi.arprot.eq(0), axi.arlock.eq(0), axi.arqos.eq(0),
+        ]
+        with m.If(axi.arvalid & axi.arready):
+            m.d.sync += ar_valid.eq(0)
+
+        picked = Signal(range(n))
+        any_pick = Signal()
+        # Priority rotates: the stream after the last one picked is tried first.
+        for offset in reversed(range(n)):
+            for last in range(n):
+                cand = (last + 1 + offset) % n
+                with m.If((last_pick == last) & want[cand]):
+                    m.d.comb += [picked.eq(cand), any_pick.eq(1)]
+        can_issue = ~ar_valid & tags.w_stream.ready & any_pick
+        tag_in = Signal(tag_layout)
+        m.d.comb += [tags.w_stream.payload.eq(tag_in), tags.w_stream.valid.eq(0)]
+
+        burst_bytes = Signal(self.addr_bits + 1)
+        burst_end = Signal(self.addr_bits + 1)
+        for i in range(n):
+            with m.If(can_issue & (picked == i)):
+                m.d.comb += [burst_bytes.eq(blen[i] << shift), burst_end.eq(addr[i] + burst_bytes)]
+                with m.If((addr[i] < self.win_base) | (burst_end > self.win_limit)):
+                    m.d.comb += [self.window_error.eq(1), self.error_addr.eq(addr[i])]
+                    m.d.sync += left[i].eq(0)
+                with m.Else():
+                    m.d.comb += [tag_in.stream.eq(i), tag_in.addr.eq(addr[i]),
+                                 tags.w_stream.valid.eq(1)]
+                    m.d.sync += [ar_valid.eq(1), ar_addr.eq(addr[i]), ar_len.eq(blen[i] - 1),
+                                 addr[i].eq(burst_end), left[i].eq(left[i] - blen[i]),
+                                 last_pick.eq(i)]
+
+        # R channel: route beats to the stream at the head of the tag queue.
+        head = Signal(tag_layout)
+        m.d.comb += [head.eq(tags.r_stream.payload), axi.rready.eq(1), self.beat.eq(axi.rvalid)]
+        r_take = axi.rvalid & axi.rready
+        m.d.comb += tags.r_stream.ready.eq(r_take & axi.rlast)
+        for i in range(n):
+            mine = r_take & tags.r_stream.valid & (head.stream == i)
+            m.d.comb += [fifos[i].w_stream.payload.eq(axi.rdata),
+                         fifos[i].w_stream.valid.eq(mine & ~self.abort)]
+            issued = can_issue & (picked == i) & tags.w_stream.valid
+            m.d.sync += inflight[i].eq(inflight[i] + Mux(issued, blen[i], 0) - mine)
+            with m.If(getattr(self, f"start{i}")):
+                m.d.sync += [addr[i].eq(getattr(self, f"addr{i}")),
+                             left[i].eq(getattr(self, f"beats{i}"))]
+        with m.If(r_take & (axi.rresp != RESP_OKAY)):
+            m.d.comb += [self.read_error.eq(1), self.error_addr.eq(head.addr)]
+
+        outstanding = Signal(range(self.max_outstanding + 1))
+        m.d.sync += outstanding.eq(outstanding + (can_issue & tags.w_stream.valid)
+                                   - (r_take & axi.rlast & tags.r_stream.valid))
+        m.d.comb += self.idle.eq(~ar_valid & (outstanding == 0) &
+                                 (self.abort | ~Cat(*(l != 0 for l in left)).any()))
+        return m

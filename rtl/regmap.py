@@ -1,0 +1,127 @@
+"""The register map and the job descriptor format: facts of the hardware, as plain data.
+
+The AXI4-Lite register file elaborates from ``REGISTERS``; the firmware driver and the README
+generator read the same tables. Offsets are byte addresses of 32-bit registers.
+"""
+from dataclasses import dataclass
+from enum import IntEnum
+
+__all__ = ["Register", "REGISTERS", "REG", "COUNTERS", "DescriptorField", "DESCRIPTOR_FIELDS",
+           "DESC", "DESCRIPTOR_BYTES", "DESCRIPTOR_ALIGN", "ErrorCode", "Status", "Control",
+           "ID_MAGIC", "VERSION", "MODE_DENSE", "MODE_CSR", "markdown_table"]
+
+ID_MAGIC = 0x5A54_494C   # "ZTIL"
+VERSION = 0x0000_0100    # 0.1.0 as major<<16 | minor<<8 | patch
+
+
+@dataclass(frozen=True)
+class Register:
+    name: str
+    offset: int
+    access: str          # "ro", "rw", "w1c" (write one to clear), "wo" (write-only strobe)
+    description: str
+
+
+class Status(IntEnum):
+    """Bits of STATUS."""
+    BUSY = 1 << 0
+    DONE = 1 << 1     # w1c: the last chain finished without error
+    ERROR = 1 << 2    # w1c: the last chain stopped on an error (see ERROR_CODE / ERROR_ADDR)
+
+
+class Control(IntEnum):
+    """Bits of CONTROL."""
+    IRQ_ENABLE = 1 << 0
+
+
+class ErrorCode(IntEnum):
+    NONE = 0
+    DESC_OUTSIDE_WINDOW = 1   # the descriptor address is outside the DMA window or misaligned
+    BAD_DESCRIPTOR = 2        # unknown mode, zero or too-large dimensions, misaligned address
+    OPERAND_OUTSIDE_WINDOW = 3  # an operand or result range leaves the DMA window
+    AXI_READ_ERROR = 4        # SLVERR/DECERR on a read (ERROR_ADDR: burst address)
+    AXI_WRITE_ERROR = 5       # SLVERR/DECERR on a write
+    BAD_ROW_POINTERS = 6      # row_ptr[0] != 0, decreasing, or beyond nnz
+    COLUMN_OUT_OF_RANGE = 7   # a column index >= K
+    BUSY_DOORBELL = 8         # doorbell rung while a chain was running (ignored)
+
+
+_REG_LIST = [
+    ("ID", "ro", f"Identification, reads 0x{ID_MAGIC:08X} ('ZTIL')."),
+    ("VERSION", "ro", "Hardware version, major<<16 | minor<<8 | patch."),
+    ("CONFIG", "ro", "pes[7:0], lanes[15:8], bus_bits/8[23:16], max_chunks[31:24]."),
+    ("B_WORDS", "ro", "Depth of the B scratchpad in words of `lanes` bytes."),
+    ("CONTROL", "rw", "bit 0: interrupt enable."),
+    ("STATUS", "w1c", "bit 0 busy (ro), bit 1 done (w1c), bit 2 error (w1c). The interrupt is "
+                      "(done or error) and enabled."),
+    ("ERROR_CODE", "ro", "Why the last chain stopped (ErrorCode); 0 after a clean chain."),
+    ("ERROR_ADDR", "ro", "Address involved in the error (descriptor, operand base or burst)."),
+    ("DESC_ADDR", "rw", "DRAM address of the first job descriptor (64-byte aligned)."),
+    ("DOORBELL", "wo", "Write any value: run the descriptor chain starting at DESC_ADDR."),
+    ("WINDOW_BASE", "rw", "Lowest DRAM address the DMA may touch."),
+    ("WINDOW_LIMIT", "rw", "One past the highest DRAM address the DMA may touch."),
+    ("JOBS_DONE", "ro", "Descriptors completed in the current/last chain."),
+]
+COUNTERS = [
+    ("CYCLES_BUSY", "Cycles from doorbell to the end of the chain."),
+    ("LANE_SLOTS", "MAC lane-slots issued (L per PE per issuing cycle)."),
+    ("EFFECTUAL_MACS", "Lane-slots whose operands were both nonzero."),
+    ("STALL_MEMORY", "PE-cycles idle waiting for memory (descriptor, B load, A stream, C write)."),
+    ("STALL_IMBALANCE", "PE-cycles idle while the scanner waited on another PE's full queue."),
+    ("STALL_DRAIN", "PE-cycles idle after the A stream ended, while other PEs and writes finish."),
+    ("DRAM_BYTES_READ", "Bytes read over AXI4 (full beats)."),
+    ("DRAM_BYTES_WRITTEN", "Bytes written over AXI4 (full beats)."),
+]
+
+REGISTERS = [Register(name, 4 * i, access, desc) for i, (name, access, desc) in enumerate(_REG_LIST)]
+_COUNTER_BASE = 0x40
+for _i, (_name, _desc) in enumerate(COUNTERS):
+    REGISTERS.append(Register(f"{_name}_LO", _COUNTER_BASE + 8 * _i, "ro", _desc + " Bits 31:0."))
+    REGISTERS.append(Register(f"{_name}_HI", _COUNTER_BASE + 8 * _i + 4, "ro", "Bits 63:32."))
+REG = {r.name: r.offset for r in REGISTERS}
+
+
+MODE_DENSE = 0
+MODE_CSR = 1
+
+
+@dataclass(frozen=True)
+class DescriptorField:
+    name: str
+    word: int
+    description: str
+
+
+_DESC_LIST = [
+    ("MODE", "0: dense A (row-major int8, row stride K), 1: CSR A."),
+    ("NEXT", "Address of the next descriptor, 0 ends the chain."),
+    ("M", "Rows of A and C (1..65535)."),
+    ("K", "Columns of A, rows of B (1..b_words)."),
+    ("N", "Columns of B and C in this job (1..max_chunks*lanes)."),
+    ("NNZ", "CSR: stored entries of A (ignored in dense mode)."),
+    ("A_ROWPTR", "CSR: address of M+1 int32 row pointers."),
+    ("A_COLIDX", "CSR: address of NNZ int32 column indices."),
+    ("A_VALUES", "Address of A's int8 values (CSR: NNZ of them; dense: M*K)."),
+    ("B_ADDR", "Address of B: K rows of ceil(N/L)*L int8, zero-padded."),
+    ("C_ADDR", "Address of C's first element (int32)."),
+    ("C_STRIDE", "Bytes between rows of C; a multiple of 4*L."),
+]
+DESCRIPTOR_FIELDS = [DescriptorField(n, i, d) for i, (n, d) in enumerate(_DESC_LIST)]
+DESC = {f.name: f.word for f in DESCRIPTOR_FIELDS}
+DESCRIPTOR_BYTES = 64    # 16 words; unused words are reserved (write 0)
+DESCRIPTOR_ALIGN = 64    # descriptors and every operand array start on this boundary
+
+
+def markdown_table():
+    """The register map as a Markdown table (the README embeds this text)."""
+    lines = ["| offset | name | access | description |", "|---|---|---|---|"]
+    for r in REGISTERS:
+        lines.append(f"| 0x{r.offset:02X} | {r.name} | {r.access} | {r.description} |")
+    lines += ["", "Job descriptor (16 little-endian 32-bit words, 64-byte aligned):", "",
+              "| word | field | meaning |", "|---|---|---|"]
+    for f in DESCRIPTOR_FIELDS:
+        lines.append(f"| {f.word} | {f.name} | {f.description} |")
+    lines += ["", "Error codes (ERROR_CODE):", "", "| code | name |", "|---|---|"]
+    for e in ErrorCode:
+        lines.append(f"| {int(e)} | {e.name} |")
+    return "\n".join(lines)

@@ -1,0 +1,100 @@
+"""AXI4 write engine: writes fixed-size chunks of results to DRAM."""
+from amaranth.hdl import *
+from amaranth.lib import wiring, stream, data
+from amaranth.lib.wiring import In, Out
+
+from .axi import AXI4Signature, BURST_INCR, RESP_OKAY
+
+__all__ = ["WriteEngine", "write_request_layout"]
+
+
+def write_request_layout(chunk_bits, addr_bits=32):
+    return data.StructLayout({"addr": addr_bits, "data": chunk_bits})
+
+
+class WriteEngine(wiring.Component):
+    """Writes each request of ``chunk_bits`` (a multiple of ``bus_bits``) as one INCR burst.
+
+    Ports:
+
+    * ``requests``: stream of ``{addr, data}``; ``addr`` must be aligned to the chunk size, so
+      a burst never crosses 4 KiB (chunks are at most 4 KiB).
+    * ``axi``: AXI4 manager; only AW, W and B are driven.
+    * ``win_base``/``win_limit``: a request touching bytes outside ``[win_base, win_limit)``
+      is dropped and raises ``window_error`` (with ``error_addr``); nothing is issued for it.
+    * ``write_error`` (pulse): a B response was SLVERR/DECERR.
+    * ``idle``: no request held and every issued burst has had its B response.
+    * ``beat``: one cycle per W beat accepted.
+
+    AW and W of a burst are offered together; a new request is taken in the cycle the previous
+    one's last beat goes out, so back-to-back requests stream at one beat per cycle.
+    """
+
+    def __init__(self, *, chunk_bits, bus_bits=64, addr_bits=32, max_outstanding=15):
+        if chunk_bits % bus_bits or chunk_bits // bus_bits > 256 or chunk_bits > 4096 * 8:
+            raise ValueError(f"chunk_bits must be a multiple of bus_bits ({bus_bits}) of at most "
+                             f"256 beats and 4 KiB, not {chunk_bits!r}")
+        self.chunk_bits, self.bus_bits, self.addr_bits = chunk_bits, bus_bits, addr_bits
+        self.max_outstanding = max_outstanding
+        super().__init__({
+            "requests": In(stream.Signature(write_request_layout(chunk_bits, addr_bits))),
+            "axi": Out(AXI4Signature(addr_width=addr_bits, data_width=bus_bits)),
+            "win_base": In(addr_bits), "win_limit": In(addr_bits),
+            "idle": Out(1), "write_error": Out(1), "window_error": Out(1),
+            "error_addr": Out(addr_bits), "beat": Out(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        axi = self.axi
+        beats = self.chunk_bits // self.bus_bits
+        bus_bytes = self.bus_bits // 8
+        chunk_bytes = self.chunk_bits // 8
+
+        held = Signal()
+        aw_pending = Signal()
+        addr = Signal(self.addr_bits)
+        shreg = Signal(self.chunk_bits)
+        beat = Signal(range(beats))
+        outstanding = Signal(range(self.max_outstanding + 1))
+
+        m.d.comb += [
+            axi.awvalid.eq(aw_pending), axi.awaddr.eq(addr), axi.awlen.eq(beats - 1),
+            axi.awsize.eq(bus_bytes.bit_length() - 1), axi.awburst.eq(BURST_INCR),
+            axi.awid.eq(0), axi.awcache.eq(0b0011), axi.awprot.eq(0), axi.awlock.eq(0),
+            axi.awqos.eq(0),
+            axi.wvalid.eq(held), axi.wdata.eq(shreg[:self.bus_bits]),
+            axi.wstrb.eq((1 << bus_bytes) - 1), axi.wlast.eq(beat == beats - 1),
+            axi.bready.eq(1),
+            self.beat.eq(axi.wvalid & axi.wready),
+        ]
+        aw_go = axi.awvalid & axi.awready
+        w_go = axi.wvalid & axi.wready
+        b_go = axi.bvalid & axi.bready
+        with m.If(aw_go):
+            m.d.sync += aw_pending.eq(0)
+        with m.If(w_go):
+            m.d.sync += [shreg.eq(shreg >> self.bus_bits), beat.eq(beat + 1)]
+            with m.If(axi.wlast):
+                m.d.sync += [held.eq(0), beat.eq(0)]
+        with m.If(b_go & (axi.bresp != RESP_OKAY)):
+            m.d.comb += self.write_error.eq(1)
+
+        # The burst in hand is finished this cycle: its last beat and its address are out.
+        finishing = w_go & axi.wlast & (~aw_pending | aw_go)
+        free = (~held | finishing) & (outstanding < self.max_outstanding - 1)
+        m.d.comb += self.requests.ready.eq(free)
+        req = self.requests.payload
+        new = Signal()
+        with m.If(self.requests.valid & free):
+            inside = ((req.addr >= self.win_base) &
+                      (req.addr + Const(chunk_bytes, self.addr_bits + 1) <= self.win_limit))
+            with m.If(inside):
+                m.d.comb += new.eq(1)
+                m.d.sync += [held.eq(1), aw_pending.eq(1), addr.eq(req.addr),
+                             shreg.eq(req.data), beat.eq(0)]
+            with m.Else():
+                m.d.comb += [self.window_error.eq(1), self.error_addr.eq(req.addr)]
+        m.d.sync += outstanding.eq(outstanding + new - b_go)
+        m.d.comb += self.idle.eq(~held & (outstanding == 0))
+        return m
