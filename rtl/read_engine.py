@@ -8,7 +8,7 @@ from .axi import AXI4Signature, BURST_INCR, RESP_OKAY
 
 __all__ = ["ReadEngine"]
 
-MAX_STREAM_BEATS_BITS = 24
+MAX_STREAM_BEATS_BITS = 28
 
 
 class ReadEngine(wiring.Component):
@@ -19,7 +19,7 @@ class ReadEngine(wiring.Component):
     * ``axi``: AXI4 manager; only the AR and R channels are driven (AW/W/B are left idle and
       are merged with the write engine's by the top level).
     * per stream ``i``: ``start{i}`` (pulse) with ``addr{i}`` (bus-aligned byte address) and
-      ``beats{i}`` (bus beats to read, < 2**24); ``data{i}``, a stream of ``bus_bits`` beats
+      ``beats{i}`` (bus beats to read, < 2**28); ``data{i}``, a stream of ``bus_bits`` beats
       in address order.
     * ``win_base``/``win_limit``: no burst touching bytes outside ``[win_base, win_limit)`` is
       ever issued; such a burst raises ``window_error`` instead and its stream stops.
@@ -87,12 +87,10 @@ class ReadEngine(wiring.Component):
         for i in range(n):
             to_4k = Signal(13 - shift + 1, name=f"to_4k{i}")
             m.d.comb += to_4k.eq((4096 - addr[i][:12]) >> shift)
+            capped = Signal(range(self.max_burst + 1), name=f"capped_len{i}")
+            m.d.comb += capped.eq(Mux(left[i] < self.max_burst, left[i], self.max_burst))
             ln = Signal(range(self.max_burst + 1), name=f"burst_len{i}")
-            m.d.comb += ln.eq(self.max_burst)
-            with m.If(left[i] < ln):
-                m.d.comb += ln.eq(left[i])
-            with m.If(to_4k < ln):
-                m.d.comb += ln.eq(to_4k)
+            m.d.comb += ln.eq(Mux(to_4k < capped, to_4k, capped))
             blen.append(ln)
             room = Signal(name=f"room{i}")
             m.d.comb += room.eq(fifos[i].level + inflight[i] + ln <= self.fifo_beats)

@@ -1,0 +1,405 @@
+"""The zerotile accelerator: control registers, DMA, B scratchpad, operand scanner and PEs."""
+from amaranth.hdl import *
+from amaranth.lib import wiring, data
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from .axi import AXI4Signature, AXI4LiteSignature
+from .beat_splitter import BeatSplitter
+from .config import TileConfig
+from .operand_scanner import OperandScanner
+from .processing_element import ProcessingElement
+from .read_engine import ReadEngine
+from .register_file import RegisterFile
+from .regmap import (REGISTERS, COUNTERS, ErrorCode, ID_MAGIC, VERSION, DESC, DESCRIPTOR_BYTES,
+                     DESCRIPTOR_ALIGN, MODE_CSR)
+from .write_engine import WriteEngine, write_request_layout
+
+__all__ = ["Accelerator", "MAX_NNZ", "MAX_M"]
+
+MAX_M = 65535          # rows of A per job
+MAX_NNZ = (1 << 22) - 1  # stored entries of A per job
+S_AXIL_ADDR_BITS = 8
+
+
+class Accelerator(wiring.Component):
+    """One zerotile: runs chains of dense-GEMM and CSR-SpMM jobs described in DRAM.
+
+    Ports (flattened names in the generated Verilog):
+
+    * ``m_axi_*``: AXI4 manager to DRAM, ``bus_bits`` wide, ID 0 on every transaction.
+    * ``s_axil_*``: AXI4-Lite subordinate, the register map of ``rtl.regmap``.
+    * ``irq``: high while (STATUS.done or STATUS.error) and CONTROL.irq_enable.
+
+    Writing DOORBELL runs the descriptor chain at DESC_ADDR (ignored while busy). Per job:
+    read the 64-byte descriptor, check it (sizes, alignment, every operand range inside
+    [WINDOW_BASE, WINDOW_LIMIT)) before any operand transfer, load B into the scratchpad, then
+    stream A: the scanner deals rows to the PEs, finished chunks of C rows are written back as
+    one burst each. Any error (ErrorCode) stops the chain: no new transactions are issued,
+    those in flight complete, then STATUS.error is set. C rows are written once each, whole.
+    """
+
+    def __init__(self, config=None):
+        self.config = config = config or TileConfig()
+        super().__init__({
+            "m_axi": Out(AXI4Signature(addr_width=config.addr_bits, data_width=config.bus_bits)),
+            "s_axil": In(AXI4LiteSignature(addr_width=S_AXIL_ADDR_BITS)),
+            "irq": Out(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg = self.config
+        P, L, bb = cfg.pes, cfg.lanes, cfg.bus_bytes
+        shift = bb.bit_length() - 1
+        words_per_b = (L * 8) // cfg.bus_bits     # bus beats per scratchpad word
+        chunk_bytes = 4 * L
+
+        flush = Signal()          # clears the datapath between jobs and after an abort
+
+        # --- blocks ---------------------------------------------------------------------
+        m.submodules.registers = regs = RegisterFile(REGISTERS, addr_width=S_AXIL_ADDR_BITS)
+        wiring.connect(m, wiring.flipped(self.s_axil), regs.bus)
+
+        reader = ReadEngine(n_streams=4, bus_bits=cfg.bus_bits, max_burst=cfg.max_burst,
+                            fifo_beats=cfg.read_fifo_beats, max_outstanding=8,
+                            addr_bits=cfg.addr_bits)
+        writer = WriteEngine(chunk_bits=32 * L, bus_bits=cfg.bus_bits, addr_bits=cfg.addr_bits)
+        row_ptrs = BeatSplitter(bus_bits=cfg.bus_bits, elem_bits=32)
+        col_idxs = BeatSplitter(bus_bits=cfg.bus_bits, elem_bits=32)
+        values = BeatSplitter(bus_bits=cfg.bus_bits, elem_bits=8)
+        load_bits = cfg.pe_fifo_depth.bit_length()
+        scanner = OperandScanner(pes=P, load_bits=load_bits)
+        pes = [ProcessingElement(lanes=L, max_chunks=cfg.max_chunks, b_words=cfg.b_words,
+                                 fifo_depth=cfg.pe_fifo_depth) for _ in range(P)]
+        m.submodules.reader = ResetInserter(flush)(reader)
+        m.submodules.writer = ResetInserter(flush)(writer)
+        m.submodules.row_ptrs = ResetInserter(flush)(row_ptrs)
+        m.submodules.col_idxs = ResetInserter(flush)(col_idxs)
+        m.submodules.values = ResetInserter(flush)(values)
+        m.submodules.scanner = ResetInserter(flush)(scanner)
+        for i, pe in enumerate(pes):
+            m.submodules[f"pe{i}"] = ResetInserter(flush)(pe)
+
+        # AR/R belong to the reader, AW/W/B to the writer.
+        for name, member in self.m_axi.signature.members.items():
+            src = reader.axi if name.startswith(("ar", "r")) else writer.axi
+            if member.flow == Out:
+                m.d.comb += getattr(self.m_axi, name).eq(getattr(src, name))
+            else:
+                m.d.comb += getattr(src, name).eq(getattr(self.m_axi, name))
+
+        window_base, window_limit = regs.window_base, regs.window_limit
+        m.d.comb += [reader.win_base.eq(window_base), reader.win_limit.eq(window_limit),
+                     writer.win_base.eq(window_base), writer.win_limit.eq(window_limit)]
+
+        # Stream 0: descriptors and B; 1: row pointers; 2: column indices; 3: A values.
+        wiring.connect(m, reader.data1, row_ptrs.beats)
+        wiring.connect(m, reader.data2, col_idxs.beats)
+        wiring.connect(m, reader.data3, values.beats)
+        wiring.connect(m, row_ptrs.elements, scanner.row_ptr)
+        wiring.connect(m, col_idxs.elements, scanner.col_idx)
+        m.d.comb += [scanner.values.payload.eq(values.elements.payload),
+                     scanner.values.valid.eq(values.elements.valid),
+                     values.elements.ready.eq(scanner.values.ready)]
+
+        # --- job registers ----------------------------------------------------------------
+        job = Signal(data.StructLayout({name: 32 for name in DESC}))
+        csr = Signal()
+        chunks = Signal(range(cfg.max_chunks + 1))
+        desc_addr = Signal(cfg.addr_bits)
+        desc_shift = Signal(DESCRIPTOR_BYTES * 8)
+
+        m.d.comb += [scanner.csr.eq(csr), scanner.m.eq(job.M), scanner.k.eq(job.K),
+                     scanner.nnz.eq(job.NNZ)]
+
+        # --- B scratchpad -----------------------------------------------------------------
+        m.submodules.b_scratchpad = bmem = Memory(shape=8 * L, depth=cfg.b_words, init=[])
+        b_wr = bmem.write_port()
+        for i, pe in enumerate(pes):
+            rd = bmem.read_port()
+            m.d.comb += [rd.addr.eq(pe.b_addr), pe.b_data.eq(rd.data),
+                         pe.chunks.eq(chunks), pe.k.eq(job.K)]
+            m.d.comb += [getattr(scanner, f"load{i}").eq(pe.load)]
+            wiring.connect(m, getattr(scanner, f"entries{i}"), pe.entries)
+
+        # --- result arbiter: PE results -> write requests ----------------------------------
+        aborting = Signal()
+        req = Signal(write_request_layout(32 * L, cfg.addr_bits))
+        req_valid = Signal()
+        last_pick = Signal(range(P))
+        pick = Signal(range(P))
+        any_result = Signal()
+        for offset in reversed(range(P)):
+            for last in range(P):
+                cand = (last + 1 + offset) % P
+                with m.If((last_pick == last) & pes[cand].results.valid):
+                    m.d.comb += [pick.eq(cand), any_result.eq(1)]
+        m.d.comb += [writer.requests.payload.eq(req),
+                     writer.requests.valid.eq(req_valid & ~aborting)]
+        with m.If(writer.requests.valid & writer.requests.ready):
+            m.d.sync += req_valid.eq(0)
+        take = any_result & (~req_valid | (writer.requests.ready & ~aborting))
+        with m.Switch(pick):
+            for i, pe in enumerate(pes):
+                with m.Case(i):
+                    res = pe.results.payload
+                    m.d.comb += pe.results.ready.eq(take)
+                    with m.If(take):
+                        m.d.sync += [
+                            req_valid.eq(1), last_pick.eq(i), req.data.eq(res.data),
+                            req.addr.eq(job.C_ADDR + res.row * job.C_STRIDE +
+                                        res.chunk * chunk_bytes),
+                        ]
+        with m.If(flush):
+            m.d.sync += req_valid.eq(0)
+        results_pending = req_valid | any_result
+
+        # --- status and counters ----------------------------------------------------------
+        busy = Signal()
+        done = Signal()
+        error = Signal()
+        error_code = Signal(8)
+        error_addr = Signal(cfg.addr_bits)
+        jobs_done = Signal(32)
+        irq_enable = regs.control[0]
+
+        counters = {name: Signal(64, name=f"count_{name.lower()}") for name, _ in COUNTERS}
+        m.d.comb += [
+            regs.id.eq(ID_MAGIC), regs.version.eq(VERSION),
+            regs.config.eq(P | (L << 8) | (bb << 16) | (cfg.max_chunks << 24)),
+            regs.b_words.eq(cfg.b_words),
+            regs.status.eq(Cat(busy, done, error)),
+            regs.error_code.eq(error_code), regs.error_addr.eq(error_addr),
+            regs.jobs_done.eq(jobs_done),
+            self.irq.eq((done | error) & irq_enable),
+        ]
+        for name, sig in counters.items():
+            m.d.comb += [getattr(regs, f"{name.lower()}_lo").eq(sig[:32]),
+                         getattr(regs, f"{name.lower()}_hi").eq(sig[32:])]
+        with m.If(regs.status_clear[1]):
+            m.d.sync += done.eq(0)
+        with m.If(regs.status_clear[2]):
+            m.d.sync += error.eq(0)
+
+        # Error sources (first one wins; latched by the controller).
+        err_now = Signal()
+        err_code_now = Signal(8)
+        err_addr_now = Signal(cfg.addr_bits)
+        with m.If(reader.read_error):
+            m.d.comb += [err_now.eq(1), err_code_now.eq(ErrorCode.AXI_READ_ERROR),
+                         err_addr_now.eq(reader.error_addr)]
+        with m.Elif(writer.write_error):
+            m.d.comb += [err_now.eq(1), err_code_now.eq(ErrorCode.AXI_WRITE_ERROR),
+                         err_addr_now.eq(job.C_ADDR)]
+        with m.Elif(reader.window_error):
+            m.d.comb += [err_now.eq(1), err_code_now.eq(ErrorCode.OPERAND_OUTSIDE_WINDOW),
+                         err_addr_now.eq(reader.error_addr)]
+        with m.Elif(writer.window_error):
+            m.d.comb += [err_now.eq(1), err_code_now.eq(ErrorCode.OPERAND_OUTSIDE_WINDOW),
+                         err_addr_now.eq(writer.error_addr)]
+        with m.Elif(scanner.error):
+            m.d.comb += [err_now.eq(1), err_code_now.eq(scanner.error_code),
+                         err_addr_now.eq(desc_addr)]
+
+        # --- controller -------------------------------------------------------------------
+        b_words_left = Signal(range(cfg.b_words + 1))
+        b_addr = Signal(range(cfg.b_words))
+        b_chunk = Signal(range(cfg.max_chunks))
+        b_row = Signal(range(cfg.b_words + 1))
+        b_beat = Signal(range(max(words_per_b, 2)))
+        b_shift = Signal(8 * L)
+        desc_beat = Signal(range(DESCRIPTOR_BYTES // bb + 1))
+        # Sizes computed in CHECK, used in RANGES and START.
+        rp_beats, col_beats, val_beats, b_beats = (Signal(32, name=n) for n in
+                                                   ("rp_beats", "col_beats", "val_beats", "b_beats"))
+        val_count = Signal(32)
+        c_span = Signal(50)
+        b_needed = Signal(32)
+
+        def inside(base, nbytes):
+            end = Signal(51)
+            m.d.comb += end.eq(base + nbytes)
+            return (nbytes == 0) | ((base >= window_base) & (end <= window_limit))
+
+        def latch_error(code, addr):
+            m.d.sync += [error_code.eq(code), error_addr.eq(addr)]
+            m.next = "ABORT"
+
+        def datapath_errors():
+            # Errors raised by the datapath while a job runs; stated last so they win.
+            with m.If(err_now):
+                latch_error(err_code_now, err_addr_now)
+
+        with m.FSM(name="control") as ctrl:
+            with m.State("IDLE"):
+                with m.If(regs.doorbell_strobe):
+                    m.d.sync += [busy.eq(1), done.eq(0), error.eq(0), error_code.eq(0),
+                                 error_addr.eq(0), jobs_done.eq(0), desc_addr.eq(regs.desc_addr)]
+                    m.next = "FLUSH"
+            with m.State("FLUSH"):
+                m.d.comb += flush.eq(1)
+                m.next = "FETCH"
+                datapath_errors()
+            with m.State("FETCH"):
+                with m.If((desc_addr[:6] != 0) | ~inside(desc_addr, DESCRIPTOR_BYTES)):
+                    latch_error(ErrorCode.DESC_OUTSIDE_WINDOW, desc_addr)
+                with m.Else():
+                    m.d.comb += [reader.start0.eq(1), reader.addr0.eq(desc_addr),
+                                 reader.beats0.eq(DESCRIPTOR_BYTES // bb)]
+                    m.d.sync += desc_beat.eq(0)
+                    m.next = "DESCRIPTOR"
+                datapath_errors()
+            with m.State("DESCRIPTOR"):
+                m.d.comb += reader.data0.ready.eq(1)
+                with m.If(reader.data0.valid):
+                    m.d.sync += [desc_shift.eq(Cat(desc_shift[cfg.bus_bits:], reader.data0.payload)),
+                                 desc_beat.eq(desc_beat + 1)]
+                    with m.If(desc_beat == DESCRIPTOR_BYTES // bb - 1):
+                        m.next = "DECODE"
+                datapath_errors()
+            with m.State("DECODE"):
+                m.d.sync += [job.eq(desc_shift[:job.shape().size]),
+                             csr.eq(desc_shift[:32] == MODE_CSR)]
+                m.next = "CHECK"
+                datapath_errors()
+            with m.State("CHECK"):
+                n_chunks = (job.N + (L - 1)) >> (L.bit_length() - 1)
+                m.d.sync += chunks.eq(n_chunks)
+                addr_fields = ["A_VALUES", "B_ADDR", "C_ADDR"]
+                misaligned = Cat(*(job[f][:6] != 0 for f in addr_fields)).any() | \
+                    (csr & ((job.A_ROWPTR[:6] != 0) | (job.A_COLIDX[:6] != 0)))
+                bad = ((job.MODE > 1) | (job.M == 0) | (job.M > MAX_M) | (job.K == 0) |
+                       (job.K > cfg.max_k) | (job.N == 0) | (job.N > cfg.max_n) |
+                       (csr & (job.NNZ > MAX_NNZ)) | misaligned |
+                       (job.C_STRIDE[:(chunk_bytes.bit_length() - 1)] != 0) |
+                       (job.C_STRIDE < n_chunks * chunk_bytes))
+                with m.If(bad):
+                    latch_error(ErrorCode.BAD_DESCRIPTOR, desc_addr)
+                with m.Else():
+                    dense_vals = job.M[:16] * job.K[:17]
+                    nv = Mux(csr, job.NNZ[:22], dense_vals)
+                    m.d.sync += [
+                        b_needed.eq(job.K[:17] * n_chunks[:8]),
+                        rp_beats.eq(Mux(csr, ((job.M[:16] + 1) * 4 + bb - 1) >> shift, 0)),
+                        col_beats.eq(Mux(csr, (job.NNZ[:22] * 4 + bb - 1) >> shift, 0)),
+                        val_count.eq(nv),
+                        val_beats.eq((nv + bb - 1) >> shift),
+                        c_span.eq((job.M[:16] - 1) * job.C_STRIDE + n_chunks * chunk_bytes),
+                    ]
+                    m.next = "SIZE"
+                datapath_errors()
+            with m.State("SIZE"):
+                with m.If(b_needed > cfg.b_words):
+                    latch_error(ErrorCode.BAD_DESCRIPTOR, desc_addr)
+                with m.Else():
+                    m.d.sync += b_beats.eq(b_needed * words_per_b)
+                    m.next = "RANGES"
+                datapath_errors()
+            with m.State("RANGES"):
+                ranges = [(job.A_ROWPTR, rp_beats << shift), (job.A_COLIDX, col_beats << shift),
+                          (job.A_VALUES, val_beats << shift), (job.B_ADDR, b_beats << shift),
+                          (job.C_ADDR, c_span)]
+                ok = [inside(*r) for r in ranges]
+                with m.If(~ok[0]):
+                    latch_error(ErrorCode.OPERAND_OUTSIDE_WINDOW, job.A_ROWPTR)
+                with m.Elif(~ok[1]):
+                    latch_error(ErrorCode.OPERAND_OUTSIDE_WINDOW, job.A_COLIDX)
+                with m.Elif(~ok[2]):
+                    latch_error(ErrorCode.OPERAND_OUTSIDE_WINDOW, job.A_VALUES)
+                with m.Elif(~ok[3]):
+                    latch_error(ErrorCode.OPERAND_OUTSIDE_WINDOW, job.B_ADDR)
+                with m.Elif(~ok[4]):
+                    latch_error(ErrorCode.OPERAND_OUTSIDE_WINDOW, job.C_ADDR)
+                with m.Else():
+                    m.d.comb += [
+                        reader.start0.eq(1), reader.addr0.eq(job.B_ADDR), reader.beats0.eq(b_beats),
+                        reader.start1.eq(1), reader.addr1.eq(job.A_ROWPTR), reader.beats1.eq(rp_beats),
+                        reader.start2.eq(1), reader.addr2.eq(job.A_COLIDX), reader.beats2.eq(col_beats),
+                        reader.start3.eq(1), reader.addr3.eq(job.A_VALUES), reader.beats3.eq(val_beats),
+                        row_ptrs.start.eq(1), row_ptrs.count.eq(Mux(csr, job.M[:16] + 1, 0)),
+                        col_idxs.start.eq(1), col_idxs.count.eq(Mux(csr, job.NNZ, 0)),
+                        values.start.eq(1), values.count.eq(val_count),
+                    ]
+                    m.d.sync += [b_words_left.eq(b_needed), b_addr.eq(0), b_chunk.eq(0),
+                                 b_row.eq(0), b_beat.eq(0)]
+                    m.next = "LOAD_B"
+                datapath_errors()
+            with m.State("LOAD_B"):
+                # DRAM holds B row-major (K rows of chunks*L bytes); the scratchpad holds it
+                # chunk-major: word c*K + k.
+                beat = reader.data0.payload
+                m.d.comb += reader.data0.ready.eq(1)
+                if words_per_b == 1:
+                    word = beat
+                    word_done = reader.data0.valid
+                else:
+                    word = Cat(b_shift[cfg.bus_bits:], beat)
+                    word_done = reader.data0.valid & (b_beat == words_per_b - 1)
+                    with m.If(reader.data0.valid):
+                        m.d.sync += [b_shift.eq(word), b_beat.eq(b_beat + 1)]
+                        with m.If(b_beat == words_per_b - 1):
+                            m.d.sync += b_beat.eq(0)
+                m.d.comb += [b_wr.addr.eq(b_addr), b_wr.data.eq(word), b_wr.en.eq(word_done)]
+                with m.If(word_done):
+                    m.d.sync += b_words_left.eq(b_words_left - 1)
+                    with m.If(b_chunk == chunks - 1):
+                        m.d.sync += [b_chunk.eq(0), b_row.eq(b_row + 1), b_addr.eq(b_row + 1)]
+                    with m.Else():
+                        m.d.sync += [b_chunk.eq(b_chunk + 1), b_addr.eq(b_addr + job.K)]
+                with m.If((b_words_left == 0) | (word_done & (b_words_left == 1))):
+                    m.next = "START"
+                datapath_errors()
+            with m.State("START"):
+                m.d.comb += scanner.start.eq(1)
+                m.next = "RUN"
+                datapath_errors()
+            with m.State("RUN"):
+                pes_idle = Cat(*(pe.idle for pe in pes)).all()
+                with m.If(scanner.done & pes_idle & ~results_pending & writer.idle):
+                    m.next = "NEXT"
+                datapath_errors()
+            with m.State("NEXT"):
+                m.d.sync += jobs_done.eq(jobs_done + 1)
+                with m.If(job.NEXT != 0):
+                    m.d.sync += desc_addr.eq(job.NEXT)
+                    m.next = "FLUSH"
+                with m.Else():
+                    m.d.sync += [busy.eq(0), done.eq(1)]
+                    m.next = "IDLE"
+            with m.State("ABORT"):
+                m.d.comb += [aborting.eq(1), reader.abort.eq(1)]
+                with m.If(reader.idle & writer.idle):
+                    m.d.comb += flush.eq(1)
+                    m.d.sync += [busy.eq(0), error.eq(1)]
+                    m.next = "IDLE"
+
+        # --- performance counters ---------------------------------------------------------
+        issuing = Cat(*(pe.issue for pe in pes))
+        m.d.sync += counters["CYCLES_BUSY"].eq(counters["CYCLES_BUSY"] + busy)
+        lane_slots = sum(pe.issue.as_unsigned() for pe in pes) * L
+        effectual = sum(pe.effectual.as_unsigned() for pe in pes)
+        running = ctrl.ongoing("RUN")
+        stall_mem = sum(((~pe.issue & pe.stalled) |
+                         (~pe.issue & ~(running & (scanner.done | scanner.blocked)))).as_unsigned()
+                        for pe in pes)
+        stall_imb = sum((~pe.issue & ~pe.stalled & running & ~scanner.done & scanner.blocked)
+                        .as_unsigned() for pe in pes)
+        stall_drain = sum((~pe.issue & ~pe.stalled & running & scanner.done).as_unsigned()
+                          for pe in pes)
+        with m.If(busy):
+            m.d.sync += [
+                counters["LANE_SLOTS"].eq(counters["LANE_SLOTS"] + lane_slots),
+                counters["EFFECTUAL_MACS"].eq(counters["EFFECTUAL_MACS"] + effectual),
+                counters["STALL_MEMORY"].eq(counters["STALL_MEMORY"] + stall_mem),
+                counters["STALL_IMBALANCE"].eq(counters["STALL_IMBALANCE"] + stall_imb),
+                counters["STALL_DRAIN"].eq(counters["STALL_DRAIN"] + stall_drain),
+            ]
+        m.d.sync += [
+            counters["DRAM_BYTES_READ"].eq(counters["DRAM_BYTES_READ"] + Mux(reader.beat, bb, 0)),
+            counters["DRAM_BYTES_WRITTEN"].eq(counters["DRAM_BYTES_WRITTEN"] +
+                                              Mux(writer.beat, bb, 0)),
+        ]
+        with m.If(ctrl.ongoing("IDLE") & regs.doorbell_strobe):
+            m.d.sync += [sig.eq(0) for sig in counters.values()]
+        return m

@@ -1,0 +1,167 @@
+"""Operand scanner: turns the A stream (dense or CSR) into per-PE work entries."""
+from amaranth.hdl import *
+from amaranth.lib import wiring, stream, data, enum
+from amaranth.lib.wiring import In, Out
+
+from .regmap import ErrorCode
+
+__all__ = ["OperandScanner", "entry_layout"]
+
+
+def entry_layout():
+    """One nonzero of A dealt to a PE: ``value = A[row, col]``; ``first``/``last`` mark the row's
+    first and last entries (the end-of-fiber marker). An empty row is one entry with
+    ``value = 0`` and both marks set, so its row of C is still written (as zeros)."""
+    return data.StructLayout({
+        "row": 16, "col": 16, "value": signed(8), "first": 1, "last": 1,
+    })
+
+
+class OperandScanner(wiring.Component):
+    """Walks A row by row and deals each row, whole, to the least-loaded PE.
+
+    Parameters: ``pes`` output streams, ``load_bits`` width of each PE's queue-load input.
+
+    Ports:
+
+    * ``start`` (pulse) with ``csr`` (mode), ``m``, ``k``, ``nnz``: begin a job.
+    * ``row_ptr``, ``col_idx`` (CSR only), ``values``: element streams of A (int32, int32, int8).
+      Dense mode reads ``m * k`` values row-major and generates the column itself.
+    * ``entries{i}``: work for PE ``i`` (``entry_layout``); ``load{i}``: that PE's queue fill,
+      used to pick the PE for the next row (smallest load wins, lowest index on ties).
+    * ``done``: every row has been dealt (high until the next ``start``).
+    * ``error`` (pulse) with ``error_code``: bad row pointers (``row_ptr[0] != 0``, decreasing,
+      beyond ``nnz``, or ``row_ptr[m] != nnz``) or a column index ``>= k``. The scanner then stops consuming input
+      until the next ``start``; the entries already dealt stay valid.
+    * ``blocked``: the scanner holds an entry whose PE queue is full (load imbalance);
+      ``starved``: it waits for A from memory.
+
+    Throughput: one entry per cycle; each row costs one extra cycle to read its row pointer.
+    """
+
+    def __init__(self, *, pes, load_bits):
+        if pes < 1:
+            raise ValueError(f"pes must be positive, not {pes!r}")
+        self.pes = pes
+        members = {
+            "start": In(1), "csr": In(1), "m": In(16), "k": In(17), "nnz": In(32),
+            "row_ptr": In(stream.Signature(32)),
+            "col_idx": In(stream.Signature(32)),
+            "values": In(stream.Signature(signed(8))),
+            "done": Out(1), "error": Out(1), "error_code": Out(ErrorCode, init=ErrorCode.NONE),
+            "blocked": Out(1), "starved": Out(1),
+        }
+        for i in range(pes):
+            members[f"entries{i}"] = Out(stream.Signature(entry_layout()))
+            members[f"load{i}"] = In(load_bits)
+        super().__init__(members)
+
+    def elaborate(self, platform):
+        m = Module()
+        P = self.pes
+        outs = [getattr(self, f"entries{i}") for i in range(P)]
+        loads = [getattr(self, f"load{i}") for i in range(P)]
+
+        row = Signal(17)
+        prev_ptr = Signal(32)
+        remaining = Signal(32)
+        col = Signal(16)          # dense mode: generated column
+        first = Signal()
+        target = Signal(range(P))
+
+        # The least-loaded PE (a linear scan; P is small).
+        best = Signal(range(P))
+        best_load = Signal.like(loads[0])
+        cand, cand_load = Const(0, range(P)), loads[0]
+        for i in range(1, P):
+            take = loads[i] < cand_load
+            cand = Mux(take, i, cand)
+            cand_load = Mux(take, loads[i], cand_load)
+        m.d.comb += [best.eq(cand), best_load.eq(cand_load)]
+
+        entry = Signal(entry_layout())
+        out_valid = Signal()
+        out_ready = Signal()
+        for i in range(P):
+            m.d.comb += [outs[i].payload.eq(entry), outs[i].valid.eq(out_valid & (target == i))]
+        m.d.comb += out_ready.eq(Cat(*(outs[i].ready & (target == i) for i in range(P))).any())
+
+        def fail(code):
+            m.d.comb += [self.error.eq(1), self.error_code.eq(code)]
+            m.next = "STOPPED"
+
+        def on_start():
+            with m.If(self.start):
+                m.d.sync += row.eq(0)
+                with m.If(self.csr):
+                    m.next = "FIRST_PTR"
+                with m.Else():
+                    m.next = "ROW"
+
+        with m.FSM(name="scan"):
+            with m.State("IDLE"):
+                on_start()
+            with m.State("FIRST_PTR"):
+                m.d.comb += [self.row_ptr.ready.eq(1), self.starved.eq(~self.row_ptr.valid)]
+                with m.If(self.row_ptr.valid):
+                    with m.If(self.row_ptr.payload != 0):
+                        fail(ErrorCode.BAD_ROW_POINTERS)
+                    with m.Else():
+                        m.d.sync += prev_ptr.eq(0)
+                        m.next = "ROW"
+            with m.State("ROW"):
+                with m.If(row == self.m):
+                    with m.If(self.csr & (prev_ptr != self.nnz)):
+                        fail(ErrorCode.BAD_ROW_POINTERS)   # row_ptr[m] disagrees with nnz
+                    with m.Else():
+                        m.next = "DONE"
+                with m.Elif(~self.csr):
+                    m.d.sync += [remaining.eq(self.k), col.eq(0), first.eq(1), target.eq(best)]
+                    m.next = "EMIT"
+                with m.Else():
+                    ptr = self.row_ptr.payload
+                    m.d.comb += [self.row_ptr.ready.eq(1), self.starved.eq(~self.row_ptr.valid)]
+                    with m.If(self.row_ptr.valid):
+                        with m.If((ptr < prev_ptr) | (ptr > self.nnz)):
+                            fail(ErrorCode.BAD_ROW_POINTERS)
+                        with m.Else():
+                            m.d.sync += [remaining.eq(ptr - prev_ptr), prev_ptr.eq(ptr),
+                                         first.eq(1), target.eq(best)]
+                            m.next = "EMIT"
+            with m.State("EMIT"):
+                m.d.comb += [entry.row.eq(row), entry.first.eq(first)]
+                with m.If(remaining == 0):
+                    # Empty row: one zero entry so its row of C is written.
+                    m.d.comb += [entry.value.eq(0), entry.col.eq(0), entry.last.eq(1),
+                                 out_valid.eq(1)]
+                    m.d.comb += self.blocked.eq(~out_ready)
+                    with m.If(out_ready):
+                        m.d.sync += row.eq(row + 1)
+                        m.next = "ROW"
+                with m.Else():
+                    m.d.comb += [entry.value.eq(self.values.payload), entry.last.eq(remaining == 1)]
+                    have = Signal()
+                    with m.If(self.csr):
+                        m.d.comb += [have.eq(self.values.valid & self.col_idx.valid),
+                                     entry.col.eq(self.col_idx.payload)]
+                    with m.Else():
+                        m.d.comb += [have.eq(self.values.valid), entry.col.eq(col)]
+                    bad_col = self.csr & (self.col_idx.payload >= self.k)
+                    m.d.comb += [self.starved.eq(~have), self.blocked.eq(have & ~out_ready)]
+                    with m.If(have & bad_col):
+                        fail(ErrorCode.COLUMN_OUT_OF_RANGE)
+                    with m.Elif(have):
+                        m.d.comb += out_valid.eq(1)
+                        with m.If(out_ready):
+                            m.d.comb += [self.values.ready.eq(1), self.col_idx.ready.eq(self.csr)]
+                            m.d.sync += [remaining.eq(remaining - 1), col.eq(col + 1),
+                                         first.eq(0)]
+                            with m.If(remaining == 1):
+                                m.d.sync += row.eq(row + 1)
+                                m.next = "ROW"
+            with m.State("DONE"):
+                m.d.comb += self.done.eq(1)
+                on_start()
+            with m.State("STOPPED"):
+                on_start()
+        return m

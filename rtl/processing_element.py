@@ -1,0 +1,124 @@
+"""Processing element: ``L`` int8 MAC lanes accumulating rows of C, Gustavson style."""
+from amaranth.hdl import *
+from amaranth.lib import wiring, stream, data
+from amaranth.lib.fifo import SyncFIFOBuffered
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from .operand_scanner import entry_layout
+
+__all__ = ["ProcessingElement", "result_layout"]
+
+
+def result_layout(lanes, max_chunks):
+    """One finished chunk of a row of C: ``lanes`` int32 values, lowest column in the low bits,
+    for columns ``chunk*lanes .. chunk*lanes + lanes - 1``."""
+    return data.StructLayout({"row": 16, "chunk": range(max_chunks), "data": 32 * lanes})
+
+
+class ProcessingElement(wiring.Component):
+    """Accumulates ``C[row, :] += A[row, col] * B[col, :]`` for each entry it receives.
+
+    B lives in the shared scratchpad chunk-major: word ``c * k + col`` holds
+    ``B[col, c*L : (c+1)*L]``. For each entry the PE issues ``chunks`` lane-groups, one per
+    cycle (chunk 0 first), each reading one scratchpad word and updating one accumulator word.
+
+    Ports:
+
+    * ``entries``: work from the scanner (``entry_layout``), queued ``fifo_depth`` deep;
+      ``load`` is the queue fill. A row's entries arrive contiguously, ``first`` to ``last``.
+    * ``chunks``, ``k``: job settings, stable while the PE works.
+    * ``b_addr`` / ``b_data``: a scratchpad read port with one cycle of latency.
+    * ``results``: the finished row, one ``result_layout`` item per chunk, emitted when the
+      row's ``last`` entry has been accumulated (two cycles after it issues).
+    * ``issue``: one lane-group issued this cycle (``L`` lane-slots); ``effectual``: how many of
+      the lanes issued last cycle had both operands nonzero; ``stalled``: work is queued but
+      the result queue is full; ``idle``: nothing queued, in flight or unsent.
+
+    Products are int8 x int8 -> int16, accumulated in int32 with two's-complement wrap.
+    """
+
+    def __init__(self, *, lanes, max_chunks, b_words, fifo_depth):
+        for name, v in (("lanes", lanes), ("max_chunks", max_chunks), ("b_words", b_words),
+                        ("fifo_depth", fifo_depth)):
+            if v < 1 or v & (v - 1):
+                raise ValueError(f"{name} must be a power of two, not {v!r}")
+        self.lanes, self.max_chunks, self.b_words, self.fifo_depth = \
+            lanes, max_chunks, b_words, fifo_depth
+        super().__init__({
+            "entries": In(stream.Signature(entry_layout())),
+            "load": Out(range(fifo_depth + 1)),
+            "chunks": In(range(max_chunks + 1)), "k": In(17),
+            "b_addr": Out(range(b_words)), "b_data": In(8 * lanes),
+            "results": Out(stream.Signature(result_layout(lanes, max_chunks))),
+            "issue": Out(1), "effectual": Out(range(lanes + 1)),
+            "stalled": Out(1), "idle": Out(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        L = self.lanes
+        rlayout = result_layout(L, self.max_chunks)
+
+        m.submodules.queue = queue = SyncFIFOBuffered(width=entry_layout().size,
+                                                      depth=self.fifo_depth)
+        m.d.comb += [queue.w_stream.payload.eq(self.entries.payload),
+                     queue.w_stream.valid.eq(self.entries.valid),
+                     self.entries.ready.eq(queue.w_stream.ready),
+                     self.load.eq(queue.level)]
+        out_depth = self.max_chunks + 2
+        m.submodules.finished = finished = SyncFIFOBuffered(width=rlayout.size, depth=out_depth)
+        m.d.comb += [self.results.payload.eq(finished.r_stream.payload),
+                     self.results.valid.eq(finished.r_stream.valid),
+                     finished.r_stream.ready.eq(self.results.ready)]
+
+        m.submodules.acc = acc = Memory(shape=32 * L, depth=self.max_chunks, init=[])
+        acc_wr = acc.write_port()
+        acc_rd = acc.read_port(transparent_for=(acc_wr,))
+
+        head = Signal(entry_layout())
+        m.d.comb += head.eq(queue.r_stream.payload)
+
+        # Stage 0: issue one chunk of the head entry.
+        chunk = Signal(range(self.max_chunks))
+        offset = Signal(range(self.b_words))
+        s1 = Signal(data.StructLayout({"valid": 1, "row": 16, "chunk": range(self.max_chunks),
+                                       "value": signed(8), "first": 1, "last": 1}))
+        room = finished.level + s1.valid < out_depth
+        go = queue.r_stream.valid & room
+        m.d.comb += [
+            self.issue.eq(go),
+            self.stalled.eq(queue.r_stream.valid & ~room),
+            self.b_addr.eq(offset + head.col),
+            acc_rd.addr.eq(chunk),
+        ]
+        m.d.sync += [s1.valid.eq(go), s1.row.eq(head.row), s1.chunk.eq(chunk),
+                     s1.value.eq(head.value), s1.first.eq(head.first), s1.last.eq(head.last)]
+        with m.If(go):
+            with m.If(chunk == self.chunks - 1):
+                m.d.comb += queue.r_stream.ready.eq(1)
+                m.d.sync += [chunk.eq(0), offset.eq(0)]
+            with m.Else():
+                m.d.sync += [chunk.eq(chunk + 1), offset.eq(offset + self.k)]
+
+        # Stage 1: multiply-accumulate on the scratchpad word and the accumulator word.
+        sums = []
+        nonzero = []
+        for lane in range(L):
+            b = self.b_data.word_select(lane, 8).as_signed()
+            old = acc_rd.data.word_select(lane, 32).as_signed()
+            total = Signal(signed(32), name=f"sum{lane}")
+            m.d.comb += total.eq(s1.value * b + Mux(s1.first, 0, old))
+            sums.append(total)
+            nonzero.append((s1.value != 0) & (b != 0))
+        m.d.comb += [
+            acc_wr.addr.eq(s1.chunk), acc_wr.data.eq(Cat(*sums)), acc_wr.en.eq(s1.valid),
+            self.effectual.eq(Mux(s1.valid, sum(nz.as_unsigned() for nz in nonzero), 0)),
+        ]
+        result = Signal(rlayout)
+        m.d.comb += [result.row.eq(s1.row), result.chunk.eq(s1.chunk), result.data.eq(Cat(*sums)),
+                     finished.w_stream.payload.eq(result),
+                     finished.w_stream.valid.eq(s1.valid & s1.last)]
+        m.d.comb += self.idle.eq(~queue.r_stream.valid & (queue.level == 0) & ~s1.valid &
+                                 (finished.level == 0))
+        return m
