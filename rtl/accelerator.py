@@ -266,9 +266,10 @@ class Accelerator(wiring.Component):
             with m.State("CHECK"):
                 n_chunks = (job.N + (L - 1)) >> (L.bit_length() - 1)
                 m.d.sync += chunks.eq(n_chunks)
-                addr_fields = ["A_VALUES", "B_ADDR", "C_ADDR"]
-                misaligned = Cat(*(job[f][:6] != 0 for f in addr_fields)).any() | \
-                    (csr & ((job.A_ROWPTR[:6] != 0) | (job.A_COLIDX[:6] != 0)))
+                align = DESCRIPTOR_ALIGN.bit_length() - 1
+                misaligned = ((job.A_VALUES[:align] != 0) | (job.B_ADDR[:align] != 0) |
+                              (job.C_ADDR[:chunk_bytes.bit_length() - 1] != 0) |
+                              (csr & ((job.A_ROWPTR[:align] != 0) | (job.A_COLIDX[:align] != 0))))
                 bad = ((job.MODE > 1) | (job.M == 0) | (job.M > MAX_M) | (job.K == 0) |
                        (job.K > cfg.max_k) | (job.N == 0) | (job.N > cfg.max_n) |
                        (csr & (job.NNZ > MAX_NNZ)) | misaligned |

@@ -56,7 +56,7 @@ _REG_LIST = [
     ("ERROR_CODE", "ro", "Why the last chain stopped (ErrorCode); 0 after a clean chain."),
     ("ERROR_ADDR", "ro", "Address involved in the error (descriptor, operand base or burst)."),
     ("DESC_ADDR", "rw", "DRAM address of the first job descriptor (64-byte aligned)."),
-    ("DOORBELL", "wo", "Write any value: run the descriptor chain starting at DESC_ADDR."),
+    ("DOORBELL", "wo", "Write any value: run the descriptor chain starting at DESC_ADDR (ignored while busy)."),
     ("WINDOW_BASE", "rw", "Lowest DRAM address the DMA may touch."),
     ("WINDOW_LIMIT", "rw", "One past the highest DRAM address the DMA may touch."),
     ("JOBS_DONE", "ro", "Descriptors completed in the current/last chain."),
@@ -102,13 +102,13 @@ _DESC_LIST = [
     ("A_COLIDX", "CSR: address of NNZ int32 column indices."),
     ("A_VALUES", "Address of A's int8 values (CSR: NNZ of them; dense: M*K)."),
     ("B_ADDR", "Address of B: K rows of ceil(N/L)*L int8, zero-padded."),
-    ("C_ADDR", "Address of C's first element (int32)."),
+    ("C_ADDR", "Address of C's first element (int32), aligned to 4*L bytes."),
     ("C_STRIDE", "Bytes between rows of C; a multiple of 4*L."),
 ]
 DESCRIPTOR_FIELDS = [DescriptorField(n, i, d) for i, (n, d) in enumerate(_DESC_LIST)]
 DESC = {f.name: f.word for f in DESCRIPTOR_FIELDS}
 DESCRIPTOR_BYTES = 64    # 16 words; unused words are reserved (write 0)
-DESCRIPTOR_ALIGN = 64    # descriptors and every operand array start on this boundary
+DESCRIPTOR_ALIGN = 64    # descriptors and the A and B arrays start on this boundary
 
 
 def markdown_table():

@@ -1,0 +1,193 @@
+"""The planner: turns ``C = A @ B`` into a DRAM image and a chain of job descriptors.
+
+Memory layout, from ``base`` upwards, every array starting on a 64-byte boundary:
+
+1. the descriptors (64 bytes each, chained through NEXT);
+2. A: CSR as int32 row pointers (M+1), int32 column indices (nnz), int8 values (nnz);
+   dense as M*K int8, row-major;
+3. one B tile per job: K rows of ``chunks * L`` int8, columns beyond N zero-padded;
+4. C: M rows of ``ceil(N/L) * L`` int32 (row stride a multiple of ``4*L`` bytes), prefilled
+   with a poison pattern so a row the hardware never wrote shows up as a mismatch.
+
+B wider than one job can hold (``max_chunks * L`` columns, fewer when K is deep) is split
+into column tiles, one job each; all jobs share A and write disjoint column ranges of C.
+"""
+from dataclasses import dataclass, field
+import math
+
+import numpy as np
+import scipy.sparse as sp
+
+from rtl.accelerator import MAX_M, MAX_NNZ
+from rtl.config import TileConfig
+from rtl.regmap import DESC, DESCRIPTOR_BYTES, DESCRIPTOR_ALIGN, MODE_DENSE, MODE_CSR
+
+from .errors import FormatError, TooLargeError
+from .operands import as_csr_int8, as_dense_int8
+
+__all__ = ["Job", "Plan", "plan", "pack_descriptor", "estimate_cycles", "POISON"]
+
+POISON = 0xA5
+MODES = ("auto", "dense", "csr")
+
+
+def _align(x, a=DESCRIPTOR_ALIGN):
+    return (x + a - 1) // a * a
+
+
+@dataclass
+class Job:
+    """One descriptor: columns ``col0 .. col0+n-1`` of C."""
+    desc_addr: int
+    fields: dict
+
+
+@dataclass
+class Plan:
+    config: TileConfig
+    mode: str                 # "dense" or "csr"
+    shape: tuple              # (M, K, N)
+    nnz: int
+    base: int
+    image: bytearray          # bytes from ``base`` to ``limit``
+    jobs: list = field(default_factory=list)
+    c_addr: int = 0
+    c_stride: int = 0
+
+    @property
+    def limit(self):
+        return self.base + len(self.image)
+
+    @property
+    def first_descriptor(self):
+        return self.jobs[0].desc_addr
+
+    @property
+    def c_bytes(self):
+        return self.shape[0] * self.c_stride
+
+    def unpack_c(self, raw):
+        """C (M x N int32) from the bytes of the C region read back from DRAM."""
+        m, _, n = self.shape
+        if len(raw) != self.c_bytes:
+            raise ValueError(f"C region is {self.c_bytes} bytes, got {len(raw)}")
+        return np.frombuffer(bytes(raw), dtype="<i4").reshape(m, self.c_stride // 4)[:, :n].copy()
+
+
+def estimate_cycles(mode, m, k, n, nnz, config):
+    """A rough cycle estimate used to pick the mode (not a bound; see ``golden``)."""
+    chunks = math.ceil(n / config.lanes)
+    # The scanner deals one entry per cycle (plus one per row); each PE takes ``chunks``
+    # cycles per entry, so the array sustains min(1, P / chunks) entries per cycle.
+    entries = (m * k if mode == "dense" else nnz) + m
+    return entries * max(1.0, chunks / config.pes)
+
+
+def _check_fits(m, k, nnz, config):
+    if m > MAX_M:
+        raise TooLargeError(f"A has {m} rows; one job takes at most {MAX_M}")
+    if k > config.max_k:
+        raise TooLargeError(f"A has {k} columns (B has {k} rows) but the B scratchpad holds "
+                            f"at most {config.max_k} rows ({config.b_words} words of "
+                            f"{config.lanes} bytes)")
+    if nnz > MAX_NNZ:
+        raise TooLargeError(f"A has {nnz} stored entries; one job takes at most {MAX_NNZ}")
+
+
+def plan(a, b, *, config=None, mode="auto", base=0x1000):
+    """Validate ``A`` (ndarray or scipy.sparse) and ``B`` (ndarray) and lay out the jobs."""
+    config = config or TileConfig()
+    if mode not in MODES:
+        raise FormatError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
+    if base % DESCRIPTOR_ALIGN:
+        raise FormatError(f"base 0x{base:x} is not {DESCRIPTOR_ALIGN}-byte aligned")
+    a_csr = as_csr_int8("A", a)
+    b = as_dense_int8("B", b)
+    m, k = a_csr.shape
+    if b.shape[0] != k:
+        raise FormatError(f"A is {m}x{k} but B is {b.shape[0]}x{b.shape[1]}: inner dimensions "
+                          f"differ ({k} != {b.shape[0]})")
+    n = b.shape[1]
+    if min(m, k, n) == 0:
+        raise FormatError(f"empty product: A is {m}x{k}, B is {b.shape[0]}x{n}")
+    nnz = int(a_csr.nnz)
+    _check_fits(m, k, nnz, config)
+    if mode == "auto":
+        mode = min(("csr", "dense"), key=lambda md: estimate_cycles(md, m, k, n, nnz, config))
+    if mode == "dense" and m * k >= (1 << 28):
+        raise TooLargeError(f"dense A of {m}x{k} bytes exceeds one job's 256 MiB stream")
+
+    L = config.lanes
+    chunks_per_job = min(config.max_chunks, config.b_words // k)
+    cols_per_job = chunks_per_job * L
+    n_jobs = math.ceil(n / cols_per_job)
+    c_stride = math.ceil(n / L) * L * 4
+
+    layout = {}
+    cursor = base
+
+    def alloc(name, nbytes):
+        nonlocal cursor
+        layout[name] = cursor
+        cursor = _align(cursor + max(nbytes, 1))
+
+    alloc("descriptors", n_jobs * DESCRIPTOR_BYTES)
+    if mode == "csr":
+        alloc("rowptr", (m + 1) * 4)
+        alloc("colidx", nnz * 4)
+        alloc("values", nnz)
+    else:
+        alloc("values", m * k)
+    tiles = []
+    for j in range(n_jobs):
+        col0 = j * cols_per_job
+        nj = min(cols_per_job, n - col0)
+        chunks = math.ceil(nj / L)
+        tile = np.zeros((k, chunks * L), dtype=np.int8)
+        tile[:, :nj] = b[:, col0:col0 + nj]
+        tiles.append((col0, nj, tile))
+        alloc(f"b{j}", tile.nbytes)
+    alloc("c", m * c_stride)
+    image = bytearray(cursor - base)
+
+    def put(addr, arr):
+        raw = np.ascontiguousarray(arr).tobytes()
+        image[addr - base:addr - base + len(raw)] = raw
+
+    if mode == "csr":
+        put(layout["rowptr"], a_csr.indptr.astype("<i4"))
+        put(layout["colidx"], a_csr.indices.astype("<i4"))
+        put(layout["values"], a_csr.data.astype(np.int8))
+    else:
+        put(layout["values"], a_csr.toarray().astype(np.int8))
+    c0 = layout["c"]
+    image[c0 - base:c0 - base + m * c_stride] = bytes([POISON]) * (m * c_stride)
+
+    p = Plan(config=config, mode=mode, shape=(m, k, n), nnz=nnz, base=base, image=image,
+             c_addr=c0, c_stride=c_stride)
+    for j, (col0, nj, tile) in enumerate(tiles):
+        desc_addr = layout["descriptors"] + j * DESCRIPTOR_BYTES
+        put(layout[f"b{j}"], tile)
+        fields = {
+            "MODE": MODE_CSR if mode == "csr" else MODE_DENSE,
+            "NEXT": desc_addr + DESCRIPTOR_BYTES if j + 1 < n_jobs else 0,
+            "M": m, "K": k, "N": nj, "NNZ": nnz if mode == "csr" else 0,
+            "A_ROWPTR": layout.get("rowptr", 0), "A_COLIDX": layout.get("colidx", 0),
+            "A_VALUES": layout["values"], "B_ADDR": layout[f"b{j}"],
+            "C_ADDR": c0 + col0 * 4, "C_STRIDE": c_stride,
+        }
+        put(desc_addr, pack_descriptor(fields))
+        p.jobs.append(Job(desc_addr, fields))
+    return p
+
+
+def pack_descriptor(fields):
+    """The 64 bytes of one descriptor (unknown names rejected, reserved words zero)."""
+    words = np.zeros(DESCRIPTOR_BYTES // 4, dtype="<u4")
+    for name, value in fields.items():
+        if name not in DESC:
+            raise FormatError(f"unknown descriptor field {name!r}")
+        if not 0 <= value < (1 << 32):
+            raise FormatError(f"descriptor field {name} = {value} does not fit 32 bits")
+        words[DESC[name]] = value
+    return words.tobytes()
