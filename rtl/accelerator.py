@@ -116,10 +116,18 @@ class Accelerator(wiring.Component):
         # --- B scratchpad -----------------------------------------------------------------
         m.submodules.b_scratchpad = bmem = Memory(shape=8 * L, depth=cfg.b_words, init=[])
         b_wr = bmem.write_port()
+        # PEs form groups of ``2**group_shift`` that split a row's chunks between them:
+        # groups are as small as the job's chunks allow, so short rows (few chunks) still
+        # keep every PE busy and long rows never wait for one PE.
+        group_shift = Signal(range(P.bit_length()))
         for i, pe in enumerate(pes):
             rd = bmem.read_port()
+            group_size = Const(1, P.bit_length() + 1) << group_shift
             m.d.comb += [rd.addr.eq(pe.b_addr), pe.b_data.eq(rd.data),
-                         pe.chunks.eq(chunks), pe.k.eq(job.K)]
+                         pe.chunks.eq(chunks), pe.k.eq(job.K),
+                         pe.chunk_step.eq(group_size),
+                         pe.first_chunk.eq(i & (group_size - 1)),
+                         getattr(scanner, f"group{i}").eq(i >> group_shift)]
             m.d.comb += [getattr(scanner, f"load{i}").eq(pe.load)]
             wiring.connect(m, getattr(scanner, f"entries{i}"), pe.entries)
 
@@ -295,6 +303,11 @@ class Accelerator(wiring.Component):
                     latch_error(ErrorCode.BAD_DESCRIPTOR, desc_addr)
                 with m.Else():
                     m.d.sync += b_beats.eq(b_needed * words_per_b)
+                    # Smallest power-of-two group covering the chunks, at most all PEs.
+                    m.d.sync += group_shift.eq(P.bit_length() - 1)
+                    for sh in reversed(range(P.bit_length() - 1)):
+                        with m.If(chunks <= (1 << sh)):
+                            m.d.sync += group_shift.eq(sh)
                     m.next = "RANGES"
                 datapath_errors()
             with m.State("RANGES"):

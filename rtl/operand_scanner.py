@@ -18,7 +18,7 @@ def entry_layout():
 
 
 class OperandScanner(wiring.Component):
-    """Walks A row by row and deals each row, whole, to the least-loaded PE.
+    """Walks A row by row and deals each row, whole, to the least-loaded group of PEs.
 
     Parameters: ``pes`` output streams, ``load_bits`` width of each PE's queue-load input.
 
@@ -27,8 +27,11 @@ class OperandScanner(wiring.Component):
     * ``start`` (pulse) with ``csr`` (mode), ``m``, ``k``, ``nnz``: begin a job.
     * ``row_ptr``, ``col_idx`` (CSR only), ``values``: element streams of A (int32, int32, int8).
       Dense mode reads ``m * k`` values row-major and generates the column itself.
-    * ``entries{i}``: work for PE ``i`` (``entry_layout``); ``load{i}``: that PE's queue fill,
-      used to pick the PE for the next row (smallest load wins, lowest index on ties).
+    * ``entries{i}``: work for PE ``i`` (``entry_layout``); ``load{i}``: that PE's queue fill;
+      ``group{i}``: the group PE ``i`` belongs to in this job (stable while the job runs).
+      Every entry of a row goes to all PEs of one group at once (they split its columns), in
+      the cycle all of them can take it. The next row goes to the group whose first PE has
+      the smallest load (lowest group on ties).
     * ``done``: every row has been dealt (high until the next ``start``).
     * ``error`` (pulse) with ``error_code``: bad row pointers (``row_ptr[0] != 0``, decreasing,
       beyond ``nnz``, or ``row_ptr[m] != nnz``) or a column index ``>= k``. The scanner then stops consuming input
@@ -54,6 +57,7 @@ class OperandScanner(wiring.Component):
         for i in range(pes):
             members[f"entries{i}"] = Out(stream.Signature(entry_layout()))
             members[f"load{i}"] = In(load_bits)
+            members[f"group{i}"] = In(range(pes))
         super().__init__(members)
 
     def elaborate(self, platform):
@@ -69,22 +73,26 @@ class OperandScanner(wiring.Component):
         first = Signal()
         target = Signal(range(P))
 
-        # The least-loaded PE (a linear scan; P is small).
+        groups = [getattr(self, f"group{i}") for i in range(P)]
+
+        # The least-loaded group, judged by its first PE (the PEs of a group move in lockstep).
+        leader = [Const(1)] + [groups[i] != groups[i - 1] for i in range(1, P)]
         best = Signal(range(P))
-        best_load = Signal.like(loads[0])
-        cand, cand_load = Const(0, range(P)), loads[0]
+        cand, cand_load = groups[0], loads[0]
         for i in range(1, P):
-            take = loads[i] < cand_load
-            cand = Mux(take, i, cand)
+            take = leader[i] & (loads[i] < cand_load)
+            cand = Mux(take, groups[i], cand)
             cand_load = Mux(take, loads[i], cand_load)
-        m.d.comb += [best.eq(cand), best_load.eq(cand_load)]
+        m.d.comb += best.eq(cand)
 
         entry = Signal(entry_layout())
         out_valid = Signal()
         out_ready = Signal()
+        member = [groups[i] == target for i in range(P)]
+        m.d.comb += out_ready.eq(Cat(*(outs[i].ready | ~member[i] for i in range(P))).all())
         for i in range(P):
-            m.d.comb += [outs[i].payload.eq(entry), outs[i].valid.eq(out_valid & (target == i))]
-        m.d.comb += out_ready.eq(Cat(*(outs[i].ready & (target == i) for i in range(P))).any())
+            m.d.comb += [outs[i].payload.eq(entry),
+                         outs[i].valid.eq(out_valid & member[i] & out_ready)]
 
         def fail(code):
             m.d.comb += [self.error.eq(1), self.error_code.eq(code)]

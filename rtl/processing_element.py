@@ -20,14 +20,17 @@ class ProcessingElement(wiring.Component):
     """Accumulates ``C[row, :] += A[row, col] * B[col, :]`` for each entry it receives.
 
     B lives in the shared scratchpad chunk-major: word ``c * k + col`` holds
-    ``B[col, c*L : (c+1)*L]``. For each entry the PE issues ``chunks`` lane-groups, one per
-    cycle (chunk 0 first), each reading one scratchpad word and updating one accumulator word.
+    ``B[col, c*L : (c+1)*L]``. The PE owns chunks ``first_chunk, first_chunk + chunk_step, ...``
+    below ``chunks`` (PEs of one group split a row's chunks between them). For each entry it
+    issues one lane-group per owned chunk, one per cycle, each reading one scratchpad word and
+    updating one accumulator word; a PE that owns no chunk drops entries at one per cycle.
 
     Ports:
 
     * ``entries``: work from the scanner (``entry_layout``), queued ``fifo_depth`` deep;
       ``load`` is the queue fill. A row's entries arrive contiguously, ``first`` to ``last``.
-    * ``chunks``, ``k``: job settings, stable while the PE works.
+    * ``chunks``, ``k``, ``first_chunk``, ``chunk_step``: job settings, stable from at least
+      two cycles before the first entry until the PE is idle.
     * ``b_addr`` / ``b_data``: a scratchpad read port with one cycle of latency.
     * ``results``: the finished row, one ``result_layout`` item per chunk, emitted when the
       row's ``last`` entry has been accumulated (two cycles after it issues).
@@ -49,6 +52,7 @@ class ProcessingElement(wiring.Component):
             "entries": In(stream.Signature(entry_layout())),
             "load": Out(range(fifo_depth + 1)),
             "chunks": In(range(max_chunks + 1)), "k": In(17),
+            "first_chunk": In(range(max_chunks)), "chunk_step": In(range(1, max_chunks + 1)),
             "b_addr": Out(range(b_words)), "b_data": In(8 * lanes),
             "results": Out(stream.Signature(result_layout(lanes, max_chunks))),
             "issue": Out(1), "effectual": Out(range(lanes + 1)),
@@ -79,13 +83,25 @@ class ProcessingElement(wiring.Component):
         head = Signal(entry_layout())
         m.d.comb += head.eq(queue.r_stream.payload)
 
+        # Settings derived once per job (registered: products of small numbers).
+        first_offset = Signal(range(self.b_words))
+        step_offset = Signal(range(2 * self.b_words))
+        m.d.sync += [first_offset.eq(self.first_chunk * self.k),
+                     step_offset.eq(self.chunk_step * self.k)]
+
         # Stage 0: issue one chunk of the head entry.
-        chunk = Signal(range(self.max_chunks))
+        chunk = Signal(range(2 * self.max_chunks + 1))
         offset = Signal(range(self.b_words))
+        started = Signal()
+        with m.If(~started):
+            m.d.sync += [chunk.eq(self.first_chunk), offset.eq(first_offset)]
+        with m.If(queue.r_stream.valid):
+            m.d.sync += started.eq(1)
+        owns = chunk < self.chunks
         s1 = Signal(data.StructLayout({"valid": 1, "row": 16, "chunk": range(self.max_chunks),
                                        "value": signed(8), "first": 1, "last": 1}))
         room = finished.level + s1.valid < out_depth
-        go = queue.r_stream.valid & room
+        go = queue.r_stream.valid & room & owns & started
         m.d.comb += [
             self.issue.eq(go),
             self.stalled.eq(queue.r_stream.valid & ~room),
@@ -95,11 +111,13 @@ class ProcessingElement(wiring.Component):
         m.d.sync += [s1.valid.eq(go), s1.row.eq(head.row), s1.chunk.eq(chunk),
                      s1.value.eq(head.value), s1.first.eq(head.first), s1.last.eq(head.last)]
         with m.If(go):
-            with m.If(chunk == self.chunks - 1):
+            with m.If(chunk + self.chunk_step >= self.chunks):
                 m.d.comb += queue.r_stream.ready.eq(1)
-                m.d.sync += [chunk.eq(0), offset.eq(0)]
+                m.d.sync += [chunk.eq(self.first_chunk), offset.eq(first_offset)]
             with m.Else():
-                m.d.sync += [chunk.eq(chunk + 1), offset.eq(offset + self.k)]
+                m.d.sync += [chunk.eq(chunk + self.chunk_step), offset.eq(offset + step_offset)]
+        with m.If(queue.r_stream.valid & started & ~owns):
+            m.d.comb += queue.r_stream.ready.eq(1)
 
         # Stage 1: multiply-accumulate on the scratchpad word and the accumulator word.
         sums = []
