@@ -1,0 +1,1 @@
+"""Open synthesis flows (Yosys through amaranth's bundled yosys today; nextpnr later)."""
