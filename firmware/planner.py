@@ -80,7 +80,10 @@ def estimate_cycles(mode, m, k, n, nnz, config):
     # The scanner deals one entry per cycle (plus one per row); each PE takes ``chunks``
     # cycles per entry, so the array sustains min(1, P / chunks) entries per cycle.
     entries = (m * k if mode == "dense" else nnz) + m
-    return entries * max(1.0, chunks / config.pes)
+    compute = entries * max(1.0, chunks / config.pes)
+    a_bytes = m * k if mode == "dense" else 5 * nnz + 4 * (m + 1)
+    memory = (a_bytes + k * chunks * config.lanes) / config.bus_bytes
+    return max(compute, memory)
 
 
 def _check_fits(m, k, nnz, config):
@@ -113,7 +116,7 @@ def plan(a, b, *, config=None, mode="auto", base=0x1000):
     nnz = int(a_csr.nnz)
     _check_fits(m, k, nnz, config)
     if mode == "auto":
-        mode = min(("csr", "dense"), key=lambda md: estimate_cycles(md, m, k, n, nnz, config))
+        mode = min(("dense", "csr"), key=lambda md: estimate_cycles(md, m, k, n, nnz, config))
     if mode == "dense" and m * k >= (1 << 28):
         raise TooLargeError(f"dense A of {m}x{k} bytes exceeds one job's 256 MiB stream")
 

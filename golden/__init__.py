@@ -4,6 +4,8 @@
 configuration's numbers (peak MACs per cycle, bus bytes per cycle) as arguments.
 """
 from .reference import wrap_int32, gemm, spmm
-from .bounds import Bounds, effectual_macs, min_dram_bytes, bounds
+from .bounds import (Bounds, effectual_macs, min_dram_bytes, ideal_compute_cycles,
+                     ideal_memory_cycles, bound_cycles, bounds)
 
-__all__ = ["wrap_int32", "gemm", "spmm", "Bounds", "effectual_macs", "min_dram_bytes", "bounds"]
+__all__ = ["wrap_int32", "gemm", "spmm", "Bounds", "effectual_macs", "min_dram_bytes",
+           "ideal_compute_cycles", "ideal_memory_cycles", "bound_cycles", "bounds"]

@@ -16,7 +16,8 @@ import math
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["Bounds", "effectual_macs", "min_dram_bytes", "bounds"]
+__all__ = ["Bounds", "effectual_macs", "min_dram_bytes", "ideal_compute_cycles",
+           "ideal_memory_cycles", "bound_cycles", "bounds"]
 
 INDEX_BYTES = 4     # int32 column indices and row pointers
 VALUE_BYTES = 1     # int8 operands
@@ -44,6 +45,21 @@ def min_dram_bytes(m, k, n, *, mode, nnz=0, accumulate=False):
     return a_bytes + b_bytes + c_bytes
 
 
+def ideal_compute_cycles(effectual, peak_macs_per_cycle):
+    """Cycles the effectual MACs need at the array's peak rate."""
+    return math.ceil(effectual / peak_macs_per_cycle)
+
+
+def ideal_memory_cycles(dram_bytes, bus_bytes_per_cycle):
+    """Cycles the minimum traffic needs at one bus width per cycle."""
+    return math.ceil(dram_bytes / bus_bytes_per_cycle)
+
+
+def bound_cycles(compute_cycles, memory_cycles):
+    """The roofline floor."""
+    return max(compute_cycles, memory_cycles)
+
+
 @dataclass(frozen=True)
 class Bounds:
     effectual_macs: int
@@ -64,6 +80,6 @@ def bounds(a, b, *, mode, peak_macs_per_cycle, bus_bytes_per_cycle, accumulate=F
     n = np.asarray(b).shape[1]
     eff = effectual_macs(a, b)
     dram = min_dram_bytes(m, k, n, mode=mode, nnz=a.nnz, accumulate=accumulate)
-    compute = math.ceil(eff / peak_macs_per_cycle)
-    memory = math.ceil(dram / bus_bytes_per_cycle)
-    return Bounds(eff, peak_macs_per_cycle, compute, dram, memory, max(compute, memory))
+    compute = ideal_compute_cycles(eff, peak_macs_per_cycle)
+    memory = ideal_memory_cycles(dram, bus_bytes_per_cycle)
+    return Bounds(eff, peak_macs_per_cycle, compute, dram, memory, bound_cycles(compute, memory))

@@ -1,0 +1,167 @@
+import asyncio
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+import firmware
+from firmware import FormatError, TooLargeError, DeviceError, plan
+from rtl.config import TileConfig
+from rtl.regmap import REG, DESC, DESCRIPTOR_BYTES, ID_MAGIC, VERSION, Status, ErrorCode
+
+
+def csr(m, k, indptr, indices, data):
+    return sp.csr_array((np.array(data, dtype=np.int8), np.array(indices), np.array(indptr)),
+                        shape=(m, k))
+
+
+@pytest.mark.parametrize("args, message", [
+    ((2, 3, [0, 1, 1], [5], [1]), "column index 5 in row 0 is out of range for 3 columns"),
+    ((2, 3, [0, 2, 1], [0, 1], [1, 1]), "row pointers decrease at row 1"),
+    ((2, 3, [1, 1, 1], [0], [1]), r"row_ptr\[0\] is 1"),
+    ((2, 3, [0, 2, 2], [1, 0], [1, 1]), "unsorted column indices in row 0"),
+    ((2, 3, [0, 2, 2], [1, 1], [1, 1]), "duplicate column indices in row 0"),
+])
+def test_check_csr_names_the_problem(args, message):
+    m, k, indptr, indices, data = args
+    with pytest.raises(FormatError, match=message):
+        firmware.check_csr("A", (m, k), indptr, indices, data)
+
+
+def test_nnz_disagreeing_with_row_pointers():
+    with pytest.raises(FormatError, match="row pointers end at 2 but there are 1 column"):
+        firmware.check_csr("A", (2, 3), [0, 1, 2], [0], [1])
+
+
+def test_values_outside_int8():
+    with pytest.raises(FormatError, match="holds 200, outside int8"):
+        firmware.check_csr("A", (1, 3), [0, 1], [0], np.array([200]))
+    with pytest.raises(FormatError, match="B holds -129"):
+        plan(np.eye(2, dtype=np.int8), np.array([[-129, 0], [0, 1]]))
+
+
+def test_shape_mismatch_and_empty():
+    with pytest.raises(FormatError, match="inner dimensions differ"):
+        plan(np.ones((2, 3), np.int8), np.ones((4, 2), np.int8))
+    with pytest.raises(FormatError, match="empty product"):
+        plan(np.ones((2, 3), np.int8), np.ones((3, 0), np.int8))
+    with pytest.raises(FormatError, match="must hold integers"):
+        plan(np.full((2, 2), 0.5), np.ones((2, 2), np.int8))
+
+
+def test_too_large_for_the_scratchpad():
+    cfg = TileConfig()
+    a = sp.csr_array((1, cfg.b_words + 1), dtype=np.int8)
+    with pytest.raises(TooLargeError, match="B scratchpad holds at most 4096 rows"):
+        plan(a, np.zeros((cfg.b_words + 1, 2), np.int8))
+
+
+@pytest.mark.parametrize("mode", ["csr", "dense"])
+def test_layout_alignment_and_round_trip(mode):
+    rng = np.random.default_rng(5)
+    print("seed 5")
+    a = sp.random_array((13, 7), density=0.4, rng=rng, format="csr",
+                        data_sampler=lambda size: rng.integers(1, 100, size)).astype(np.int8)
+    b = rng.integers(-128, 128, (7, 11)).astype(np.int8)
+    p = plan(a, b, mode=mode)
+    assert p.mode == mode and p.shape == (13, 7, 11)
+    f = p.jobs[0].fields
+    for name in ("A_VALUES", "B_ADDR") + (("A_ROWPTR", "A_COLIDX") if mode == "csr" else ()):
+        assert f[name] % 64 == 0, name
+    assert f["C_STRIDE"] == 64 and f["NEXT"] == 0 and f["N"] == 11
+    img = np.frombuffer(bytes(p.image), np.uint8)
+    base = p.base
+    if mode == "csr":
+        rp = np.frombuffer(bytes(p.image[f["A_ROWPTR"] - base:][:14 * 4]), "<i4")
+        assert np.array_equal(rp, a.indptr)
+    else:
+        vals = img[f["A_VALUES"] - base:][:13 * 7].view(np.int8).reshape(13, 7)
+        assert np.array_equal(vals, a.toarray())
+    btile = img[f["B_ADDR"] - base:][:7 * 16].view(np.int8).reshape(7, 16)
+    assert np.array_equal(btile[:, :11], b) and not btile[:, 11:].any()
+    desc = np.frombuffer(bytes(p.image[p.first_descriptor - base:][:DESCRIPTOR_BYTES]), "<u4")
+    assert desc[DESC["M"]] == 13 and desc[DESC["K"]] == 7 and desc[DESC["N"]] == 11
+    # Unpacking reads the C region back; the poison pattern is what an unwritten C holds.
+    raw = bytes(p.image[p.c_addr - base:p.c_addr - base + p.c_bytes])
+    assert (p.unpack_c(raw).view(np.uint32) == 0xA5A5A5A5).all()
+
+
+def test_wide_b_is_tiled_into_chained_jobs():
+    cfg = TileConfig()
+    a = np.ones((3, 5), np.int8)
+    b = np.ones((5, cfg.max_n * 2 + 3), np.int8)
+    p = plan(a, b, mode="dense")
+    assert len(p.jobs) == 3
+    assert [j.fields["N"] for j in p.jobs] == [cfg.max_n, cfg.max_n, 3]
+    assert p.jobs[0].fields["NEXT"] == p.jobs[1].desc_addr
+    assert p.jobs[1].fields["C_ADDR"] == p.c_addr + cfg.max_n * 4
+
+
+def test_deep_k_reduces_columns_per_job():
+    cfg = TileConfig()
+    k = cfg.b_words // 2 + 1          # only one chunk of B fits
+    p = plan(sp.csr_array((2, k), dtype=np.int8), np.ones((k, 20), np.int8), mode="csr")
+    assert [j.fields["N"] for j in p.jobs] == [8, 8, 4]
+
+
+def test_auto_mode_picks_csr_for_sparse_and_dense_for_dense():
+    rng = np.random.default_rng(0)
+    dense = rng.integers(1, 100, (32, 32)).astype(np.int8)
+    assert plan(dense, dense, mode="auto").mode == "dense"
+    sparse = sp.random_array((64, 64), density=0.05, rng=rng, format="csr",
+                             data_sampler=lambda size: rng.integers(1, 100, size)).astype(np.int8)
+    assert plan(sparse, np.ones((64, 16), np.int8), mode="auto").mode == "csr"
+
+
+class FakeBus:
+    """A register-level stand-in for the hardware: completes or fails the chain at once."""
+
+    def __init__(self, fail_code=0):
+        self.regs = {REG["ID"]: ID_MAGIC, REG["VERSION"]: VERSION,
+                     REG["CONFIG"]: 4 | 8 << 8 | 8 << 16 | 8 << 24, REG["B_WORDS"]: 4096,
+                     REG["STATUS"]: 0, REG["JOBS_DONE"]: 0}
+        self.mem = {}
+        self.fail_code = fail_code
+        self.writes = []
+
+    async def read32(self, addr):
+        return self.regs.get(addr, 0)
+
+    async def write32(self, addr, value):
+        self.writes.append((addr, value))
+        if addr == REG["DOORBELL"]:
+            if self.fail_code:
+                self.regs.update({REG["STATUS"]: Status.ERROR, REG["ERROR_CODE"]: self.fail_code,
+                                  REG["ERROR_ADDR"]: 0x1234})
+            else:
+                self.regs.update({REG["STATUS"]: Status.DONE, REG["JOBS_DONE"]: 1})
+        elif addr == REG["STATUS"]:
+            self.regs[REG["STATUS"]] &= ~value
+        else:
+            self.regs[addr] = value
+
+    async def write_mem(self, addr, data):
+        self.mem[addr] = bytes(data)
+
+    async def read_mem(self, addr, length):
+        image = next(iter(self.mem.items()))
+        base, data = image
+        return data[addr - base:addr - base + length]
+
+
+def test_driver_runs_a_plan_over_an_injected_bus():
+    p = plan(np.ones((2, 2), np.int8), np.ones((2, 2), np.int8), mode="dense")
+    bus = FakeBus()
+    result = asyncio.run(firmware.Driver(bus).run(p, timeout_cycles=100))
+    assert result.jobs_done == 1
+    regs_written = [a for a, _ in bus.writes]
+    assert regs_written.index(REG["WINDOW_LIMIT"]) < regs_written.index(REG["DOORBELL"])
+    assert (REG["DESC_ADDR"], p.first_descriptor) in bus.writes
+    assert (REG["WINDOW_BASE"], p.base) in bus.writes and (REG["WINDOW_LIMIT"], p.limit) in bus.writes
+
+
+def test_driver_reports_the_hardware_error():
+    p = plan(np.ones((2, 2), np.int8), np.ones((2, 2), np.int8), mode="dense")
+    with pytest.raises(DeviceError, match="COLUMN_OUT_OF_RANGE .* 0x00001234"):
+        asyncio.run(firmware.Driver(FakeBus(ErrorCode.COLUMN_OUT_OF_RANGE)).run(
+            p, timeout_cycles=100))
