@@ -1,14 +1,27 @@
 """Standalone Verilog of the accelerator, with flat AXI port names."""
 import re
 
-from amaranth.back import verilog
+from amaranth.back import verilog, rtlil
 
 from .accelerator import Accelerator
 from .config import TileConfig
 
-__all__ = ["accelerator_verilog", "TOP_NAME"]
+__all__ = ["accelerator_verilog", "accelerator_rtlil", "TOP_NAME"]
 
 TOP_NAME = "zerotile"
+
+
+def _top_and_ports(config):
+    top = Accelerator(config or TileConfig())
+    ports = {"_".join(str(p) for p in path): (sig, None)
+             for path, _, sig in top.signature.flatten(top)}
+    return top, ports
+
+
+def accelerator_rtlil(config=None):
+    """Yosys RTLIL of ``Accelerator(config)`` as module ``zerotile`` (for synthesis flows)."""
+    top, ports = _top_and_ports(config)
+    return rtlil.convert(top, name=TOP_NAME, ports=ports, emit_src=False)
 
 
 def accelerator_verilog(config=None, *, icarus_compatible=False):
@@ -18,22 +31,14 @@ def accelerator_verilog(config=None, *, icarus_compatible=False):
     ``icarus_compatible`` turns Yosys' ``reg x = 0`` start-up idiom for combinational processes
     into ``initial`` blocks, which Icarus in SystemVerilog mode otherwise never triggers.
     """
-    top = Accelerator(config or TileConfig())
-    ports = {"_".join(str(p) for p in path): (sig, None)
-             for path, _, sig in top.signature.flatten(top)}
+    top, ports = _top_and_ports(config)
     text = verilog.convert(top, name=TOP_NAME, ports=ports, emit_src=False)
     if icarus_compatible:
         text = _icarus_initialisers(text)
     return text
 
 
-_INIT_RE = re.compile(r"^(\s*)reg (\\\S+ |\S+) = 1'h0;$", re.M)
-
-
 def _icarus_initialisers(text):
-    def repl(mo):
-        indent, name = mo.group(1), mo.group(2)
-        return f"{indent}reg {name};\n{indent}initial #0 {name} = 1'h0;"
     # Only Yosys' helper registers ("$auto$verilog_backend...") are affected.
     return re.sub(r"^(\s*)reg (\\\$auto\$verilog_backend\S* ) = 1'h0;$",
                   lambda mo: f"{mo.group(1)}reg {mo.group(2)};\n"
