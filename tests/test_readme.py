@@ -18,3 +18,9 @@ def test_readme_gives_the_two_commands():
     text = README.read_text()
     assert "zerotile demo" in text
     assert 'pip install ".[test]"' in text and "pytest" in text
+
+
+def test_ci_runs_the_readme_test_command():
+    command = 'python3 -m venv .venv && . .venv/bin/activate && pip install ".[test]" && pytest'
+    ci = (README.parent / ".ci" / "run").read_text()
+    assert command in README.read_text() and command in ci
