@@ -10,6 +10,7 @@ import hashlib
 import os
 import pickle
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
@@ -100,6 +101,9 @@ def _build(config, sim, waves):
         if sim == "verilator":
             kwargs["build_args"] = [str(WAIVERS)]
         if not stamp.exists():
+            print(f"building the {sim} model of configuration P={config.pes} L={config.lanes} "
+                  f"bus={config.bus_bits} (first run only; cached in {bdir})...",
+                  file=sys.stderr, flush=True)
             src.write_text(accelerator_verilog(config, icarus_compatible=(sim == "icarus")))
             try:
                 runner.build(**kwargs)
@@ -147,8 +151,11 @@ def simulate(plans, *, sim="verilator", waves=False, pause_probability=0.0, seed
                "GPI_LOG_LEVEL": os.environ.get("GPI_LOG_LEVEL", "WARNING"),
                # cocotbext-axi 0.1.28 still calls APIs cocotb 2 deprecates.
                "PYTHONWARNINGS": "ignore::DeprecationWarning"}
+        plusargs = []
+        if waves and sim == "icarus":
+            plusargs.append(f"+dumpfile_path={test_dir / 'zerotile.fst'}")
         try:
-            runner.test(test_module="verif.job_bench", hdl_toplevel="zerotile",
+            runner.test(plusargs=plusargs, test_module="verif.job_bench", hdl_toplevel="zerotile",
                         build_dir=bdir, test_dir=test_dir, extra_env=env, waves=waves,
                         results_xml=str(work / "results.xml"), seed=seed,
                         timescale=("1ns", "1ps"))
