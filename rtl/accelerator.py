@@ -199,7 +199,7 @@ class Accelerator(wiring.Component):
                          err_addr_now.eq(reader.error_addr)]
         with m.Elif(writer.write_error):
             m.d.comb += [err_now.eq(1), err_code_now.eq(ErrorCode.AXI_WRITE_ERROR),
-                         err_addr_now.eq(job.C_ADDR)]
+                         err_addr_now.eq(writer.error_addr)]
         with m.Elif(reader.window_error):
             m.d.comb += [err_now.eq(1), err_code_now.eq(ErrorCode.OPERAND_OUTSIDE_WINDOW),
                          err_addr_now.eq(reader.error_addr)]

@@ -40,7 +40,7 @@ class ErrorCode(IntEnum):
     BAD_DESCRIPTOR = 2        # unknown mode, zero or too-large dimensions, misaligned address
     OPERAND_OUTSIDE_WINDOW = 3  # an operand or result range leaves the DMA window
     AXI_READ_ERROR = 4        # SLVERR/DECERR on a read (ERROR_ADDR: burst address)
-    AXI_WRITE_ERROR = 5       # SLVERR/DECERR on a write (ERROR_ADDR: the job's C_ADDR)
+    AXI_WRITE_ERROR = 5       # SLVERR/DECERR on a write (ERROR_ADDR: burst address)
     BAD_ROW_POINTERS = 6      # row_ptr[0] != 0, decreasing, beyond nnz, or row_ptr[M] != nnz
     COLUMN_OUT_OF_RANGE = 7   # a column index >= K
 

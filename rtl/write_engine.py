@@ -1,6 +1,7 @@
 """AXI4 write engine: writes fixed-size chunks of results to DRAM."""
 from amaranth.hdl import *
 from amaranth.lib import wiring, stream, data
+from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.wiring import In, Out
 
 from .axi import AXI4Signature, BURST_INCR, RESP_OKAY
@@ -22,7 +23,8 @@ class WriteEngine(wiring.Component):
     * ``axi``: AXI4 manager; only AW, W and B are driven.
     * ``win_base``/``win_limit``: a request touching bytes outside ``[win_base, win_limit)``
       is dropped and raises ``window_error`` (with ``error_addr``); nothing is issued for it.
-    * ``write_error`` (pulse): a B response was SLVERR/DECERR.
+    * ``write_error`` (pulse): a B response was SLVERR/DECERR; ``error_addr`` then holds that
+      burst's address.
     * ``idle``: no request held and every issued burst has had its B response.
     * ``beat``: one cycle per W beat accepted.
 
@@ -77,8 +79,12 @@ class WriteEngine(wiring.Component):
             m.d.sync += [shreg.eq(shreg >> self.bus_bits), beat.eq(beat + 1)]
             with m.If(axi.wlast):
                 m.d.sync += [held.eq(0), beat.eq(0)]
+        # Addresses of the bursts awaiting their B response, oldest first (B returns in order).
+        m.submodules.awaiting = awaiting = SyncFIFO(width=self.addr_bits,
+                                                    depth=self.max_outstanding)
+        m.d.comb += awaiting.r_stream.ready.eq(b_go)
         with m.If(b_go & (axi.bresp != RESP_OKAY)):
-            m.d.comb += self.write_error.eq(1)
+            m.d.comb += [self.write_error.eq(1), self.error_addr.eq(awaiting.r_stream.payload)]
 
         # The burst in hand is finished this cycle: its last beat and its address are out.
         finishing = w_go & axi.wlast & (~aw_pending | aw_go)
@@ -90,7 +96,8 @@ class WriteEngine(wiring.Component):
             inside = ((req.addr >= self.win_base) &
                       (req.addr + Const(chunk_bytes, self.addr_bits + 1) <= self.win_limit))
             with m.If(inside):
-                m.d.comb += new.eq(1)
+                m.d.comb += [new.eq(1), awaiting.w_stream.valid.eq(1),
+                             awaiting.w_stream.payload.eq(req.addr)]
                 m.d.sync += [held.eq(1), aw_pending.eq(1), addr.eq(req.addr),
                              shreg.eq(req.data), beat.eq(0)]
             with m.Else():

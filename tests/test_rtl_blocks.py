@@ -161,3 +161,55 @@ def test_config_validation_messages():
         TileConfig(pes=3)
     with pytest.raises(ValueError, match="lanes \\* 8 must be a multiple of bus_bits"):
         TileConfig(lanes=4, bus_bits=64)
+
+
+def test_write_engine_bursts_window_and_error_address():
+    from rtl.write_engine import WriteEngine
+    dut = WriteEngine(chunk_bits=256, bus_bits=64)
+    requests = [(0x1000, 0x11), (0x1020, 0x22), (0x2000, 0x33), (0x1040, 0x44)]
+    seen = {"aw": [], "w": [], "errors": [], "window": []}
+
+    async def bench(ctx):
+        ctx.set(dut.win_base, 0x1000)
+        ctx.set(dut.win_limit, 0x1800)
+        queue = list(requests)
+        b_queue = []
+        rng = random.Random(5)
+        for _ in range(300):
+            ctx.set(dut.requests.valid, bool(queue))
+            if queue:
+                ctx.set(dut.requests.payload.addr, queue[0][0])
+                ctx.set(dut.requests.payload.data, sum(queue[0][1] << (64 * i) for i in range(4)))
+            ctx.set(dut.axi.awready, rng.random() < 0.6)
+            ctx.set(dut.axi.wready, rng.random() < 0.6)
+            if ctx.get(dut.axi.awvalid) and ctx.get(dut.axi.awready):
+                addr = ctx.get(dut.axi.awaddr)
+                seen["aw"].append((addr, ctx.get(dut.axi.awlen)))
+                b_queue.append(2 if addr == 0x1020 else 0)       # SLVERR for the second burst
+            if ctx.get(dut.axi.wvalid) and ctx.get(dut.axi.wready):
+                seen["w"].append((ctx.get(dut.axi.wdata), ctx.get(dut.axi.wlast)))
+            if b_queue and len(seen["w"]) >= 4 * len(seen["aw"]) - 3:
+                ctx.set(dut.axi.bvalid, 1)
+                ctx.set(dut.axi.bresp, b_queue[0])
+            else:
+                ctx.set(dut.axi.bvalid, 0)
+            if ctx.get(dut.write_error):
+                seen["errors"].append(ctx.get(dut.error_addr))
+            if ctx.get(dut.window_error):
+                seen["window"].append(ctx.get(dut.error_addr))
+            b_taken = ctx.get(dut.axi.bvalid) and ctx.get(dut.axi.bready)
+            taken = queue and ctx.get(dut.requests.ready)
+            await ctx.tick()
+            if taken:
+                queue.pop(0)
+            if b_taken:
+                b_queue.pop(0)
+        assert ctx.get(dut.idle)
+
+    run(dut, bench)
+    assert seen["aw"] == [(0x1000, 3), (0x1020, 3), (0x1040, 3)], "the burst outside the window must be dropped"
+    assert seen["window"] == [0x2000]
+    assert [d for d, _ in seen["w"]] == [v for _, v in (requests[0], requests[1], requests[3])
+                                          for _ in range(4)]
+    assert [last for _, last in seen["w"]] == [False, False, False, True] * 3
+    assert seen["errors"] == [0x1020]
