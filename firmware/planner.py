@@ -18,9 +18,9 @@ import math
 import numpy as np
 import scipy.sparse as sp
 
-from rtl.accelerator import MAX_M, MAX_NNZ
 from rtl.config import TileConfig
-from rtl.regmap import DESC, DESCRIPTOR_BYTES, DESCRIPTOR_ALIGN, MODE_DENSE, MODE_CSR
+from rtl.regmap import (DESC, DESCRIPTOR_BYTES, DESCRIPTOR_ALIGN, MODE_DENSE, MODE_CSR, MAX_M,
+                        MAX_NNZ, MAX_DENSE_A_BYTES)
 
 from .errors import FormatError, TooLargeError
 from .operands import as_csr_int8, as_dense_int8
@@ -117,7 +117,7 @@ def plan(a, b, *, config=None, mode="auto", base=0x1000):
     _check_fits(m, k, nnz, config)
     if mode == "auto":
         mode = min(("dense", "csr"), key=lambda md: estimate_cycles(md, m, k, n, nnz, config))
-    if mode == "dense" and m * k >= (1 << 28):
+    if mode == "dense" and m * k >= MAX_DENSE_A_BYTES:
         raise TooLargeError(f"dense A of {m}x{k} bytes exceeds one job's 256 MiB stream")
 
     L = config.lanes

@@ -12,13 +12,11 @@ from .processing_element import ProcessingElement
 from .read_engine import ReadEngine
 from .register_file import RegisterFile
 from .regmap import (REGISTERS, COUNTERS, ErrorCode, ID_MAGIC, VERSION, DESC, DESCRIPTOR_BYTES,
-                     DESCRIPTOR_ALIGN, MODE_CSR)
+                     DESCRIPTOR_ALIGN, MODE_CSR, MAX_M, MAX_NNZ, MAX_DENSE_A_BYTES)
 from .write_engine import WriteEngine, write_request_layout
 
-__all__ = ["Accelerator", "MAX_NNZ", "MAX_M"]
+__all__ = ["Accelerator"]
 
-MAX_M = 65535          # rows of A per job
-MAX_NNZ = (1 << 22) - 1  # stored entries of A per job
 S_AXIL_ADDR_BITS = 8
 
 
@@ -275,18 +273,19 @@ class Accelerator(wiring.Component):
                 n_chunks = (job.N + (L - 1)) >> (L.bit_length() - 1)
                 m.d.sync += chunks.eq(n_chunks)
                 align = DESCRIPTOR_ALIGN.bit_length() - 1
+                dense_vals = job.M[:16] * job.K[:17]
                 misaligned = ((job.A_VALUES[:align] != 0) | (job.B_ADDR[:align] != 0) |
                               (job.C_ADDR[:chunk_bytes.bit_length() - 1] != 0) |
                               (csr & ((job.A_ROWPTR[:align] != 0) | (job.A_COLIDX[:align] != 0))))
                 bad = ((job.MODE > 1) | (job.M == 0) | (job.M > MAX_M) | (job.K == 0) |
                        (job.K > cfg.max_k) | (job.N == 0) | (job.N > cfg.max_n) |
                        (csr & (job.NNZ > MAX_NNZ)) | misaligned |
+                       (~csr & (dense_vals >= MAX_DENSE_A_BYTES)) |
                        (job.C_STRIDE[:(chunk_bytes.bit_length() - 1)] != 0) |
                        (job.C_STRIDE < n_chunks * chunk_bytes))
                 with m.If(bad):
                     latch_error(ErrorCode.BAD_DESCRIPTOR, desc_addr)
                 with m.Else():
-                    dense_vals = job.M[:16] * job.K[:17]
                     nv = Mux(csr, job.NNZ[:22], dense_vals)
                     m.d.sync += [
                         b_needed.eq(job.K[:17] * n_chunks[:8]),

@@ -8,7 +8,8 @@ from enum import IntEnum
 
 __all__ = ["Register", "REGISTERS", "REG", "COUNTERS", "DescriptorField", "DESCRIPTOR_FIELDS",
            "DESC", "DESCRIPTOR_BYTES", "DESCRIPTOR_ALIGN", "ErrorCode", "Status", "Control",
-           "ID_MAGIC", "VERSION", "MODE_DENSE", "MODE_CSR", "markdown_table"]
+           "ID_MAGIC", "VERSION", "MODE_DENSE", "MODE_CSR", "MAX_M", "MAX_NNZ",
+           "MAX_DENSE_A_BYTES", "markdown_table"]
 
 ID_MAGIC = 0x5A54_494C   # "ZTIL"
 VERSION = 0x0000_0100    # 0.1.0 as major<<16 | minor<<8 | patch
@@ -82,6 +83,11 @@ REG = {r.name: r.offset for r in REGISTERS}
 
 MODE_DENSE = 0
 MODE_CSR = 1
+
+# Limits of one job, whatever the configuration (the B scratchpad adds K x chunks <= b_words).
+MAX_M = 65535                 # rows of A
+MAX_NNZ = (1 << 22) - 1       # stored entries of a CSR A
+MAX_DENSE_A_BYTES = 1 << 28   # M x K of a dense A (the read engine's per-stream beat count)
 
 
 @dataclass(frozen=True)
