@@ -117,7 +117,7 @@ class Accelerator(wiring.Component):
         # PEs form groups of ``2**group_shift`` that split a row's chunks between them:
         # groups are as small as the job's chunks allow, so short rows (few chunks) still
         # keep every PE busy and long rows never wait for one PE.
-        group_shift = Signal(range(P.bit_length()))
+        group_shift = Signal(range(max(P.bit_length(), 2)))
         for i, pe in enumerate(pes):
             rd = bmem.read_port()
             group_size = Const(1, P.bit_length() + 1) << group_shift
@@ -133,8 +133,8 @@ class Accelerator(wiring.Component):
         aborting = Signal()
         req = Signal(write_request_layout(32 * L, cfg.addr_bits))
         req_valid = Signal()
-        last_pick = Signal(range(P))
-        pick = Signal(range(P))
+        last_pick = Signal(range(max(P, 2)))
+        pick = Signal(range(max(P, 2)))
         any_result = Signal()
         for offset in reversed(range(P)):
             for last in range(P):

@@ -30,7 +30,7 @@ class BeatSplitter(wiring.Component):
         per = self.bus_bits // self.elem_bits
         remaining = Signal.like(self.count)
         have = Signal()
-        idx = Signal(range(per))
+        idx = Signal(range(max(per, 2)))   # >= 1 bit: no zero-width vectors in Verilog
         beat = Signal(self.bus_bits)
 
         m.d.comb += [

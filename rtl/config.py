@@ -44,8 +44,8 @@ class TileConfig:
                              f"is too narrow for a {self.bus_bits}-bit bus")
         if not _is_pow2(self.b_words) or self.b_words < 16:
             raise ValueError(f"b_words must be a power of two >= 16, not {self.b_words!r}")
-        if not _is_pow2(self.max_chunks):
-            raise ValueError(f"max_chunks must be a power of two, not {self.max_chunks!r}")
+        if not _is_pow2(self.max_chunks) or self.max_chunks < 2:
+            raise ValueError(f"max_chunks must be a power of two >= 2, not {self.max_chunks!r}")
         if not _is_pow2(self.pe_fifo_depth) or self.pe_fifo_depth < 2:
             raise ValueError(f"pe_fifo_depth must be a power of two >= 2, not {self.pe_fifo_depth!r}")
         if not _is_pow2(self.max_burst) or not 2 <= self.max_burst <= 256:

@@ -57,7 +57,7 @@ class OperandScanner(wiring.Component):
         for i in range(pes):
             members[f"entries{i}"] = Out(stream.Signature(entry_layout()))
             members[f"load{i}"] = In(load_bits)
-            members[f"group{i}"] = In(range(pes))
+            members[f"group{i}"] = In(range(max(pes, 2)))
         super().__init__(members)
 
     def elaborate(self, platform):
@@ -71,13 +71,13 @@ class OperandScanner(wiring.Component):
         remaining = Signal(32)
         col = Signal(16)          # dense mode: generated column
         first = Signal()
-        target = Signal(range(P))
+        target = Signal(range(max(P, 2)))
 
         groups = [getattr(self, f"group{i}") for i in range(P)]
 
         # The least-loaded group, judged by its first PE (the PEs of a group move in lockstep).
         leader = [Const(1)] + [groups[i] != groups[i - 1] for i in range(1, P)]
-        best = Signal(range(P))
+        best = Signal(range(max(P, 2)))
         cand, cand_load = groups[0], loads[0]
         for i in range(1, P):
             take = leader[i] & (loads[i] < cand_load)

@@ -199,3 +199,21 @@ def test_performance_targets():
     assert utilization >= 0.80
     assert roofline >= 0.60
     assert speedup >= 4
+
+
+@pytest.mark.parametrize("params", [{"pes": 1, "lanes": 16, "bus_bits": 128},
+                                    {"pes": 8, "lanes": 4, "bus_bits": 32}],
+                         ids=["P1-L16-bus128", "P8-L4-bus32"])
+def test_other_configurations(params):
+    cfg = TileConfig(**params)
+    names = ["odd_shapes-csr", "odd_shapes-dense", "empty_rows-csr", "wide_n-dense",
+             "density0.5-seed11-csr", "karate-csr"]
+    plans = [firmware.plan(CASES[n][0], CASES[n][1], mode=CASES[n][2], config=cfg)
+             for n in names]
+    results = simulate(plans, sim="verilator", seed=3, label=f"config {params}")
+    for name, res in zip(names, results):
+        a, b, _ = CASES[name]
+        assert res.error is None, f"{name} {params}: {res.error}"
+        ref = golden.spmm(a, b)
+        assert np.array_equal(res.c, ref), describe_mismatch(f"{name} {params}", res.c, ref)
+        assert res.counters["effectual_macs"] == golden.effectual_macs(a, b)

@@ -27,9 +27,17 @@ def test_flat_axi_port_names(verilog_file):
         assert port in header, port
 
 
-def test_verilator_lint_wall(verilog_file):
+@pytest.mark.parametrize("params", [{}, {"pes": 1, "lanes": 16, "bus_bits": 128},
+                                    {"pes": 8, "lanes": 4, "bus_bits": 32},
+                                    {"pes": 2, "lanes": 32, "bus_bits": 256, "max_chunks": 2}],
+                         ids=lambda p: "-".join(f"{k}{v}" for k, v in p.items()) or "default")
+def test_verilator_lint_wall(verilog_file, params):
+    path = verilog_file
+    if params:
+        path = BUILD / ("zerotile_" + "_".join(f"{k}{v}" for k, v in params.items()) + ".v")
+        path.write_text(accelerator_verilog(TileConfig(**params)))
     out = subprocess.run([str(verilator_bin() / "verilator"), "--lint-only", "-Wall",
-                          str(WAIVERS), str(verilog_file)], capture_output=True, text=True)
+                          str(WAIVERS), str(path)], capture_output=True, text=True)
     report = out.stdout + out.stderr
     assert out.returncode == 0 and "%Warning" not in report and "%Error" not in report, report[:3000]
 
