@@ -192,21 +192,16 @@ class Accelerator(wiring.Component):
         err_now = Signal()
         err_code_now = Signal(8)
         err_addr_now = Signal(cfg.addr_bits)
-        with m.If(reader.read_error):
-            m.d.comb += [err_now.eq(1), err_code_now.eq(ErrorCode.AXI_READ_ERROR),
-                         err_addr_now.eq(reader.error_addr)]
-        with m.Elif(writer.write_error):
-            m.d.comb += [err_now.eq(1), err_code_now.eq(ErrorCode.AXI_WRITE_ERROR),
-                         err_addr_now.eq(writer.error_addr)]
-        with m.Elif(reader.window_error):
-            m.d.comb += [err_now.eq(1), err_code_now.eq(ErrorCode.OPERAND_OUTSIDE_WINDOW),
-                         err_addr_now.eq(reader.error_addr)]
-        with m.Elif(writer.window_error):
-            m.d.comb += [err_now.eq(1), err_code_now.eq(ErrorCode.OPERAND_OUTSIDE_WINDOW),
-                         err_addr_now.eq(writer.error_addr)]
-        with m.Elif(scanner.error):
-            m.d.comb += [err_now.eq(1), err_code_now.eq(scanner.error_code),
-                         err_addr_now.eq(desc_addr)]
+        sources = [  # (raised, code, address), in priority order
+            (reader.read_error, ErrorCode.AXI_READ_ERROR, reader.error_addr),
+            (writer.write_error, ErrorCode.AXI_WRITE_ERROR, writer.error_addr),
+            (reader.window_error, ErrorCode.OPERAND_OUTSIDE_WINDOW, reader.error_addr),
+            (writer.window_error, ErrorCode.OPERAND_OUTSIDE_WINDOW, writer.error_addr),
+            (scanner.error, scanner.error_code, desc_addr),
+        ]
+        for i, (raised, code, addr) in enumerate(sources):
+            with (m.If if i == 0 else m.Elif)(raised):
+                m.d.comb += [err_now.eq(1), err_code_now.eq(code), err_addr_now.eq(addr)]
 
         # --- controller -------------------------------------------------------------------
         b_words_left = Signal(range(cfg.b_words + 1))
