@@ -31,9 +31,9 @@ class Accelerator(wiring.Component):
 
     Writing DOORBELL runs the descriptor chain at DESC_ADDR (ignored while busy). Per job:
     read the 64-byte descriptor, check it (sizes, alignment, every operand range inside
-    [WINDOW_BASE, WINDOW_LIMIT)) before any operand transfer, load B into the scratchpad, then
-    stream A: the scanner deals rows to the PEs, finished chunks of C rows are written back as
-    one burst each. Any error (ErrorCode) stops the chain: no new transactions are issued,
+    [WINDOW_BASE, WINDOW_LIMIT)) before any operand transfer, then load B into the scratchpad
+    while A streams in: the scanner deals rows to the PEs, which use each row of B as soon as
+    it has arrived; finished chunks of C rows are written back as one burst each. Any error (ErrorCode) stops the chain: no new transactions are issued,
     those in flight complete, then STATUS.error is set. C rows are written once each, whole.
     """
 
@@ -118,11 +118,12 @@ class Accelerator(wiring.Component):
         # groups are as small as the job's chunks allow, so short rows (few chunks) still
         # keep every PE busy and long rows never wait for one PE.
         group_shift = Signal(range(max(P.bit_length(), 2)))
+        b_row = Signal(range(cfg.b_words + 1))     # rows of B loaded so far
         for i, pe in enumerate(pes):
             rd = bmem.read_port()
             group_size = Const(1, P.bit_length() + 1) << group_shift
             m.d.comb += [rd.addr.eq(pe.b_addr), pe.b_data.eq(rd.data),
-                         pe.chunks.eq(chunks), pe.k.eq(job.K),
+                         pe.chunks.eq(chunks), pe.k.eq(job.K), pe.b_rows.eq(b_row),
                          pe.chunk_step.eq(group_size),
                          pe.first_chunk.eq(i & (group_size - 1)),
                          getattr(scanner, f"group{i}").eq(i >> group_shift)]
@@ -207,7 +208,6 @@ class Accelerator(wiring.Component):
         b_words_left = Signal(range(cfg.b_words + 1))
         b_addr = Signal(range(cfg.b_words))
         b_chunk = Signal(range(cfg.max_chunks))
-        b_row = Signal(range(cfg.b_words + 1))
         b_beat = Signal(range(max(words_per_b, 2)))
         b_shift = Signal(8 * L)
         desc_beat = Signal(range(DESCRIPTOR_BYTES // bb + 1))
@@ -328,6 +328,7 @@ class Accelerator(wiring.Component):
                         row_ptrs.start.eq(1), row_ptrs.count.eq(Mux(csr, job.M[:16] + 1, 0)),
                         col_idxs.start.eq(1), col_idxs.count.eq(Mux(csr, job.NNZ, 0)),
                         values.start.eq(1), values.count.eq(val_count),
+                        scanner.start.eq(1),
                     ]
                     m.d.sync += [b_words_left.eq(b_needed), b_addr.eq(0), b_chunk.eq(0),
                                  b_row.eq(0), b_beat.eq(0)]
@@ -356,11 +357,7 @@ class Accelerator(wiring.Component):
                     with m.Else():
                         m.d.sync += [b_chunk.eq(b_chunk + 1), b_addr.eq(b_addr + job.K)]
                 with m.If((b_words_left == 0) | (word_done & (b_words_left == 1))):
-                    m.next = "START"
-                datapath_errors()
-            with m.State("START"):
-                m.d.comb += scanner.start.eq(1)
-                m.next = "RUN"
+                    m.next = "RUN"
                 datapath_errors()
             with m.State("RUN"):
                 pes_idle = Cat(*(pe.idle for pe in pes)).all()

@@ -32,6 +32,8 @@ class ProcessingElement(wiring.Component):
     * ``chunks``, ``k``, ``first_chunk``, ``chunk_step``: job settings, stable from at least
       two cycles before the first entry until the PE is idle.
     * ``b_addr`` / ``b_data``: a scratchpad read port with one cycle of latency.
+    * ``b_rows``: rows of B present in the scratchpad (B arrives row by row); an entry with
+      ``col >= b_rows`` waits.
     * ``results``: the finished row, one ``result_layout`` item per chunk, emitted when the
       row's ``last`` entry has been accumulated (two cycles after it issues).
     * ``issue``: one lane-group issued this cycle (``L`` lane-slots); ``effectual``: how many of
@@ -53,7 +55,7 @@ class ProcessingElement(wiring.Component):
             "load": Out(range(fifo_depth + 1)),
             "chunks": In(range(max_chunks + 1)), "k": In(17),
             "first_chunk": In(range(max_chunks)), "chunk_step": In(range(1, max_chunks + 1)),
-            "b_addr": Out(range(b_words)), "b_data": In(8 * lanes),
+            "b_addr": Out(range(b_words)), "b_data": In(8 * lanes), "b_rows": In(17),
             "results": Out(stream.Signature(result_layout(lanes, max_chunks))),
             "issue": Out(1), "effectual": Out(range(lanes + 1)),
             "stalled": Out(1), "idle": Out(1),
@@ -101,7 +103,7 @@ class ProcessingElement(wiring.Component):
         s1 = Signal(data.StructLayout({"valid": 1, "row": 16, "chunk": range(self.max_chunks),
                                        "value": signed(8), "first": 1, "last": 1}))
         room = finished.level + s1.valid < out_depth
-        go = queue.r_stream.valid & room & owns & started
+        go = queue.r_stream.valid & room & owns & started & (head.col < self.b_rows)
         m.d.comb += [
             self.issue.eq(go),
             self.stalled.eq(queue.r_stream.valid & ~room),
