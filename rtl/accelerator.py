@@ -33,8 +33,9 @@ class Accelerator(wiring.Component):
     read the 64-byte descriptor, check it (sizes, alignment, every operand range inside
     [WINDOW_BASE, WINDOW_LIMIT)) before any operand transfer, then load B into the scratchpad
     while A streams in: the scanner deals rows to the PEs, which use each row of B as soon as
-    it has arrived; finished chunks of C rows are written back as one burst each. Any error (ErrorCode) stops the chain: no new transactions are issued,
-    those in flight complete, then STATUS.error is set. C rows are written once each, whole.
+    it has arrived; finished chunks of C rows are written back as one burst each. Any error
+    (ErrorCode) stops the chain: no new transactions are issued, those in flight complete, then
+    STATUS.error is set. C rows are written once each, whole.
     """
 
     def __init__(self, config=None):
@@ -205,13 +206,12 @@ class Accelerator(wiring.Component):
                 m.d.comb += [err_now.eq(1), err_code_now.eq(code), err_addr_now.eq(addr)]
 
         # --- controller -------------------------------------------------------------------
-        b_words_left = Signal(range(cfg.b_words + 1))
         b_addr = Signal(range(cfg.b_words))
         b_chunk = Signal(range(cfg.max_chunks))
         b_beat = Signal(range(max(words_per_b, 2)))
         b_shift = Signal(8 * L)
         desc_beat = Signal(range(DESCRIPTOR_BYTES // bb + 1))
-        # Sizes computed in CHECK, used in RANGES and START.
+        # Sizes computed in CHECK and SIZE, used in RANGES.
         rp_beats, col_beats, val_beats, b_beats = (Signal(32, name=n) for n in
                                                    ("rp_beats", "col_beats", "val_beats", "b_beats"))
         val_count = Signal(32)
@@ -308,17 +308,10 @@ class Accelerator(wiring.Component):
                 ranges = [(job.A_ROWPTR, rp_beats << shift), (job.A_COLIDX, col_beats << shift),
                           (job.A_VALUES, val_beats << shift), (job.B_ADDR, b_beats << shift),
                           (job.C_ADDR, c_span)]
-                ok = [inside(*r) for r in ranges]
-                with m.If(~ok[0]):
-                    latch_error(ErrorCode.OPERAND_OUTSIDE_WINDOW, job.A_ROWPTR)
-                with m.Elif(~ok[1]):
-                    latch_error(ErrorCode.OPERAND_OUTSIDE_WINDOW, job.A_COLIDX)
-                with m.Elif(~ok[2]):
-                    latch_error(ErrorCode.OPERAND_OUTSIDE_WINDOW, job.A_VALUES)
-                with m.Elif(~ok[3]):
-                    latch_error(ErrorCode.OPERAND_OUTSIDE_WINDOW, job.B_ADDR)
-                with m.Elif(~ok[4]):
-                    latch_error(ErrorCode.OPERAND_OUTSIDE_WINDOW, job.C_ADDR)
+                outside = [~inside(base, nbytes) for base, nbytes in ranges]
+                for i, (base, _) in enumerate(ranges):     # the first range outside is reported
+                    with (m.If if i == 0 else m.Elif)(outside[i]):
+                        latch_error(ErrorCode.OPERAND_OUTSIDE_WINDOW, base)
                 with m.Else():
                     m.d.comb += [
                         reader.start0.eq(1), reader.addr0.eq(job.B_ADDR), reader.beats0.eq(b_beats),
@@ -330,8 +323,7 @@ class Accelerator(wiring.Component):
                         values.start.eq(1), values.count.eq(val_count),
                         scanner.start.eq(1),
                     ]
-                    m.d.sync += [b_words_left.eq(b_needed), b_addr.eq(0), b_chunk.eq(0),
-                                 b_row.eq(0), b_beat.eq(0)]
+                    m.d.sync += [b_addr.eq(0), b_chunk.eq(0), b_row.eq(0), b_beat.eq(0)]
                     m.next = "LOAD_B"
                 datapath_errors()
             with m.State("LOAD_B"):
@@ -351,13 +343,12 @@ class Accelerator(wiring.Component):
                             m.d.sync += b_beat.eq(0)
                 m.d.comb += [b_wr.addr.eq(b_addr), b_wr.data.eq(word), b_wr.en.eq(word_done)]
                 with m.If(word_done):
-                    m.d.sync += b_words_left.eq(b_words_left - 1)
                     with m.If(b_chunk == chunks - 1):
                         m.d.sync += [b_chunk.eq(0), b_row.eq(b_row + 1), b_addr.eq(b_row + 1)]
+                        with m.If(b_row == job.K - 1):      # the last word of B
+                            m.next = "RUN"
                     with m.Else():
                         m.d.sync += [b_chunk.eq(b_chunk + 1), b_addr.eq(b_addr + job.K)]
-                with m.If((b_words_left == 0) | (word_done & (b_words_left == 1))):
-                    m.next = "RUN"
                 datapath_errors()
             with m.State("RUN"):
                 pes_idle = Cat(*(pe.idle for pe in pes)).all()
@@ -380,14 +371,13 @@ class Accelerator(wiring.Component):
                     m.next = "IDLE"
 
         # --- performance counters ---------------------------------------------------------
-        issuing = Cat(*(pe.issue for pe in pes))
         m.d.sync += counters["CYCLES_BUSY"].eq(counters["CYCLES_BUSY"] + busy)
         lane_slots = sum(pe.issue.as_unsigned() for pe in pes) * L
         effectual = sum(pe.effectual.as_unsigned() for pe in pes)
         running = ctrl.ongoing("RUN")
-        stall_mem = sum(((~pe.issue & pe.stalled) |
-                         (~pe.issue & ~(running & (scanner.done | scanner.blocked)))).as_unsigned()
-                        for pe in pes)
+        # Every busy PE-cycle is issuing or exactly one of: memory, imbalance, drain.
+        stall_mem = sum((~pe.issue & (pe.stalled | ~(running & (scanner.done | scanner.blocked))))
+                        .as_unsigned() for pe in pes)
         stall_imb = sum((~pe.issue & ~pe.stalled & running & ~scanner.done & scanner.blocked)
                         .as_unsigned() for pe in pes)
         stall_drain = sum((~pe.issue & ~pe.stalled & running & scanner.done).as_unsigned()

@@ -1,6 +1,6 @@
 """Operand scanner: turns the A stream (dense or CSR) into per-PE work entries."""
 from amaranth.hdl import *
-from amaranth.lib import wiring, stream, data, enum
+from amaranth.lib import wiring, stream, data
 from amaranth.lib.wiring import In, Out
 
 from .regmap import ErrorCode
@@ -34,10 +34,9 @@ class OperandScanner(wiring.Component):
       the smallest load (lowest group on ties).
     * ``done``: every row has been dealt (high until the next ``start``).
     * ``error`` (pulse) with ``error_code``: bad row pointers (``row_ptr[0] != 0``, decreasing,
-      beyond ``nnz``, or ``row_ptr[m] != nnz``) or a column index ``>= k``. The scanner then stops consuming input
-      until the next ``start``; the entries already dealt stay valid.
-    * ``blocked``: the scanner holds an entry whose PE queue is full (load imbalance);
-      ``starved``: it waits for A from memory.
+      beyond ``nnz``, or ``row_ptr[m] != nnz``) or a column index ``>= k``. The scanner then
+      stops consuming input until the next ``start``; the entries already dealt stay valid.
+    * ``blocked``: the scanner holds an entry whose PE group's queues are full (imbalance).
 
     Throughput: one entry per cycle; each row costs one extra cycle to read its row pointer.
     """
@@ -52,7 +51,7 @@ class OperandScanner(wiring.Component):
             "col_idx": In(stream.Signature(32)),
             "values": In(stream.Signature(signed(8))),
             "done": Out(1), "error": Out(1), "error_code": Out(ErrorCode, init=ErrorCode.NONE),
-            "blocked": Out(1), "starved": Out(1),
+            "blocked": Out(1),
         }
         for i in range(pes):
             members[f"entries{i}"] = Out(stream.Signature(entry_layout()))
@@ -110,7 +109,7 @@ class OperandScanner(wiring.Component):
             with m.State("IDLE"):
                 on_start()
             with m.State("FIRST_PTR"):
-                m.d.comb += [self.row_ptr.ready.eq(1), self.starved.eq(~self.row_ptr.valid)]
+                m.d.comb += self.row_ptr.ready.eq(1)
                 with m.If(self.row_ptr.valid):
                     with m.If(self.row_ptr.payload != 0):
                         fail(ErrorCode.BAD_ROW_POINTERS)
@@ -128,7 +127,7 @@ class OperandScanner(wiring.Component):
                     m.next = "EMIT"
                 with m.Else():
                     ptr = self.row_ptr.payload
-                    m.d.comb += [self.row_ptr.ready.eq(1), self.starved.eq(~self.row_ptr.valid)]
+                    m.d.comb += self.row_ptr.ready.eq(1)
                     with m.If(self.row_ptr.valid):
                         with m.If((ptr < prev_ptr) | (ptr > self.nnz)):
                             fail(ErrorCode.BAD_ROW_POINTERS)
@@ -155,7 +154,7 @@ class OperandScanner(wiring.Component):
                     with m.Else():
                         m.d.comb += [have.eq(self.values.valid), entry.col.eq(col)]
                     bad_col = self.csr & (self.col_idx.payload >= self.k)
-                    m.d.comb += [self.starved.eq(~have), self.blocked.eq(have & ~out_ready)]
+                    m.d.comb += self.blocked.eq(have & ~out_ready)
                     with m.If(have & bad_col):
                         fail(ErrorCode.COLUMN_OUT_OF_RANGE)
                     with m.Elif(have):

@@ -139,6 +139,5 @@ class ProcessingElement(wiring.Component):
         m.d.comb += [result.row.eq(s1.row), result.chunk.eq(s1.chunk), result.data.eq(Cat(*sums)),
                      finished.w_stream.payload.eq(result),
                      finished.w_stream.valid.eq(s1.valid & s1.last)]
-        m.d.comb += self.idle.eq(~queue.r_stream.valid & (queue.level == 0) & ~s1.valid &
-                                 (finished.level == 0))
+        m.d.comb += self.idle.eq((queue.level == 0) & ~s1.valid & (finished.level == 0))
         return m

@@ -86,19 +86,19 @@ def suite_results(sim):
     return _RESULTS[sim]
 
 
-def check_result(name, res, a, b):
+def check_result(name, res, a, b, cfg=CFG):
     assert res.error is None, f"{name}: {res.error}"
     ref = golden.spmm(a, b)
     assert np.array_equal(res.c, ref), describe_mismatch(name, res.c, ref)
     cnt = res.counters
-    bd = golden.bounds(a, b, mode=res.plan.mode, peak_macs_per_cycle=CFG.peak_macs_per_cycle,
-                       bus_bytes_per_cycle=CFG.bus_bytes)
+    bd = golden.bounds(a, b, mode=res.plan.mode, peak_macs_per_cycle=cfg.peak_macs_per_cycle,
+                       bus_bytes_per_cycle=cfg.bus_bytes)
     assert cnt["effectual_macs"] == bd.effectual_macs, f"{name}: effectual MAC counter"
-    pe_cycles = cnt["lane_slots"] // CFG.lanes + cnt["stall_memory"] + \
+    pe_cycles = cnt["lane_slots"] // cfg.lanes + cnt["stall_memory"] + \
         cnt["stall_imbalance"] + cnt["stall_drain"]
-    assert pe_cycles == CFG.pes * cnt["cycles_busy"], f"{name}: PE-cycle accounting"
+    assert pe_cycles == cfg.pes * cnt["cycles_busy"], f"{name}: PE-cycle accounting"
     m, _, n = res.plan.shape
-    written = sum(m * math.ceil(j.fields["N"] / CFG.lanes) * 4 * CFG.lanes
+    written = sum(m * math.ceil(j.fields["N"] / cfg.lanes) * 4 * cfg.lanes
                   for j in res.plan.jobs)
     assert cnt["dram_bytes_written"] == written, f"{name}: bytes written"
     assert cnt["dram_bytes_read"] >= bd.min_dram_bytes - m * n * 4, f"{name}: bytes read"
@@ -212,8 +212,4 @@ def test_other_configurations(params):
              for n in names]
     results = simulate(plans, sim="verilator", seed=3, label=f"config {params}")
     for name, res in zip(names, results):
-        a, b, _ = CASES[name]
-        assert res.error is None, f"{name} {params}: {res.error}"
-        ref = golden.spmm(a, b)
-        assert np.array_equal(res.c, ref), describe_mismatch(f"{name} {params}", res.c, ref)
-        assert res.counters["effectual_macs"] == golden.effectual_macs(a, b)
+        check_result(f"{name} {params}", res, CASES[name][0], CASES[name][1], cfg)

@@ -43,25 +43,13 @@ def cmd_generate(args):
 
 
 def _load_b(args, k, seed):
-    from zerotile.workload import load_mtx, random_b
-    if args.b is None:
-        n = args.n if args.n is not None else 16
-        if n < 1:
-            raise FormatError(f"--n must be at least 1, not {n}")
-        return random_b(k, n, seed), f"B: {k}x{n} seeded int8 (seed {seed + 1})"
-    import scipy.io
-    path = Path(args.b)
-    if not path.is_file():
-        raise FormatError(f"{path}: no such file")
-    try:
-        raw = scipy.io.mmread(str(path))
-    except Exception as e:
-        raise FormatError(f"{path}: not a readable Matrix Market file ({e})") from None
-    b = raw.toarray() if hasattr(raw, "toarray") else np.asarray(raw)
-    if np.all(np.isreal(b)) and np.all(b == np.round(b)) and b.min() >= -128 and b.max() <= 127:
-        return b.astype(np.int8), f"B: {path.name} as given"
-    pattern, note = load_mtx(path, seed + 2)
-    return pattern.toarray(), "B: " + note
+    from zerotile.workload import load_b, random_b
+    if args.b is not None:
+        return load_b(args.b, seed + 2)
+    n = args.n if args.n is not None else 16
+    if n < 1:
+        raise FormatError(f"--n must be at least 1, not {n}")
+    return random_b(k, n, seed), f"B: {k}x{n} seeded int8 (seed {seed + 1})"
 
 
 def _print_table(rows, cols):
@@ -164,12 +152,11 @@ def cmd_demo(args):
     for (name, a, b, plan), res in zip(jobs, results):
         rep, _ = report(plan, res, a, b, c_ref=golden.spmm(a, b))
         ok &= bool(rep["correct"])
-        by_name.setdefault(name, {})[plan.mode] = (a, rep)
+        by_name.setdefault(name, {})[plan.mode] = (a, b, rep)
     for name, modes in by_name.items():
-        a, csr = modes["csr"]
-        _, dense = modes["dense"]
+        a, b, csr = modes["csr"]
+        dense = modes["dense"][2]
         density = a.nnz / (a.shape[0] * a.shape[1])
-        b = random_b(a.shape[1], n, seed)
         a64, b64 = a.astype(np.int32), b.astype(np.int32)
         scipy_s = min(timeit.repeat(lambda: a64 @ b64, number=20, repeat=5)) / 20
         rows.append({

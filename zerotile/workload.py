@@ -9,17 +9,14 @@ import scipy.sparse as sp
 import golden
 from firmware import FormatError
 
-__all__ = ["load_mtx", "random_b", "bundled_matrices", "report", "DATA_DIR"]
+__all__ = ["read_mtx", "load_mtx", "load_b", "random_b", "bundled_matrices", "report",
+           "DATA_DIR"]
 
 DATA_DIR = Path(__file__).parent / "data"
 
 
-def load_mtx(path, seed):
-    """A (CSR, int8) with the file's sparsity pattern and seeded nonzero int8 values.
-
-    Entries stored as explicit zeros in the file stay explicit zeros (the hardware sees and
-    skips them as the golden model does). Returns (matrix, note).
-    """
+def read_mtx(path):
+    """The contents of a Matrix Market file as a canonical CSR array (any value type)."""
     path = Path(path)
     if not path.is_file():
         raise FormatError(f"{path}: no such file")
@@ -28,10 +25,23 @@ def load_mtx(path, seed):
     except Exception as e:           # scipy raises several types for malformed files
         raise FormatError(f"{path}: not a readable Matrix Market file ({e})") from None
     a = sp.csr_array(raw) if sp.issparse(raw) else sp.csr_array(np.asarray(raw))
-    a.sum_duplicates()
-    a.sort_indices()
     if a.dtype.kind == "c":
         raise FormatError(f"{path}: complex matrices are not supported")
+    a.sum_duplicates()
+    a.sort_indices()
+    return a
+
+
+def load_mtx(path, seed):
+    """A (CSR, int8) with the file's sparsity pattern and seeded nonzero int8 values.
+
+    Entries stored as explicit zeros in the file stay explicit zeros (the hardware sees and
+    skips them as the golden model does). Returns (matrix, note).
+    """
+    return _seeded_int8(read_mtx(path), Path(path).name, seed)
+
+
+def _seeded_int8(a, name, seed):
     stored_zero = (a.data == 0)
     rng = np.random.default_rng(seed)
     mag = rng.integers(1, 128, a.nnz)
@@ -40,11 +50,23 @@ def load_mtx(path, seed):
     data[stored_zero] = 0
     a = sp.csr_array((data, a.indices.astype(np.int32), a.indptr.astype(np.int32)),
                      shape=a.shape)
-    note = (f"pattern of {path.name} kept; values replaced by seeded nonzero int8 "
+    note = (f"pattern of {name} kept; values replaced by seeded nonzero int8 "
             f"(seed {seed})")
     if stored_zero.any():
         note += f"; {int(stored_zero.sum())} explicit zeros kept as zeros"
     return a, note
+
+
+def load_b(path, seed):
+    """Dense B from a Matrix Market file: as given when its values are int8 integers,
+    otherwise its pattern with seeded nonzero int8 values. Returns (array, note)."""
+    a = read_mtx(path)
+    values = a.data
+    if values.dtype.kind in "iub" or np.all(values == np.round(values)):
+        if not values.size or (values.min() >= -128 and values.max() <= 127):
+            return a.toarray().astype(np.int8), f"B: {Path(path).name} as given"
+    b, note = _seeded_int8(a, Path(path).name, seed)
+    return b.toarray(), "B: " + note
 
 
 def random_b(k, n, seed):
