@@ -132,6 +132,8 @@ class Accelerator(wiring.Component):
             wiring.connect(m, getattr(scanner, f"entries{i}"), pe.entries)
 
         # --- result arbiter: PE results -> write requests ----------------------------------
+        # Three registered stages: pick a finished chunk (round robin), multiply its row by
+        # C_STRIDE, add the base and chunk offsets into the write request.
         aborting = Signal()
         req = Signal(write_request_layout(32 * L, cfg.addr_bits))
         req_valid = Signal()
@@ -145,23 +147,36 @@ class Accelerator(wiring.Component):
                     m.d.comb += [pick.eq(cand), any_result.eq(1)]
         m.d.comb += [writer.requests.payload.eq(req),
                      writer.requests.valid.eq(req_valid & ~aborting)]
+        picked = Signal(data.StructLayout({"valid": 1, "row": 16,
+                                           "chunk": range(cfg.max_chunks), "data": 32 * L}))
+        placed = Signal(data.StructLayout({"valid": 1, "row_offset": cfg.addr_bits,
+                                           "chunk": range(cfg.max_chunks), "data": 32 * L}))
+        req_free = ~req_valid | (writer.requests.valid & writer.requests.ready)
+        placed_free = ~placed.valid | req_free
+        picked_free = ~picked.valid | placed_free
         with m.If(writer.requests.valid & writer.requests.ready):
             m.d.sync += req_valid.eq(0)
-        take = any_result & (~req_valid | (writer.requests.ready & ~aborting))
+        with m.If(placed.valid & req_free):
+            m.d.sync += [req_valid.eq(1), req.data.eq(placed.data),
+                         req.addr.eq(job.C_ADDR + placed.row_offset + placed.chunk * chunk_bytes)]
+        with m.If(placed_free):
+            m.d.sync += [placed.valid.eq(picked.valid), placed.chunk.eq(picked.chunk),
+                         placed.data.eq(picked.data),
+                         placed.row_offset.eq(picked.row * job.C_STRIDE)]
+        take = any_result & picked_free
+        with m.If(picked_free):
+            m.d.sync += picked.valid.eq(0)
         with m.Switch(pick):
             for i, pe in enumerate(pes):
                 with m.Case(i):
                     res = pe.results.payload
                     m.d.comb += pe.results.ready.eq(take)
                     with m.If(take):
-                        m.d.sync += [
-                            req_valid.eq(1), last_pick.eq(i), req.data.eq(res.data),
-                            req.addr.eq(job.C_ADDR + res.row * job.C_STRIDE +
-                                        res.chunk * chunk_bytes),
-                        ]
+                        m.d.sync += [picked.valid.eq(1), last_pick.eq(i), picked.row.eq(res.row),
+                                     picked.chunk.eq(res.chunk), picked.data.eq(res.data)]
         with m.If(flush):
-            m.d.sync += req_valid.eq(0)
-        results_pending = req_valid | any_result
+            m.d.sync += [req_valid.eq(0), picked.valid.eq(0), placed.valid.eq(0)]
+        results_pending = req_valid | placed.valid | picked.valid | any_result
 
         # --- status and counters ----------------------------------------------------------
         busy = Signal()
@@ -218,10 +233,13 @@ class Accelerator(wiring.Component):
         c_span = Signal(50)
         b_needed = Signal(32)
 
-        def inside(base, nbytes):
+        def inside(base, nbytes, end):
+            return (nbytes == 0) | ((base >= window_base) & (end <= window_limit))
+
+        def inside_now(base, nbytes):
             end = Signal(51)
             m.d.comb += end.eq(base + nbytes)
-            return (nbytes == 0) | ((base >= window_base) & (end <= window_limit))
+            return inside(base, nbytes, end)
 
         def latch_error(code, addr):
             m.d.sync += [error_code.eq(code), error_addr.eq(addr)]
@@ -243,7 +261,7 @@ class Accelerator(wiring.Component):
                 m.next = "FETCH"
                 datapath_errors()
             with m.State("FETCH"):
-                with m.If((desc_addr[:6] != 0) | ~inside(desc_addr, DESCRIPTOR_BYTES)):
+                with m.If((desc_addr[:6] != 0) | ~inside_now(desc_addr, DESCRIPTOR_BYTES)):
                     latch_error(ErrorCode.DESC_OUTSIDE_WINDOW, desc_addr)
                 with m.Else():
                     m.d.comb += [reader.start0.eq(1), reader.addr0.eq(desc_addr),
@@ -302,13 +320,19 @@ class Accelerator(wiring.Component):
                     for sh in reversed(range(P.bit_length() - 1)):
                         with m.If(chunks <= (1 << sh)):
                             m.d.sync += group_shift.eq(sh)
-                    m.next = "RANGES"
+                    m.next = "ENDS"
+                datapath_errors()
+            ranges = [(job.A_ROWPTR, rp_beats << shift), (job.A_COLIDX, col_beats << shift),
+                      (job.A_VALUES, val_beats << shift), (job.B_ADDR, b_beats << shift),
+                      (job.C_ADDR, c_span)]
+            range_ends = [Signal(51, name=f"range_end{i}") for i in range(len(ranges))]
+            with m.State("ENDS"):
+                m.d.sync += [end.eq(base + nbytes) for end, (base, nbytes) in zip(range_ends, ranges)]
+                m.next = "RANGES"
                 datapath_errors()
             with m.State("RANGES"):
-                ranges = [(job.A_ROWPTR, rp_beats << shift), (job.A_COLIDX, col_beats << shift),
-                          (job.A_VALUES, val_beats << shift), (job.B_ADDR, b_beats << shift),
-                          (job.C_ADDR, c_span)]
-                outside = [~inside(base, nbytes) for base, nbytes in ranges]
+                outside = [~inside(base, nbytes, end)
+                           for end, (base, nbytes) in zip(range_ends, ranges)]
                 for i, (base, _) in enumerate(ranges):     # the first range outside is reported
                     with (m.If if i == 0 else m.Elif)(outside[i]):
                         latch_error(ErrorCode.OPERAND_OUTSIDE_WINDOW, base)

@@ -2,20 +2,30 @@
 import re
 
 from amaranth.back import verilog, rtlil
+from amaranth.hdl import Value
 
 from .accelerator import Accelerator
 from .config import TileConfig
 
-__all__ = ["accelerator_verilog", "accelerator_rtlil", "TOP_NAME"]
+__all__ = ["accelerator_verilog", "accelerator_rtlil", "component_rtlil", "flat_ports", "TOP_NAME"]
 
 TOP_NAME = "zerotile"
 
 
+def flat_ports(component):
+    """``ports=`` argument naming every port of ``component`` by its path joined with ``_``."""
+    return {"_".join(str(p) for p in path): (Value.cast(sig), None)
+            for path, _, sig in component.signature.flatten(component)}
+
+
 def _top_and_ports(config):
     top = Accelerator(config or TileConfig())
-    ports = {"_".join(str(p) for p in path): (sig, None)
-             for path, _, sig in top.signature.flatten(top)}
-    return top, ports
+    return top, flat_ports(top)
+
+
+def component_rtlil(component, name):
+    """Yosys RTLIL of any component (one block synthesised on its own, for timing work)."""
+    return rtlil.convert(component, name=name, ports=flat_ports(component), emit_src=False)
 
 
 def accelerator_rtlil(config=None):

@@ -30,7 +30,9 @@ class ReadEngine(wiring.Component):
 
     Bursts are INCR, at most ``max_burst`` beats, never cross a 4 KiB boundary, and are issued
     only when the stream's buffer (``fifo_beats``) has room for the whole burst, so R is never
-    back-pressured. Several bursts (up to ``max_outstanding``) may be in flight; all use ID 0
+    back-pressured. Each burst is planned in registers two cycles ahead (so a stream issues at
+    most one burst every three cycles; AR goes out the cycle after a burst is picked);
+    ``win_base``/``win_limit`` must be stable while a stream is active. Several bursts (up to ``max_outstanding``) may be in flight; all use ID 0
     and return in order.
     """
 
@@ -81,22 +83,38 @@ class ReadEngine(wiring.Component):
             left.append(Signal(MAX_STREAM_BEATS_BITS, name=f"beats_left{i}"))
             inflight.append(Signal(fifo_bits, name=f"inflight{i}"))
 
-        # Burst length per stream: min(max_burst, beats left, beats to the 4 KiB boundary).
-        blen = []
-        want = []
+        # The next burst of each stream is planned two cycles ahead, in registers, from the
+        # stream's address and beats left: length min(max_burst, beats left, beats to the
+        # 4 KiB boundary), end address, beats left after it, and whether it leaves the window.
+        # A stream asks to issue only once its plan matches its current address (``settle``).
+        blen, bend, bleft, bbad, want, settle = [], [], [], [], [], []
         for i in range(n):
             to_4k = Signal(13 - shift + 1, name=f"to_4k{i}")
             m.d.comb += to_4k.eq((4096 - addr[i][:12]) >> shift)
-            capped = Signal(range(self.max_burst + 1), name=f"capped_len{i}")
-            m.d.comb += capped.eq(Mux(left[i] < self.max_burst, left[i], self.max_burst))
+            capped = Mux(left[i] < self.max_burst, left[i], self.max_burst)
             ln = Signal(range(self.max_burst + 1), name=f"burst_len{i}")
-            m.d.comb += ln.eq(Mux(to_4k < capped, to_4k, capped))
-            blen.append(ln)
-            room = Signal(name=f"room{i}")
-            m.d.comb += room.eq(fifos[i].level + inflight[i] + ln <= self.fifo_beats)
+            below = Signal(name=f"below_window{i}")
+            room_to_limit = Signal(signed(self.addr_bits + 2), name=f"room_to_limit{i}")
+            m.d.sync += [ln.eq(Mux(to_4k < capped, to_4k, capped)),
+                         below.eq(addr[i] < self.win_base),
+                         room_to_limit.eq(self.win_limit - addr[i])]
+            end = Signal(self.addr_bits + 1, name=f"burst_end{i}")
+            rest = Signal(MAX_STREAM_BEATS_BITS, name=f"left_after{i}")
+            bad = Signal(name=f"burst_outside{i}")
+            m.d.sync += [end.eq(addr[i] + (ln << shift)), rest.eq(left[i] - ln),
+                         bad.eq(below | ((ln << shift) > room_to_limit))]
+            st = Signal(range(3), name=f"settle{i}")
+            with m.If(st != 0):
+                m.d.sync += st.eq(st - 1)
+            # Registered too: the room only grows while a stream does not issue (a beat
+            # arriving moves from in-flight to buffered), and a stream that issued is settling.
+            ready = Signal(name=f"has_room{i}")
+            m.d.sync += ready.eq((left[i] != 0) &
+                                 (fifos[i].level + inflight[i] + ln <= self.fifo_beats))
             w = Signal(name=f"want{i}")
-            m.d.comb += w.eq((left[i] != 0) & room & ~self.abort)
-            want.append(w)
+            m.d.comb += w.eq(ready & (st == 0) & ~self.abort)
+            blen.append(ln); bend.append(end); bleft.append(rest); bbad.append(bad)
+            want.append(w); settle.append(st)
 
         # AR channel: a registered request, picked round-robin among streams that want one.
         ar_valid = Signal()
@@ -123,19 +141,17 @@ class ReadEngine(wiring.Component):
         tag_in = Signal(tag_layout)
         m.d.comb += [tags.w_stream.payload.eq(tag_in), tags.w_stream.valid.eq(0)]
 
-        burst_bytes = Signal(self.addr_bits + 1)
-        burst_end = Signal(self.addr_bits + 1)
         for i in range(n):
             with m.If(can_issue & (picked == i)):
-                m.d.comb += [burst_bytes.eq(blen[i] << shift), burst_end.eq(addr[i] + burst_bytes)]
-                with m.If((addr[i] < self.win_base) | (burst_end > self.win_limit)):
+                m.d.sync += settle[i].eq(2)
+                with m.If(bbad[i]):
                     m.d.comb += [self.window_error.eq(1), self.error_addr.eq(addr[i])]
                     m.d.sync += left[i].eq(0)
                 with m.Else():
                     m.d.comb += [tag_in.stream.eq(i), tag_in.addr.eq(addr[i]),
                                  tags.w_stream.valid.eq(1)]
                     m.d.sync += [ar_valid.eq(1), ar_addr.eq(addr[i]), ar_len.eq(blen[i] - 1),
-                                 addr[i].eq(burst_end), left[i].eq(left[i] - blen[i]),
+                                 addr[i].eq(bend[i]), left[i].eq(bleft[i]),
                                  last_pick.eq(i)]
 
         # R channel: route beats to the stream at the head of the tag queue.
@@ -151,7 +167,7 @@ class ReadEngine(wiring.Component):
             m.d.sync += inflight[i].eq(inflight[i] + Mux(issued, blen[i], 0) - mine)
             with m.If(getattr(self, f"start{i}")):
                 m.d.sync += [addr[i].eq(getattr(self, f"addr{i}")),
-                             left[i].eq(getattr(self, f"beats{i}"))]
+                             left[i].eq(getattr(self, f"beats{i}")), settle[i].eq(2)]
         with m.If(r_take & (axi.rresp != RESP_OKAY)):
             m.d.comb += [self.read_error.eq(1), self.error_addr.eq(head.addr)]
 

