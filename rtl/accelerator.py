@@ -231,6 +231,9 @@ class Accelerator(wiring.Component):
                                                    ("rp_beats", "col_beats", "val_beats", "b_beats"))
         val_count = Signal(32)
         c_span = Signal(50)
+        c_rows_span = Signal(48)
+        dense_vals = Signal(33)
+        bad_fields = Signal()
         b_needed = Signal(32)
 
         def inside(base, nbytes, end):
@@ -282,39 +285,48 @@ class Accelerator(wiring.Component):
                              csr.eq(desc_shift[:32] == MODE_CSR)]
                 m.next = "CHECK"
                 datapath_errors()
+            # CHECK, SIZE and BOUNDS check the descriptor and size its transfers, one
+            # register stage each (products of fields in DSPs, then comparisons).
             with m.State("CHECK"):
                 n_chunks = (job.N + (L - 1)) >> (L.bit_length() - 1)
-                m.d.sync += chunks.eq(n_chunks)
                 align = DESCRIPTOR_ALIGN.bit_length() - 1
-                dense_vals = job.M[:16] * job.K[:17]
                 misaligned = ((job.A_VALUES[:align] != 0) | (job.B_ADDR[:align] != 0) |
                               (job.C_ADDR[:chunk_bytes.bit_length() - 1] != 0) |
                               (csr & ((job.A_ROWPTR[:align] != 0) | (job.A_COLIDX[:align] != 0))))
-                bad = ((job.MODE > 1) | (job.M == 0) | (job.M > MAX_M) | (job.K == 0) |
-                       (job.K > cfg.max_k) | (job.N == 0) | (job.N > cfg.max_n) |
-                       (csr & (job.NNZ > MAX_NNZ)) | misaligned |
-                       (~csr & (dense_vals >= MAX_DENSE_A_BYTES)) |
-                       (job.C_STRIDE[:(chunk_bytes.bit_length() - 1)] != 0) |
-                       (job.C_STRIDE < n_chunks * chunk_bytes))
+                m.d.sync += [
+                    chunks.eq(n_chunks),
+                    dense_vals.eq(job.M[:16] * job.K[:17]),
+                    bad_fields.eq((job.MODE > 1) | (job.M == 0) | (job.M > MAX_M) |
+                                  (job.K == 0) | (job.K > cfg.max_k) | (job.N == 0) |
+                                  (job.N > cfg.max_n) | (csr & (job.NNZ > MAX_NNZ)) |
+                                  misaligned |
+                                  (job.C_STRIDE[:(chunk_bytes.bit_length() - 1)] != 0)),
+                ]
+                m.next = "SIZE"
+                datapath_errors()
+            with m.State("SIZE"):
+                bad = (bad_fields | (~csr & (dense_vals >= MAX_DENSE_A_BYTES)) |
+                       (job.C_STRIDE < chunks * chunk_bytes))
                 with m.If(bad):
                     latch_error(ErrorCode.BAD_DESCRIPTOR, desc_addr)
                 with m.Else():
                     nv = Mux(csr, job.NNZ[:22], dense_vals)
                     m.d.sync += [
-                        b_needed.eq(job.K[:17] * n_chunks[:8]),
+                        b_needed.eq(job.K[:17] * chunks[:8]),
                         rp_beats.eq(Mux(csr, ((job.M[:16] + 1) * 4 + bb - 1) >> shift, 0)),
                         col_beats.eq(Mux(csr, (job.NNZ[:22] * 4 + bb - 1) >> shift, 0)),
                         val_count.eq(nv),
                         val_beats.eq((nv + bb - 1) >> shift),
-                        c_span.eq((job.M[:16] - 1) * job.C_STRIDE + n_chunks * chunk_bytes),
+                        c_rows_span.eq((job.M[:16] - 1) * job.C_STRIDE),
                     ]
-                    m.next = "SIZE"
+                    m.next = "BOUNDS"
                 datapath_errors()
-            with m.State("SIZE"):
+            with m.State("BOUNDS"):
                 with m.If(b_needed > cfg.b_words):
                     latch_error(ErrorCode.BAD_DESCRIPTOR, desc_addr)
                 with m.Else():
-                    m.d.sync += b_beats.eq(b_needed * words_per_b)
+                    m.d.sync += [b_beats.eq(b_needed * words_per_b),
+                                 c_span.eq(c_rows_span + chunks * chunk_bytes)]
                     # Smallest power-of-two group covering the chunks, at most all PEs.
                     m.d.sync += group_shift.eq(P.bit_length() - 1)
                     for sh in reversed(range(P.bit_length() - 1)):

@@ -35,10 +35,10 @@ class ProcessingElement(wiring.Component):
     * ``b_rows``: rows of B present in the scratchpad (B arrives row by row); an entry with
       ``col >= b_rows`` waits.
     * ``results``: the finished row, one ``result_layout`` item per chunk, emitted when the
-      row's ``last`` entry has been accumulated (three cycles after it issues: scratchpad
-      read, registered multiply, accumulate).
+      row's ``last`` entry has been accumulated (four cycles after it issues: scratchpad
+      read, its word registered, registered multiply, accumulate).
     * ``issue``: one lane-group issued this cycle (``L`` lane-slots); ``effectual``: how many of
-      the lanes issued two cycles ago had both operands nonzero; ``stalled``: work is queued but
+      the lanes issued three cycles ago had both operands nonzero; ``stalled``: work is queued but
       the result queue is full; ``idle``: nothing queued, in flight or unsent.
 
     Products are int8 x int8 -> int16, accumulated in int32 with two's-complement wrap.
@@ -73,7 +73,7 @@ class ProcessingElement(wiring.Component):
                      queue.w_stream.valid.eq(self.entries.valid),
                      self.entries.ready.eq(queue.w_stream.ready),
                      self.load.eq(queue.level)]
-        out_depth = self.max_chunks + 3
+        out_depth = self.max_chunks + 4
         m.submodules.finished = finished = SyncFIFOBuffered(width=rlayout.size, depth=out_depth)
         m.d.comb += [self.results.payload.eq(finished.r_stream.payload),
                      self.results.valid.eq(finished.r_stream.valid),
@@ -82,7 +82,7 @@ class ProcessingElement(wiring.Component):
         m.submodules.acc = acc = Memory(shape=32 * L, depth=self.max_chunks, init=[])
         acc_wr = acc.write_port()
         acc_rd = acc.read_port(transparent_for=(acc_wr,))
-        s2_valid = Signal()
+        in_flight = Signal(range(4))     # entries in stages 1 to 3
 
         head = Signal(entry_layout())
         m.d.comb += head.eq(queue.r_stream.payload)
@@ -104,7 +104,7 @@ class ProcessingElement(wiring.Component):
         owns = chunk < self.chunks
         s1 = Signal(data.StructLayout({"valid": 1, "row": 16, "chunk": range(self.max_chunks),
                                        "value": signed(8), "first": 1, "last": 1}))
-        room = finished.level + s1.valid + s2_valid < out_depth
+        room = finished.level + in_flight < out_depth
         go = queue.r_stream.valid & room & owns & started & (head.col < self.b_rows)
         m.d.comb += [
             self.issue.eq(go),
@@ -122,37 +122,44 @@ class ProcessingElement(wiring.Component):
         with m.If(queue.r_stream.valid & started & ~owns):
             m.d.comb += queue.r_stream.ready.eq(1)
 
-        # Stage 1: the scratchpad word has arrived; multiply (int8 x int8 -> int16, registered)
-        # and read the accumulator word (transparent: sees the write of the entry ahead).
-        s2 = Signal(data.StructLayout({"valid": 1, "row": 16, "chunk": range(self.max_chunks),
+        # Stage 1: the scratchpad read is in flight. Stage 2: its word is registered (block RAM
+        # output to flip-flops, nothing else on that path).
+        entry_stage = data.StructLayout({"valid": 1, "row": 16, "chunk": range(self.max_chunks),
+                                         "value": signed(8), "first": 1, "last": 1})
+        s2 = Signal(entry_stage)
+        b_word = Signal(8 * L)
+        m.d.sync += [s2.eq(s1), b_word.eq(self.b_data)]
+
+        # Stage 2 -> 3: multiply (int8 x int8 -> int16, registered) and read the accumulator
+        # word (transparent: sees the write of the entry ahead, which is in stage 3).
+        s3 = Signal(data.StructLayout({"valid": 1, "row": 16, "chunk": range(self.max_chunks),
                                        "first": 1, "last": 1, "effectual": range(L + 1)}))
         products = Signal(data.ArrayLayout(signed(16), L))
         nonzero = []
         for lane in range(L):
-            b = self.b_data.word_select(lane, 8).as_signed()
-            m.d.sync += products[lane].eq(s1.value * b)
-            nonzero.append((s1.value != 0) & (b != 0))
-        m.d.comb += acc_rd.addr.eq(s1.chunk)
-        m.d.comb += s2_valid.eq(s2.valid)
-        m.d.sync += [s2.valid.eq(s1.valid), s2.row.eq(s1.row), s2.chunk.eq(s1.chunk),
-                     s2.first.eq(s1.first), s2.last.eq(s1.last),
-                     s2.effectual.eq(Mux(s1.valid, sum(nz.as_unsigned() for nz in nonzero), 0))]
+            b = b_word.word_select(lane, 8).as_signed()
+            m.d.sync += products[lane].eq(s2.value * b)
+            nonzero.append((s2.value != 0) & (b != 0))
+        m.d.comb += acc_rd.addr.eq(s2.chunk)
+        m.d.sync += [s3.valid.eq(s2.valid), s3.row.eq(s2.row), s3.chunk.eq(s2.chunk),
+                     s3.first.eq(s2.first), s3.last.eq(s2.last),
+                     s3.effectual.eq(Mux(s2.valid, sum(nz.as_unsigned() for nz in nonzero), 0))]
 
-        # Stage 2: accumulate into int32 and write back; the row's last entry emits its result.
+        # Stage 3: accumulate into int32 and write back; the row's last entry emits its result.
         sums = []
         for lane in range(L):
             old = acc_rd.data.word_select(lane, 32).as_signed()
             total = Signal(signed(32), name=f"sum{lane}")
-            m.d.comb += total.eq(products[lane] + Mux(s2.first, 0, old))
+            m.d.comb += total.eq(products[lane] + Mux(s3.first, 0, old))
             sums.append(total)
         m.d.comb += [
-            acc_wr.addr.eq(s2.chunk), acc_wr.data.eq(Cat(*sums)), acc_wr.en.eq(s2.valid),
-            self.effectual.eq(s2.effectual),
+            acc_wr.addr.eq(s3.chunk), acc_wr.data.eq(Cat(*sums)), acc_wr.en.eq(s3.valid),
+            self.effectual.eq(s3.effectual),
+            in_flight.eq(s1.valid + s2.valid + s3.valid),
         ]
         result = Signal(rlayout)
-        m.d.comb += [result.row.eq(s2.row), result.chunk.eq(s2.chunk), result.data.eq(Cat(*sums)),
+        m.d.comb += [result.row.eq(s3.row), result.chunk.eq(s3.chunk), result.data.eq(Cat(*sums)),
                      finished.w_stream.payload.eq(result),
-                     finished.w_stream.valid.eq(s2.valid & s2.last)]
-        m.d.comb += self.idle.eq((queue.level == 0) & ~s1.valid & ~s2.valid &
-                                 (finished.level == 0))
+                     finished.w_stream.valid.eq(s3.valid & s3.last)]
+        m.d.comb += self.idle.eq((queue.level == 0) & (in_flight == 0) & (finished.level == 0))
         return m

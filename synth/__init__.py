@@ -1,1 +1,6 @@
-"""Open synthesis flows (Yosys through amaranth's bundled yosys today; nextpnr later)."""
+"""Open synthesis of the accelerator: Yosys and nextpnr (YoWASP) flows and their numbers."""
+from .flow import SynthReport, SynthError, TARGETS, run_flow, tool_versions
+from .run import synthesize, default_config, sweep, SWEEP_FIELDS
+
+__all__ = ["SynthReport", "SynthError", "TARGETS", "run_flow", "tool_versions", "synthesize",
+           "default_config", "sweep", "SWEEP_FIELDS"]

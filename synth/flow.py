@@ -4,8 +4,10 @@ Every flow works in a directory inside the current working tree (the YoWASP tool
 the host's /tmp), writes the design (``top.il``), the scripts it ran and the tools' logs there,
 and returns a :class:`SynthReport`. Targets:
 
-* ``generic``: Yosys ``synth`` + ``stat`` (cell count and ``stat -tech cmos`` transistor
-  estimate): an ASIC-style view that needs no device.
+* ``generic``: Yosys ``synth`` to its internal gate cells + ``stat`` (cell count and
+  ``stat -tech cmos`` transistor estimate): an ASIC-style view that needs no device.
+  Memories are kept whole (``$mem_v2`` cells, SRAM macros in an ASIC flow) and counted in bits;
+  ``luts`` is then the number of logic gates, ``brams`` the number of memories.
 * ``ecp5``: ``synth_ecp5`` then nextpnr-ecp5 on an LFE5U-85F (CABGA381, speed grade 8), out of
   context (no pin constraints).
 * ``ice40``: ``synth_ice40 -dsp`` then nextpnr-ice40 on an iCE40 UP5K (SG48); the accelerator is
@@ -59,8 +61,11 @@ class SynthReport:
     dsps: int = 0
     carry: int = 0          # ECP5 CCU2C (2-bit carry cells) / iCE40 SB_CARRY
     lutram: int = 0         # ECP5 TRELLIS_DPR16X4 distributed RAM
-    cells: int = 0          # generic: all cells after `synth`
-    transistors: int = 0    # generic: `stat -tech cmos` estimate
+    cells: int = 0          # generic: all gate-level cells (memories kept whole)
+    transistors: int = 0    # generic: `stat -tech cmos` estimate of the logic (not memories)
+    memory_bits: int = 0    # generic: bits in memories (SRAM macros in an ASIC flow)
+    latches: int = 0
+    warnings: list = field(default_factory=list)   # Yosys "Warning:" lines
     fmax_mhz: float = None
     peak_gops: float = None
     fits: bool = True
@@ -147,6 +152,17 @@ def _critical_path(report):
                         logic_ns=round(logic, 2), routing_ns=round(routing, 2), through=mid)
 
 
+def _memory_bits(dump):
+    """Total bits of the ``$mem_v2`` cells in an RTLIL ``dump``."""
+    total = 0
+    for cell in re.split(r"^\s*cell ", dump, flags=re.M)[1:]:
+        size = re.search(r"parameter \\SIZE (\d+)", cell)
+        width = re.search(r"parameter \\WIDTH (\d+)", cell)
+        if size and width:
+            total += int(size.group(1)) * int(width.group(1))
+    return total
+
+
 def _nextpnr(work, target, device, json_in, freq_mhz, seed):
     args = [_tool(f"yowasp-nextpnr-{target}"), *device, "--json", json_in,
             "--report", "report.json", "--log", "nextpnr.log", "--freq", str(freq_mhz),
@@ -187,20 +203,25 @@ def run_flow(target, rtlil_text, config, work_dir, *, top="zerotile", macs_per_c
 
     if target == "generic":
         rep.part = "generic (Yosys internal cells)"
-        warnings = _yosys(work, f"read_rtlil top.il\nsynth -top {top}\n"
+        # Memories stay whole ($mem_v2: SRAM macros in an ASIC flow); the rest is mapped to
+        # Yosys' internal gates, where `stat -tech cmos` can count transistors.
+        warnings = _yosys(work, f"read_rtlil top.il\nsynth -flatten -top {top} -run :fine\n"
+                                "opt -fast -full\ntechmap\nopt -fast\nabc\nopt -fast\n"
+                                "check -assert\n"
                                 "tee -q -o stat.json stat -json\n"
                                 "tee -q -o stat_cmos.txt stat -tech cmos\n"
-                                "check -assert\n")
+                                "tee -q -o memories.il dump t:$mem_v2\n")
         by_type, mod = _stat_cells(work)
         rep.cells = int(mod.get("num_cells", sum(by_type.values())))
-        rep.ffs = sum(n for t, n in by_type.items() if "DFF" in t.upper() or "FF" in t)
-        rep.luts = sum(n for t, n in by_type.items()
-                       if not any(s in t.upper() for s in ("DFF", "MEM", "SCOPEINFO")))
-        rep.brams = sum(n for t, n in by_type.items() if "MEM" in t.upper())
-        mo = re.search(r"Chip area for (?:top )?module.*?:\s*([\d.]+)|transistors:\s*([\d.]+)",
-                       (work / "stat_cmos.txt").read_text(), re.I)
+        rep.ffs = sum(n for t, n in by_type.items() if "DFF" in t.upper())
+        rep.latches = sum(n for t, n in by_type.items() if "LATCH" in t.upper())
+        rep.brams = sum(n for t, n in by_type.items() if t.startswith("$mem"))
+        rep.memory_bits = _memory_bits((work / "memories.il").read_text())
+        rep.luts = rep.cells - rep.ffs - rep.brams
+        mo = re.search(r"transistors:\s*(\d+)", (work / "stat_cmos.txt").read_text())
         if mo:
-            rep.transistors = int(float(mo.group(1) or mo.group(2)))
+            rep.transistors = int(mo.group(1))
+        rep.warnings = warnings
         rep.note = (f"{len(warnings)} Yosys warnings" if warnings else "no Yosys warnings")
         return rep
 

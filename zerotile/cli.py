@@ -181,6 +181,58 @@ def cmd_demo(args):
     return 0 if ok else 1
 
 
+def _synth_row(rep):
+    cfg = rep.config
+    return {"target": rep.target, "part": rep.part,
+            "config": f"P={cfg['pes']} L={cfg['lanes']} W={cfg['bus_bits']}",
+            "luts": rep.luts, "carry": rep.carry or "-", "ffs": rep.ffs,
+            "lutram": rep.lutram or "-", "brams": rep.brams, "dsps": rep.dsps,
+            "fmax_mhz": _fmt(rep.fmax_mhz, 1), "peak_gops": _fmt(rep.peak_gops, 2)}
+
+
+def cmd_synth(args):
+    import synth
+    from dataclasses import replace
+    from zerotile.plots import plot_sweep
+    if args.sweep:
+        pes = [int(x) for x in args.sweep_pes.split(",")]
+        lanes = [int(x) for x in args.sweep_lanes.split(",")]
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        csv_path, png_path = out / "sweep.csv", out / "sweep.png"
+        print(f"ECP5 sweep: P in {pes} x L in {lanes} (B scratchpad 32 KiB, 64-bit AXI), "
+              f"{args.jobs} flows at a time; tool files under {out}/")
+        rows = synth.sweep(pes, lanes, csv_path=csv_path, work_root=out, jobs=args.jobs)
+        _print_table(rows, ["pes", "lanes", "macs_per_cycle", "luts", "carry", "ffs", "brams",
+                            "dsps", "fmax_mhz", "peak_gops"])
+        plot_sweep(rows, png_path)
+        print(f"wrote {csv_path} and {png_path}")
+        return 0
+    cfg = synth.default_config(args.target)
+    overrides = {k: v for k, v in (("pes", args.pes), ("lanes", args.lanes),
+                                   ("bus_bits", args.bus_bits)) if v is not None}
+    cfg = replace(cfg, **overrides)
+    print(f"synthesising P={cfg.pes} L={cfg.lanes} bus={cfg.bus_bits} for {args.target} "
+          f"(tool files under {args.out}/) ...", flush=True)
+    t0 = time.monotonic()
+    rep = synth.synthesize(cfg, args.target, work_root=args.out, freq_mhz=args.freq)
+    cols = ["target", "part", "config", "luts", "carry", "ffs", "lutram", "brams", "dsps",
+            "fmax_mhz", "peak_gops"]
+    _print_table([_synth_row(rep)], cols)
+    if args.target == "generic":
+        print(f"cells {rep.cells}, transistor estimate (stat -tech cmos) {rep.transistors}; "
+              f"{rep.note}")
+    elif rep.note:
+        print(rep.note)
+    if rep.critical_path is not None:
+        print(f"critical path: {rep.critical_path.describe()}")
+    print(f"tools: {', '.join(f'{k} {v}' for k, v in rep.versions.items())}; "
+          f"{time.monotonic() - t0:.0f} s")
+    if args.json:
+        Path(args.json).write_text(json.dumps(rep.as_json(), indent=2) + "\n")
+    return 0 if rep.fits else 1
+
+
 def build_parser():
     p = argparse.ArgumentParser(prog="zerotile", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -206,15 +258,29 @@ def build_parser():
     r.set_defaults(func=cmd_run)
     d = sub.add_parser("demo", help="bundled real matrices, dense vs sparse, on Verilator")
     d.set_defaults(func=cmd_demo)
+    s = sub.add_parser("synth", help="area and Fmax through Yosys / nextpnr (YoWASP)")
+    s.add_argument("--target", choices=["generic", "ecp5", "ice40"], default="ecp5")
+    _add_config_args(s)
+    s.add_argument("--json", help="write the report to this JSON file")
+    s.add_argument("--freq", type=float, default=100, help="nextpnr target clock, MHz")
+    s.add_argument("--out", default="zerotile_synth",
+                   help="directory for the tools' files (default ./zerotile_synth)")
+    s.add_argument("--sweep", action="store_true",
+                   help="ECP5 sweep over P and L: CSV and PNG plot in --out")
+    s.add_argument("--sweep-pes", default="1,2,4,8", help="P values of the sweep")
+    s.add_argument("--sweep-lanes", default="8,16", help="L values of the sweep")
+    s.add_argument("--jobs", type=int, default=2, help="flows run at once in a sweep")
+    s.set_defaults(func=cmd_synth)
     return p
 
 
 def main(argv=None):
     from verif.runner import SimulationError
+    from synth.flow import SynthError
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ZerotileError, SimulationError, ValueError, OSError) as e:
+    except (ZerotileError, SimulationError, SynthError, ValueError, OSError) as e:
         print(f"zerotile: error: {e}".splitlines()[0], file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -1,0 +1,81 @@
+"""Open synthesis flows: the generic (ASIC-style) flow on a small tile, nextpnr-ecp5 on one
+small block, the report parsing, and the `zerotile synth` command's error handling.
+
+The full ECP5/iCE40 runs of the accelerator take minutes each: they are the `zerotile synth`
+command's job (numbers in the README), not the test suite's."""
+import json
+from pathlib import Path
+
+import pytest
+
+from rtl.beat_splitter import BeatSplitter
+from rtl.config import TileConfig
+from rtl.export import component_rtlil
+from synth import synthesize, run_flow
+from synth.flow import _critical_path, _memory_bits
+from zerotile.cli import main
+
+# The YoWASP tools cannot see /tmp (nor pytest's tmp_path): work inside the checkout.
+WORK = Path(__file__).resolve().parent.parent / ".sim_build" / "synth"
+SMALL = TileConfig(pes=1, lanes=4, bus_bits=32, b_words=256, max_chunks=2, pe_fifo_depth=4,
+                   max_burst=8, read_fifo_beats=8)
+
+
+@pytest.fixture(scope="module")
+def generic_small():
+    return synthesize(SMALL, "generic", work_root=WORK)
+
+
+def test_generic_flow_no_latches_no_warnings(generic_small):
+    rep = generic_small
+    assert rep.latches == 0
+    assert rep.warnings == [], "\n".join(rep.warnings[:20])
+    assert rep.cells > 1000 and rep.ffs > 500 and rep.transistors > 10 * rep.cells // 4
+    # Memories stay whole: B scratchpad (256 x 32), the PE accumulator, FIFOs.
+    assert rep.brams >= 3
+    assert rep.memory_bits >= SMALL.b_words * SMALL.lanes * 8
+
+
+def test_generic_flow_check_passed(generic_small):
+    log = (Path(generic_small.work_dir) / "yosys.log").read_text()
+    assert "Found and reported 0 problems" in log
+
+
+def test_ecp5_flow_on_a_block():
+    """synth_ecp5 + nextpnr-ecp5 end to end on a small block: the numbers are parsed."""
+    text = component_rtlil(BeatSplitter(bus_bits=64, elem_bits=8), "splitter")
+    rep = run_flow("ecp5", text, {"block": "BeatSplitter"}, WORK / "ecp5-splitter",
+                   top="splitter", freq_mhz=100)
+    assert rep.luts > 10 and rep.ffs > 10 and rep.dsps == 0
+    assert rep.fmax_mhz is not None and rep.fmax_mhz > 50
+    assert rep.critical_path is not None and rep.critical_path.delay_ns > 0
+    assert abs(1000 / rep.critical_path.delay_ns - rep.fmax_mhz) / rep.fmax_mhz < 0.05
+    assert rep.utilization["TRELLIS_FF"][0] == rep.ffs
+    json.dumps(rep.as_json())   # serialisable
+
+
+def test_critical_path_summary():
+    seg = lambda t, d, a, b: {"type": t, "delay": d, "from": {"cell": a}, "to": {"cell": b}}
+    report = {"critical_paths": [{"from": "posedge clk", "to": "posedge clk", "path": [
+        seg("clk-to-q", 0.5, "reader.settle1_TRELLIS_FF_Q", "reader.settle1_TRELLIS_FF_Q"),
+        seg("routing", 1.0, "reader.settle1_TRELLIS_FF_Q", "reader.want1_LUT4_Z"),
+        seg("logic", 0.25, "reader.want1_LUT4_Z", "reader.want1_LUT4_Z"),
+        seg("routing", 2.0, "reader.want1_LUT4_Z", "reader.ar_addr_TRELLIS_FF_Q_3"),
+        seg("setup", 0.25, "reader.ar_addr_TRELLIS_FF_Q_3", "reader.ar_addr_TRELLIS_FF_Q_3"),
+    ]}]}
+    cp = _critical_path(report)
+    assert (cp.start, cp.end, cp.through) == ("reader.settle1", "reader.ar_addr", ["reader.want1"])
+    assert (cp.delay_ns, cp.logic_ns, cp.routing_ns) == (4.0, 1.0, 3.0)
+    assert "reader.settle1 -> reader.ar_addr via reader.want1" in cp.describe()
+
+
+def test_memory_bits_from_dump():
+    dump = ("  cell $mem_v2 $a\n    parameter \\SIZE 512\n    parameter \\WIDTH 32\n  end\n"
+            "  cell $mem_v2 $b\n    parameter \\SIZE 4\n    parameter \\WIDTH 256\n  end\n")
+    assert _memory_bits(dump) == 512 * 32 + 4 * 256
+
+
+def test_cli_synth_rejects_bad_configuration(capsys):
+    assert main(["synth", "--target", "generic", "--lanes", "3", "--out", str(WORK)]) == 2
+    err = capsys.readouterr().err
+    assert "lanes must be a power of two" in err and len(err.strip().splitlines()) == 1
