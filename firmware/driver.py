@@ -95,6 +95,17 @@ class Driver:
         await self.bus.write32(REG["STATUS"], Status.DONE)
         return jobs_done
 
+    async def soft_reset(self, max_polls=10_000):
+        """Stop whatever runs (SOFT_RESET) and wait until the accelerator is idle again."""
+        await self.bus.write32(REG["SOFT_RESET"], 1)
+        for _ in range(max_polls):
+            status = await self.bus.read32(REG["STATUS"])
+            if not status & Status.BUSY:
+                if status & (Status.DONE | Status.ERROR):
+                    raise RuntimeError(f"STATUS 0x{status:x} after a soft reset")
+                return
+        raise DeviceTimeout(f"still busy {max_polls} polls after a soft reset")
+
     async def run(self, plan, *, timeout_cycles):
         """Load ``plan`` into DRAM, run it, and return C and the counters."""
         await self.check_config(plan.config)

@@ -35,7 +35,8 @@ class Accelerator(wiring.Component):
     while A streams in: the scanner deals rows to the PEs, which use each row of B as soon as
     it has arrived; finished chunks of C rows are written back as one burst each. Any error
     (ErrorCode) stops the chain: no new transactions are issued, those in flight complete, then
-    STATUS.error is set. C rows are written once each, whole.
+    STATUS.error is set. C rows are written once each, whole. SOFT_RESET stops a chain the same
+    way but ends quietly (no error, no interrupt). The window is sampled at DOORBELL.
     """
 
     def __init__(self, config=None):
@@ -88,7 +89,9 @@ class Accelerator(wiring.Component):
             else:
                 m.d.comb += getattr(src, name).eq(getattr(self.m_axi, name))
 
-        window_base, window_limit = regs.window_base, regs.window_limit
+        # The DMA window in force: sampled at DOORBELL, fixed while the chain runs.
+        window_base = Signal(cfg.addr_bits)
+        window_limit = Signal(cfg.addr_bits)
         m.d.comb += [reader.win_base.eq(window_base), reader.win_limit.eq(window_limit),
                      writer.win_base.eq(window_base), writer.win_limit.eq(window_limit)]
 
@@ -248,16 +251,26 @@ class Accelerator(wiring.Component):
             m.d.sync += [error_code.eq(code), error_addr.eq(addr)]
             m.next = "ABORT"
 
+        resetting = Signal()      # ABORT was entered by a soft reset: end quietly
+
         def datapath_errors():
-            # Errors raised by the datapath while a job runs; stated last so they win.
+            # Errors raised by the datapath while a job runs, then a soft reset; stated last
+            # in each state so they win.
             with m.If(err_now):
                 latch_error(err_code_now, err_addr_now)
+            with m.If(regs.soft_reset_strobe):
+                m.d.sync += resetting.eq(1)
+                m.next = "ABORT"
 
         with m.FSM(name="control") as ctrl:
             with m.State("IDLE"):
-                with m.If(regs.doorbell_strobe):
+                with m.If(regs.soft_reset_strobe):
+                    m.d.sync += [done.eq(0), error.eq(0), error_code.eq(0), error_addr.eq(0)]
+                with m.Elif(regs.doorbell_strobe):
                     m.d.sync += [busy.eq(1), done.eq(0), error.eq(0), error_code.eq(0),
-                                 error_addr.eq(0), jobs_done.eq(0), desc_addr.eq(regs.desc_addr)]
+                                 error_addr.eq(0), jobs_done.eq(0), desc_addr.eq(regs.desc_addr),
+                                 window_base.eq(regs.window_base),
+                                 window_limit.eq(regs.window_limit), resetting.eq(0)]
                     m.next = "FLUSH"
             with m.State("FLUSH"):
                 m.d.comb += flush.eq(1)
@@ -399,11 +412,19 @@ class Accelerator(wiring.Component):
                 with m.Else():
                     m.d.sync += [busy.eq(0), done.eq(1)]
                     m.next = "IDLE"
+                with m.If(regs.soft_reset_strobe):
+                    m.d.sync += [resetting.eq(1), busy.eq(1), done.eq(0)]
+                    m.next = "ABORT"
             with m.State("ABORT"):
                 m.d.comb += [aborting.eq(1), reader.abort.eq(1)]
+                with m.If(regs.soft_reset_strobe):
+                    m.d.sync += resetting.eq(1)
                 with m.If(reader.idle & writer.idle):
                     m.d.comb += flush.eq(1)
-                    m.d.sync += [busy.eq(0), error.eq(1)]
+                    m.d.sync += [busy.eq(0), error.eq(~resetting & ~regs.soft_reset_strobe),
+                                 resetting.eq(0)]
+                    with m.If(resetting | regs.soft_reset_strobe):
+                        m.d.sync += [error_code.eq(0), error_addr.eq(0)]
                     m.next = "IDLE"
 
         # --- performance counters ---------------------------------------------------------

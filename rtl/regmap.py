@@ -58,9 +58,13 @@ _REG_LIST = [
     ("ERROR_ADDR", "ro", "Address involved in the error (descriptor, operand base or burst)."),
     ("DESC_ADDR", "rw", "DRAM address of the first job descriptor (64-byte aligned)."),
     ("DOORBELL", "wo", "Write any value: run the descriptor chain starting at DESC_ADDR (ignored while busy)."),
-    ("WINDOW_BASE", "rw", "Lowest DRAM address the DMA may touch."),
-    ("WINDOW_LIMIT", "rw", "One past the highest DRAM address the DMA may touch."),
+    ("WINDOW_BASE", "rw", "Lowest DRAM address the DMA may touch (sampled at DOORBELL)."),
+    ("WINDOW_LIMIT", "rw", "One past the highest DRAM address the DMA may touch (sampled at "
+                           "DOORBELL: moving the window does not affect a running chain)."),
     ("JOBS_DONE", "ro", "Descriptors completed in the current/last chain."),
+    ("SOFT_RESET", "wo", "Write any value: soft reset. A running chain stops issuing, waits for "
+                         "its AXI transactions in flight, clears the datapath and goes idle "
+                         "with STATUS done and error clear (no interrupt); counters are kept."),
 ]
 COUNTERS = [
     ("CYCLES_BUSY", "Cycles from doorbell to the end of the chain."),

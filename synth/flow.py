@@ -28,6 +28,8 @@ ECP5_DEVICE = ("--85k", "--package", "CABGA381", "--speed", "8")
 ECP5_PART = "LFE5U-85F-8BG381"
 ICE40_DEVICE = ("--up5k", "--package", "sg48")
 ICE40_PART = "iCE40UP5K-SG48"
+# What an UP5K offers, in the units of SynthReport (LUT4s, flip-flops, EBRs, MAC16s).
+ICE40_CAPACITY = {"luts": 5280, "ffs": 5280, "brams": 30, "dsps": 8}
 
 
 class SynthError(RuntimeError):
@@ -254,8 +256,11 @@ def run_flow(target, rtlil_text, config, work_dir, *, top="zerotile", macs_per_c
         report, log = _nextpnr(work, "ice40", ICE40_DEVICE, "top.json", freq_mhz, seed)
         if report is None:
             rep.fits = False
-            over = re.findall(r"ERROR: .*", log) or log.strip().splitlines()[-3:]
-            rep.note = "does not fit the UP5K: " + "; ".join(o.strip() for o in over)
+            over = [f"{getattr(rep, k)} {k} of {cap}" for k, cap in ICE40_CAPACITY.items()
+                    if getattr(rep, k) > cap]
+            errors = re.findall(r"ERROR: .*", log) or log.strip().splitlines()[-2:]
+            rep.note = ("does not fit the UP5K: needs " + (", ".join(over) or "more than it has")
+                        + "; nextpnr: " + "; ".join(e.strip() for e in errors[:1]))
         else:
             _fill_from_nextpnr(rep, report)
     if rep.fmax_mhz and macs_per_cycle:

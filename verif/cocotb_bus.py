@@ -4,7 +4,9 @@ import random
 import cocotb
 from cocotb.triggers import RisingEdge, ClockCycles, with_timeout
 from cocotb.utils import get_sim_time
-from cocotbext.axi import AxiBus, AxiLiteBus, AxiLiteMaster, AxiRam
+from cocotbext.axi import AxiLiteBus, AxiLiteMaster
+
+from .dram import MonitoredDram
 
 __all__ = ["CocotbBus", "pause_generator", "CLOCK_NS"]
 
@@ -20,15 +22,17 @@ def pause_generator(rng, probability):
 class CocotbBus:
     """The firmware bus interface over a ``zerotile`` top level in a cocotb simulation.
 
-    ``AxiLiteMaster`` is the host on ``s_axil_*``; ``AxiRam`` is DRAM on ``m_axi_*``.
+    ``AxiLiteMaster`` is the host on ``s_axil_*``; ``MonitoredDram`` (cocotbext-axi's
+    ``AxiRam`` with fault injection and a bus monitor) is DRAM on ``m_axi_*``.
     With ``pause_probability`` > 0 every AXI channel of both models pauses at random
     (seeded by ``seed``).
     """
 
-    def __init__(self, dut, *, mem_size, pause_probability=0.0, seed=0):
+    def __init__(self, dut, *, mem_size, config, pause_probability=0.0, seed=0):
         self.dut = dut
         self.host = AxiLiteMaster(AxiLiteBus.from_prefix(dut, "s_axil"), dut.clk, dut.rst)
-        self.ram = AxiRam(AxiBus.from_prefix(dut, "m_axi"), dut.clk, dut.rst, size=mem_size)
+        self.ram = MonitoredDram(dut, size=mem_size, max_burst=config.max_burst,
+                                 bus_bytes=config.bus_bytes, log=dut._log)
         if pause_probability > 0:
             rng = random.Random(seed)
             channels = [self.ram.write_if.aw_channel, self.ram.write_if.w_channel,

@@ -1,8 +1,11 @@
 """cocotb test: runs the plans in ``$ZEROTILE_JOBS`` one after another, without reset in
 between, and stores what the hardware produced in ``$ZEROTILE_RESULTS``.
 
-This bench does no checking of its own: the caller compares C with golden. A plan the
-hardware rejects is recorded with its error; a hang is recorded as a timeout.
+The caller compares C with golden. A plan the hardware rejects is recorded with its error; a
+hang is recorded as a timeout (the driver's, or this bench's watchdog). The DRAM model's bus
+monitor records every transaction that breaks the AXI rules or leaves the DMA window or the
+plan's C region; the runner turns any such record into a failure. Optional per plan:
+injected bus faults (``verif.dram.Fault``) and a soft reset after a number of cycles.
 """
 import os
 import pickle
@@ -11,7 +14,7 @@ import time
 
 import cocotb
 from cocotb.clock import Clock
-from cocotb.triggers import ClockCycles, Timer
+from cocotb.triggers import ClockCycles, Timer, with_timeout, SimTimeoutError
 
 from firmware import Driver, ZerotileError
 from verif.cocotb_bus import CocotbBus, CLOCK_NS
@@ -29,31 +32,63 @@ async def _progress(bus, label):
               file=sys.stderr, flush=True)
 
 
+async def _run_plan(driver, bus, plan, timeout, reset_after):
+    entry = {}
+    try:
+        if reset_after is None:
+            run = await driver.run(plan, timeout_cycles=timeout)
+            entry.update(c=run.c, counters=run.counters, jobs_done=run.jobs_done)
+        else:
+            # Start the plan, let it run ``reset_after`` cycles, then soft-reset it.
+            await driver.check_config(plan.config)
+            await bus.write_mem(plan.base, bytes(plan.image))
+            await driver.start(plan.first_descriptor, (plan.base, plan.limit))
+            await ClockCycles(bus.dut.clk, reset_after)
+            c0 = bus.cycle()
+            await driver.soft_reset()
+            entry.update(soft_reset=True, reset_cycles=bus.cycle() - c0)
+    except ZerotileError as e:
+        entry.update(error=f"{type(e).__name__}: {e}")
+    return entry
+
+
 @cocotb.test()
 async def run_jobs(dut):
     with open(os.environ["ZEROTILE_JOBS"], "rb") as f:
         request = pickle.load(f)
     plans = request["plans"]
+    n = len(plans)
+    faults = request.get("faults") or [[] for _ in plans]
+    resets = request.get("soft_reset_after") or [None] * n
     mem_size = 1 << max(16, max(p.limit for p in plans).bit_length())
     cocotb.start_soon(Clock(dut.clk, CLOCK_NS, unit="ns").start())
-    bus = CocotbBus(dut, mem_size=mem_size, pause_probability=request.get("pauses", 0.0),
-                    seed=request.get("seed", 0))
+    bus = CocotbBus(dut, mem_size=mem_size, config=plans[0].config,
+                    pause_probability=request.get("pauses", 0.0), seed=request.get("seed", 0))
     dut.rst.value = 1
     await ClockCycles(dut.clk, 5)
     dut.rst.value = 0
     await ClockCycles(dut.clk, 2)
     driver = Driver(bus)
     progress = cocotb.start_soon(_progress(bus, request.get("label", "simulation")))
+    ram = bus.ram
     results = []
-    for plan, timeout in zip(plans, request["timeouts"]):
+    for plan, timeout, plan_faults, reset_after in zip(plans, request["timeouts"], faults, resets):
         t0, c0 = time.monotonic(), bus.cycle()
-        entry = {}
+        seen = len(ram.violations)
+        hits = dict(ram.faults_hit)
+        ram.window = (plan.base, plan.limit)
+        ram.write_regions = [(plan.c_addr, plan.c_addr + plan.c_bytes)]
+        ram.faults = list(plan_faults)
+        # Watchdog: whatever the driver waits on, a plan gets a bounded number of cycles.
+        watchdog = timeout + 100_000 + (reset_after or 0)
         try:
-            run = await driver.run(plan, timeout_cycles=timeout)
-            entry.update(c=run.c, counters=run.counters, jobs_done=run.jobs_done)
-        except ZerotileError as e:
-            entry.update(error=f"{type(e).__name__}: {e}")
-        entry.update(sim_seconds=time.monotonic() - t0, sim_cycles=bus.cycle() - c0)
+            entry = await with_timeout(_run_plan(driver, bus, plan, timeout, reset_after),
+                                       watchdog * CLOCK_NS, "ns")
+        except SimTimeoutError:
+            entry = {"error": f"DeviceTimeout: watchdog: no progress within {watchdog} cycles"}
+        entry.update(sim_seconds=time.monotonic() - t0, sim_cycles=bus.cycle() - c0,
+                     violations=ram.violations[seen:],
+                     faults_hit={k: ram.faults_hit[k] - hits[k] for k in hits})
         results.append(entry)
         if "error" in entry and "Timeout" in entry["error"]:
             break      # the hardware may be wedged; later plans would only time out too

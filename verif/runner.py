@@ -16,7 +16,7 @@ from pathlib import Path
 
 import firmware
 
-__all__ = ["simulate", "SimResult", "SimulationError", "available_simulators", "build_dir",
+__all__ = ["simulate", "SimResult", "SimulationError", "BusViolationError", "available_simulators", "build_dir",
            "verilator_bin", "WAIVERS"]
 
 SIMULATORS = ("verilator", "icarus")
@@ -29,6 +29,14 @@ class SimulationError(RuntimeError):
     """The simulator could not be built or run."""
 
 
+class BusViolationError(SimulationError):
+    """The accelerator issued an AXI transaction it must never issue (see ``verif.dram``)."""
+
+    def __init__(self, message, results):
+        super().__init__(message)
+        self.results = results
+
+
 @dataclass
 class SimResult:
     plan: object
@@ -38,6 +46,10 @@ class SimResult:
     jobs_done: int = 0
     sim_seconds: float = 0.0
     sim_cycles: int = 0
+    violations: list = field(default_factory=list)
+    faults_hit: dict = field(default_factory=dict)
+    soft_reset: bool = False
+    reset_cycles: int = 0
 
 
 def verilator_bin():
@@ -117,10 +129,15 @@ def _build(config, sim, waves):
 
 
 def simulate(plans, *, sim="verilator", waves=False, pause_probability=0.0, seed=0,
-             label="simulation", timeouts=None, waves_dir=None):
+             label="simulation", timeouts=None, waves_dir=None, faults=None,
+             soft_reset_after=None):
     """Run ``plans`` (firmware ``Plan`` objects of one configuration) back to back on the RTL.
 
-    Returns one ``SimResult`` per plan run (fewer if the hardware hung).
+    ``faults``: per plan, a list of ``verif.dram.Fault`` the DRAM injects while it runs.
+    ``soft_reset_after``: per plan, None or a cycle count after which the plan is stopped by
+    SOFT_RESET instead of awaited. Returns one ``SimResult`` per plan run (fewer if the
+    hardware hung); raises ``BusViolationError`` if the bus monitor saw any forbidden
+    transaction.
     """
     if sim not in SIMULATORS:
         raise SimulationError(f"unknown simulator {sim!r}; choose from {', '.join(SIMULATORS)}")
@@ -141,7 +158,8 @@ def simulate(plans, *, sim="verilator", waves=False, pause_probability=0.0, seed
         jobs, results = work / "jobs.pkl", work / "results.pkl"
         with open(jobs, "wb") as f:
             pickle.dump({"plans": plans, "timeouts": timeouts, "pauses": pause_probability,
-                         "seed": seed, "label": label}, f)
+                         "seed": seed, "label": label, "faults": faults,
+                         "soft_reset_after": soft_reset_after}, f)
         test_dir = Path(waves_dir) if waves_dir else work
         test_dir.mkdir(parents=True, exist_ok=True)
         env = {"ZEROTILE_JOBS": str(jobs), "ZEROTILE_RESULTS": str(results),
@@ -169,7 +187,12 @@ def simulate(plans, *, sim="verilator", waves=False, pause_probability=0.0, seed
             raw = pickle.load(f)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    return [SimResult(plan=p, **r) for p, r in zip(plans, raw)]
+    out = [SimResult(plan=p, **r) for p, r in zip(plans, raw)]
+    bad = [(i, v) for i, r in enumerate(out) for v in r.violations]
+    if bad:
+        raise BusViolationError(f"bus monitor: {len(bad)} forbidden transactions, first: plan "
+                                f"{bad[0][0]} ({label}): {bad[0][1]}", out)
+    return out
 
 
 def default_timeout(plan):
