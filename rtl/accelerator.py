@@ -416,7 +416,7 @@ class Accelerator(wiring.Component):
                     m.d.sync += [resetting.eq(1), busy.eq(1), done.eq(0)]
                     m.next = "ABORT"
             with m.State("ABORT"):
-                m.d.comb += [aborting.eq(1), reader.abort.eq(1)]
+                m.d.comb += [aborting.eq(1), reader.abort.eq(1), writer.abort.eq(1)]
                 with m.If(regs.soft_reset_strobe):
                     m.d.sync += resetting.eq(1)
                 with m.If(reader.idle & writer.idle):

@@ -25,11 +25,15 @@ class WriteEngine(wiring.Component):
       is dropped and raises ``window_error`` (with ``error_addr``); nothing is issued for it.
     * ``write_error`` (pulse): a B response was SLVERR/DECERR; ``error_addr`` then holds that
       burst's address.
+    * ``abort``: drop the request waiting in the slot and take no new one; the burst in hand
+      (its address already issued) finishes.
     * ``idle``: no request held and every issued burst has had its B response.
     * ``beat``: one cycle per W beat accepted.
 
-    AW and W of a burst are offered together; a new request is taken in the cycle the previous
-    one's last beat goes out, so back-to-back requests stream at one beat per cycle.
+    A request is taken into a one-entry slot, where its window check is registered, and
+    becomes the burst in hand in the cycle the previous burst's last beat goes out (one cycle
+    after it was taken, at the earliest): back-to-back requests stream at one beat per cycle.
+    AW and W of a burst are offered together.
     """
 
     def __init__(self, *, chunk_bits, bus_bits=64, addr_bits=32, max_outstanding=15):
@@ -42,7 +46,7 @@ class WriteEngine(wiring.Component):
             "requests": In(stream.Signature(write_request_layout(chunk_bits, addr_bits))),
             "axi": Out(AXI4Signature(addr_width=addr_bits, data_width=bus_bits)),
             "win_base": In(addr_bits), "win_limit": In(addr_bits),
-            "idle": Out(1), "write_error": Out(1), "window_error": Out(1),
+            "abort": In(1), "idle": Out(1), "write_error": Out(1), "window_error": Out(1),
             "error_addr": Out(addr_bits), "beat": Out(1),
         })
 
@@ -86,22 +90,32 @@ class WriteEngine(wiring.Component):
         with m.If(b_go & (axi.bresp != RESP_OKAY)):
             m.d.comb += [self.write_error.eq(1), self.error_addr.eq(awaiting.r_stream.payload)]
 
-        # The burst in hand is finished this cycle: its last beat and its address are out.
+        # A request waits in ``slot`` (with its window check registered) while the burst in
+        # hand streams out; it becomes the burst in hand when that one is finished.
+        slot = Signal(data.StructLayout({"valid": 1, "inside": 1, "addr": self.addr_bits,
+                                         "data": self.chunk_bits}))
         finishing = w_go & axi.wlast & (~aw_pending | aw_go)
-        free = (~held | finishing) & (outstanding < self.max_outstanding - 1)
-        m.d.comb += self.requests.ready.eq(free)
-        req = self.requests.payload
+        advance = (slot.valid & ~self.abort & (~held | finishing) &
+                   (outstanding < self.max_outstanding - 1))
         new = Signal()
-        with m.If(self.requests.valid & free):
-            inside = ((req.addr >= self.win_base) &
-                      (req.addr + Const(chunk_bytes, self.addr_bits + 1) <= self.win_limit))
-            with m.If(inside):
+        with m.If(advance):
+            m.d.sync += slot.valid.eq(0)
+            with m.If(slot.inside):
                 m.d.comb += [new.eq(1), awaiting.w_stream.valid.eq(1),
-                             awaiting.w_stream.payload.eq(req.addr)]
-                m.d.sync += [held.eq(1), aw_pending.eq(1), addr.eq(req.addr),
-                             shreg.eq(req.data), beat.eq(0)]
+                             awaiting.w_stream.payload.eq(slot.addr)]
+                m.d.sync += [held.eq(1), aw_pending.eq(1), addr.eq(slot.addr),
+                             shreg.eq(slot.data), beat.eq(0)]
             with m.Else():
-                m.d.comb += [self.window_error.eq(1), self.error_addr.eq(req.addr)]
+                m.d.comb += [self.window_error.eq(1), self.error_addr.eq(slot.addr)]
+        req = self.requests.payload
+        m.d.comb += self.requests.ready.eq((~slot.valid | advance) & ~self.abort)
+        with m.If(self.abort):
+            m.d.sync += slot.valid.eq(0)
+        with m.Elif(self.requests.valid & self.requests.ready):
+            m.d.sync += [slot.valid.eq(1), slot.addr.eq(req.addr), slot.data.eq(req.data),
+                         slot.inside.eq((req.addr >= self.win_base) &
+                                        (req.addr + Const(chunk_bytes, self.addr_bits + 1)
+                                         <= self.win_limit))]
         m.d.sync += outstanding.eq(outstanding + new - b_go)
-        m.d.comb += self.idle.eq(~held & (outstanding == 0))
+        m.d.comb += self.idle.eq(~held & ~slot.valid & (outstanding == 0))
         return m
