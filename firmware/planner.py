@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 import math
 
 import numpy as np
-import scipy.sparse as sp
 
 from rtl.config import TileConfig
 from rtl.regmap import (DESC, DESCRIPTOR_BYTES, DESCRIPTOR_ALIGN, MODE_DENSE, MODE_CSR, MAX_M,

@@ -2,7 +2,7 @@
 import random
 
 import cocotb
-from cocotb.triggers import RisingEdge, ClockCycles, with_timeout
+from cocotb.triggers import RisingEdge, with_timeout
 from cocotb.utils import get_sim_time
 from cocotbext.axi import AxiLiteBus, AxiLiteMaster
 

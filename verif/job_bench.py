@@ -14,9 +14,10 @@ import time
 
 import cocotb
 from cocotb.clock import Clock
-from cocotb.triggers import ClockCycles, Timer, with_timeout, SimTimeoutError
+from cocotb.triggers import ClockCycles, RisingEdge, Timer, with_timeout, SimTimeoutError
 
 from firmware import Driver, ZerotileError
+from rtl.regmap import REG, Status
 from verif.cocotb_bus import CocotbBus, CLOCK_NS
 
 PROGRESS_CYCLES = 200_000
@@ -32,6 +33,32 @@ async def _progress(bus, label):
               file=sys.stderr, flush=True)
 
 
+ERROR_GRACE_CYCLES = 2   # an AR/AW picked in the cycle of the error response may still appear
+
+
+async def _watch_after_error(dut, late):
+    """Record every AR/AW a job presents more than ERROR_GRACE_CYCLES cycles after the first
+    SLVERR/DECERR response it received (a job must stop issuing on an error)."""
+    cycle, error_at, ar_busy, aw_busy = 0, None, False, False
+    while True:
+        await RisingEdge(dut.clk)
+        cycle += 1
+        sig = lambda name: int(getattr(dut, f"m_axi_{name}").value)
+        arv, awv = sig("arvalid"), sig("awvalid")
+        if error_at is not None and cycle > error_at + ERROR_GRACE_CYCLES:
+            if arv and not ar_busy:
+                late.append(f"read burst at {sig('araddr'):#x} {cycle - error_at} cycles "
+                            f"after the error response")
+            if awv and not aw_busy:
+                late.append(f"write burst at {sig('awaddr'):#x} {cycle - error_at} cycles "
+                            f"after the error response")
+        ar_busy = bool(arv and not sig("arready"))
+        aw_busy = bool(awv and not sig("awready"))
+        if error_at is None and ((sig("rvalid") and sig("rready") and sig("rresp")) or
+                                 (sig("bvalid") and sig("bready") and sig("bresp"))):
+            error_at = cycle
+
+
 async def _run_plan(driver, bus, plan, timeout, reset_after):
     entry = {}
     try:
@@ -44,6 +71,9 @@ async def _run_plan(driver, bus, plan, timeout, reset_after):
             await bus.write_mem(plan.base, bytes(plan.image))
             await driver.start(plan.first_descriptor, (plan.base, plan.limit))
             await ClockCycles(bus.dut.clk, reset_after)
+            state = await bus.read32(REG["STATUS"])
+            entry["busy_at_reset"] = bool(state & Status.BUSY)
+            entry["jobs_done_at_reset"] = await bus.read32(REG["JOBS_DONE"])
             c0 = bus.cycle()
             await driver.soft_reset()
             entry.update(soft_reset=True, reset_cycles=bus.cycle() - c0)
@@ -76,9 +106,12 @@ async def run_jobs(dut):
         t0, c0 = time.monotonic(), bus.cycle()
         seen = len(ram.violations)
         hits = dict(ram.faults_hit)
+        txns = dict(ram.transactions)
         ram.window = (plan.base, plan.limit)
         ram.write_regions = [(plan.c_addr, plan.c_addr + plan.c_bytes)]
         ram.faults = list(plan_faults)
+        late = []
+        watcher = cocotb.start_soon(_watch_after_error(dut, late)) if plan_faults else None
         # Watchdog: whatever the driver waits on, a plan gets a bounded number of cycles.
         watchdog = timeout + 100_000 + (reset_after or 0)
         try:
@@ -86,9 +119,12 @@ async def run_jobs(dut):
                                        watchdog * CLOCK_NS, "ns")
         except SimTimeoutError:
             entry = {"error": f"DeviceTimeout: watchdog: no progress within {watchdog} cycles"}
+        if watcher is not None:
+            watcher.cancel()
         entry.update(sim_seconds=time.monotonic() - t0, sim_cycles=bus.cycle() - c0,
-                     violations=ram.violations[seen:],
-                     faults_hit={k: ram.faults_hit[k] - hits[k] for k in hits})
+                     violations=ram.violations[seen:] + late,
+                     faults_hit={k: ram.faults_hit[k] - hits[k] for k in hits},
+                     transactions={k: ram.transactions[k] - txns[k] for k in txns})
         results.append(entry)
         if "error" in entry and "Timeout" in entry["error"]:
             break      # the hardware may be wedged; later plans would only time out too

@@ -48,7 +48,10 @@ class SimResult:
     sim_cycles: int = 0
     violations: list = field(default_factory=list)
     faults_hit: dict = field(default_factory=dict)
+    transactions: dict = field(default_factory=dict)   # AXI bursts accepted: read / write
     soft_reset: bool = False
+    busy_at_reset: bool = False
+    jobs_done_at_reset: int = 0
     reset_cycles: int = 0
 
 

@@ -1,5 +1,4 @@
 """Workloads: Matrix Market files made int8, random operands, and the run report."""
-import math
 from pathlib import Path
 
 import numpy as np

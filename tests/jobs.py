@@ -1,0 +1,55 @@
+"""Helpers shared by the top-level tests: seeded random operands, tampering with a plan's
+descriptors (bypassing the firmware's checks), and the one result check every job gets."""
+import math
+
+import numpy as np
+import scipy.sparse as sp
+
+import golden
+from rtl.config import TileConfig
+from rtl.regmap import DESC
+
+from conftest import describe_mismatch
+
+CFG = TileConfig()
+
+
+def nonzero_int8(rng, size):
+    return (rng.integers(1, 128, size) * rng.choice([-1, 1], size)).astype(np.int8)
+
+
+def random_csr(m, k, density, seed):
+    rng = np.random.default_rng(seed)
+    a = sp.random_array((m, k), density=density, rng=rng, format="csr",
+                        data_sampler=lambda size: nonzero_int8(rng, size))
+    return sp.csr_array(a.astype(np.int8))
+
+
+def random_b(k, n, seed):
+    return np.random.default_rng(seed + 1000).integers(-128, 128, (k, n)).astype(np.int8)
+
+
+def tamper(plan, field, value, job=0):
+    """Rewrite one descriptor word in a plan's image (bypassing the firmware's checks)."""
+    addr = plan.jobs[job].desc_addr + 4 * DESC[field] - plan.base
+    plan.image[addr:addr + 4] = int(value).to_bytes(4, "little")
+    return plan
+
+
+def check_result(name, res, a, b, cfg=CFG):
+    assert res.error is None, f"{name}: {res.error}"
+    ref = golden.spmm(a, b)
+    assert np.array_equal(res.c, ref), describe_mismatch(name, res.c, ref)
+    cnt = res.counters
+    bd = golden.bounds(a, b, mode=res.plan.mode, peak_macs_per_cycle=cfg.peak_macs_per_cycle,
+                       bus_bytes_per_cycle=cfg.bus_bytes)
+    assert cnt["effectual_macs"] == bd.effectual_macs, f"{name}: effectual MAC counter"
+    pe_cycles = cnt["lane_slots"] // cfg.lanes + cnt["stall_memory"] + \
+        cnt["stall_imbalance"] + cnt["stall_drain"]
+    assert pe_cycles == cfg.pes * cnt["cycles_busy"], f"{name}: PE-cycle accounting"
+    m, _, n = res.plan.shape
+    written = sum(m * math.ceil(j.fields["N"] / cfg.lanes) * 4 * cfg.lanes
+                  for j in res.plan.jobs)
+    assert cnt["dram_bytes_written"] == written, f"{name}: bytes written"
+    assert cnt["dram_bytes_read"] >= bd.min_dram_bytes - m * n * 4, f"{name}: bytes read"
+    return bd, cnt
