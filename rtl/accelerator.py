@@ -428,18 +428,33 @@ class Accelerator(wiring.Component):
                     m.next = "IDLE"
 
         # --- performance counters ---------------------------------------------------------
-        m.d.sync += counters["CYCLES_BUSY"].eq(counters["CYCLES_BUSY"] + busy)
-        lane_slots = sum(pe.issue.as_unsigned() for pe in pes) * L
-        effectual = sum(pe.effectual.as_unsigned() for pe in pes)
-        running = ctrl.ongoing("RUN")
+        # The events of each cycle are registered first and counted one cycle later (all of
+        # them, so the counters stay consistent with one another).
+        def late(value, name):
+            reg = Signal(len(Value.cast(value)), name=f"event_{name}")
+            m.d.sync += reg.eq(value)
+            return reg
+        busy_d = late(busy, "busy")
+        issue = [late(pe.issue, f"issue{i}") for i, pe in enumerate(pes)]
+        stalled = [late(pe.stalled, f"stalled{i}") for i, pe in enumerate(pes)]
+        effectual_pe = [late(pe.effectual, f"effectual{i}") for i, pe in enumerate(pes)]
+        running = late(ctrl.ongoing("RUN"), "running")
+        scan_done = late(scanner.done, "scan_done")
+        scan_blocked = late(scanner.blocked, "scan_blocked")
+        read_beat = late(reader.beat, "read_beat")
+        write_beat = late(writer.beat, "write_beat")
+
+        m.d.sync += counters["CYCLES_BUSY"].eq(counters["CYCLES_BUSY"] + busy_d)
+        lane_slots = sum(x.as_unsigned() for x in issue) * L
+        effectual = sum(x.as_unsigned() for x in effectual_pe)
         # Every busy PE-cycle is issuing or exactly one of: memory, imbalance, drain.
-        stall_mem = sum((~pe.issue & (pe.stalled | ~(running & (scanner.done | scanner.blocked))))
-                        .as_unsigned() for pe in pes)
-        stall_imb = sum((~pe.issue & ~pe.stalled & running & ~scanner.done & scanner.blocked)
-                        .as_unsigned() for pe in pes)
-        stall_drain = sum((~pe.issue & ~pe.stalled & running & scanner.done).as_unsigned()
-                          for pe in pes)
-        with m.If(busy):
+        stall_mem = sum((~iss & (st | ~(running & (scan_done | scan_blocked)))).as_unsigned()
+                        for iss, st in zip(issue, stalled))
+        stall_imb = sum((~iss & ~st & running & ~scan_done & scan_blocked).as_unsigned()
+                        for iss, st in zip(issue, stalled))
+        stall_drain = sum((~iss & ~st & running & scan_done).as_unsigned()
+                          for iss, st in zip(issue, stalled))
+        with m.If(busy_d):
             m.d.sync += [
                 counters["LANE_SLOTS"].eq(counters["LANE_SLOTS"] + lane_slots),
                 counters["EFFECTUAL_MACS"].eq(counters["EFFECTUAL_MACS"] + effectual),
@@ -448,9 +463,9 @@ class Accelerator(wiring.Component):
                 counters["STALL_DRAIN"].eq(counters["STALL_DRAIN"] + stall_drain),
             ]
         m.d.sync += [
-            counters["DRAM_BYTES_READ"].eq(counters["DRAM_BYTES_READ"] + Mux(reader.beat, bb, 0)),
+            counters["DRAM_BYTES_READ"].eq(counters["DRAM_BYTES_READ"] + Mux(read_beat, bb, 0)),
             counters["DRAM_BYTES_WRITTEN"].eq(counters["DRAM_BYTES_WRITTEN"] +
-                                              Mux(writer.beat, bb, 0)),
+                                              Mux(write_beat, bb, 0)),
         ]
         with m.If(ctrl.ongoing("IDLE") & regs.doorbell_strobe):
             m.d.sync += [sig.eq(0) for sig in counters.values()]

@@ -94,8 +94,11 @@ class WriteEngine(wiring.Component):
         # hand streams out; it becomes the burst in hand when that one is finished.
         slot = Signal(data.StructLayout({"valid": 1, "inside": 1, "addr": self.addr_bits,
                                          "data": self.chunk_bits}))
-        finishing = w_go & axi.wlast & (~aw_pending | aw_go)
-        advance = (slot.valid & ~self.abort & (~held | finishing) &
+        # The burst in hand is done when its last beat and its address are both out (either
+        # may go first: a subordinate may take W before AW).
+        w_done = ~held | (w_go & axi.wlast)
+        aw_done = ~aw_pending | aw_go
+        advance = (slot.valid & ~self.abort & w_done & aw_done &
                    (outstanding < self.max_outstanding - 1))
         new = Signal()
         with m.If(advance):
