@@ -1,6 +1,7 @@
 """The zerotile accelerator: control registers, DMA, B scratchpad, operand scanner and PEs."""
 from amaranth.hdl import *
 from amaranth.lib import wiring, data
+from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
@@ -99,11 +100,18 @@ class Accelerator(wiring.Component):
         wiring.connect(m, reader.data1, row_ptrs.beats)
         wiring.connect(m, reader.data2, col_idxs.beats)
         wiring.connect(m, reader.data3, values.beats)
-        wiring.connect(m, row_ptrs.elements, scanner.row_ptr)
-        wiring.connect(m, col_idxs.elements, scanner.col_idx)
-        m.d.comb += [scanner.values.payload.eq(values.elements.payload),
-                     scanner.values.valid.eq(values.elements.valid),
-                     values.elements.ready.eq(scanner.values.ready)]
+        # A register slice (three-entry FIFO, full throughput) between each splitter and the
+        # scanner, so the scanner's ready does not reach back into the read engine's buffers.
+        for name, src, dst in (("row_ptr_slice", row_ptrs.elements, scanner.row_ptr),
+                               ("col_idx_slice", col_idxs.elements, scanner.col_idx),
+                               ("value_slice", values.elements, scanner.values)):
+            width = len(Value.cast(dst.payload))
+            fifo = SyncFIFOBuffered(width=width, depth=3)
+            m.submodules[name] = ResetInserter(flush)(fifo)
+            m.d.comb += [fifo.w_stream.payload.eq(src.payload), fifo.w_stream.valid.eq(src.valid),
+                         src.ready.eq(fifo.w_stream.ready),
+                         dst.payload.eq(fifo.r_stream.payload), dst.valid.eq(fifo.r_stream.valid),
+                         fifo.r_stream.ready.eq(dst.ready)]
 
         # --- job registers ----------------------------------------------------------------
         job = Signal(data.StructLayout({name: 32 for name in DESC}))
