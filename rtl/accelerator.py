@@ -1,7 +1,6 @@
 """The zerotile accelerator: control registers, DMA, B scratchpad, operand scanner and PEs."""
 from amaranth.hdl import *
 from amaranth.lib import wiring, data
-from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
@@ -11,6 +10,7 @@ from .config import TileConfig
 from .operand_scanner import OperandScanner
 from .processing_element import ProcessingElement
 from .read_engine import ReadEngine
+from .register_slice import RegisterSlice
 from .register_file import RegisterFile
 from .regmap import (REGISTERS, COUNTERS, ErrorCode, ID_MAGIC, VERSION, DESC, DESCRIPTOR_BYTES,
                      DESCRIPTOR_ALIGN, MODE_CSR, MAX_M, MAX_NNZ, MAX_DENSE_A_BYTES)
@@ -100,18 +100,17 @@ class Accelerator(wiring.Component):
         wiring.connect(m, reader.data1, row_ptrs.beats)
         wiring.connect(m, reader.data2, col_idxs.beats)
         wiring.connect(m, reader.data3, values.beats)
-        # A register slice (three-entry FIFO, full throughput) between each splitter and the
-        # scanner, so the scanner's ready does not reach back into the read engine's buffers.
+        # A register slice between each splitter and the scanner, so the scanner's ready does
+        # not reach back into the read engine's buffers.
         for name, src, dst in (("row_ptr_slice", row_ptrs.elements, scanner.row_ptr),
                                ("col_idx_slice", col_idxs.elements, scanner.col_idx),
                                ("value_slice", values.elements, scanner.values)):
-            width = len(Value.cast(dst.payload))
-            fifo = SyncFIFOBuffered(width=width, depth=3)
-            m.submodules[name] = ResetInserter(flush)(fifo)
-            m.d.comb += [fifo.w_stream.payload.eq(src.payload), fifo.w_stream.valid.eq(src.valid),
-                         src.ready.eq(fifo.w_stream.ready),
-                         dst.payload.eq(fifo.r_stream.payload), dst.valid.eq(fifo.r_stream.valid),
-                         fifo.r_stream.ready.eq(dst.ready)]
+            rslice = RegisterSlice(len(Value.cast(dst.payload)))
+            m.submodules[name] = ResetInserter(flush)(rslice)
+            m.d.comb += [rslice.sink.payload.eq(src.payload), rslice.sink.valid.eq(src.valid),
+                         src.ready.eq(rslice.sink.ready),
+                         dst.payload.eq(rslice.source.payload), dst.valid.eq(rslice.source.valid),
+                         rslice.source.ready.eq(dst.ready)]
 
         # --- job registers ----------------------------------------------------------------
         job = Signal(data.StructLayout({name: 32 for name in DESC}))

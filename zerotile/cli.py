@@ -216,14 +216,19 @@ def cmd_synth(args):
           f"(tool files under {args.out}/) ...", flush=True)
     t0 = time.monotonic()
     rep = synth.synthesize(cfg, args.target, work_root=args.out, freq_mhz=args.freq)
-    cols = ["target", "part", "config", "luts", "carry", "ffs", "lutram", "brams", "dsps",
-            "fmax_mhz", "peak_gops"]
-    _print_table([_synth_row(rep)], cols)
     if args.target == "generic":
-        print(f"cells {rep.cells}, transistor estimate (stat -tech cmos) {rep.transistors}; "
-              f"{rep.note}")
-    elif rep.note:
-        print(rep.note)
+        row = _synth_row(rep)
+        row.update(gates=rep.luts, memories=rep.brams, memory_kbits=f"{rep.memory_bits / 1024:.1f}",
+                   transistors=rep.transistors)
+        _print_table([row], ["target", "config", "gates", "ffs", "memories", "memory_kbits",
+                             "transistors"])
+        print("gates: Yosys internal cells after `synth` (memories kept whole, as SRAM macros); "
+              "transistors: `stat -tech cmos` estimate of the logic; " + rep.note)
+    else:
+        _print_table([_synth_row(rep)], ["target", "part", "config", "luts", "carry", "ffs",
+                                         "lutram", "brams", "dsps", "fmax_mhz", "peak_gops"])
+        if rep.note:
+            print(rep.note)
     if rep.critical_path is not None:
         print(f"critical path: {rep.critical_path.describe()}")
     print(f"tools: {', '.join(f'{k} {v}' for k, v in rep.versions.items())}; "
