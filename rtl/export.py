@@ -50,7 +50,7 @@ def accelerator_verilog(config=None, *, icarus_compatible=False):
 
 def _icarus_initialisers(text):
     # Only Yosys' helper registers ("$auto$verilog_backend...") are affected.
-    return re.sub(r"^(\s*)reg (\\\$auto\$verilog_backend\S* ) = 1'h0;$",
+    return re.sub(r"^(\s*)reg (\\\$auto\$verilog_backend\S* ) = (?:1'h)?0;$",
                   lambda mo: f"{mo.group(1)}reg {mo.group(2)};\n"
                              f"{mo.group(1)}initial {mo.group(2)} = 1'h0;",
                   text, flags=re.M)

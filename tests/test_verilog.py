@@ -55,3 +55,12 @@ def test_no_latches_after_proc():
     log = (BUILD / "check.log").read_text() if (BUILD / "check.log").exists() else ""
     assert out.returncode == 0, (out.stdout + out.stderr + log)[-3000:]
     assert "Found and reported 0 problems" in log, log[-3000:]
+
+
+def test_icarus_variant_has_no_start_up_initialisers():
+    """Every Yosys start-up trigger register becomes an `initial` block for Icarus."""
+    import re
+    text = accelerator_verilog(TileConfig(), icarus_compatible=True)
+    left = re.findall(r"reg \\\$auto\$verilog_backend\S* = ", text)
+    assert not left, f"{len(left)} initialisers left, e.g. {left[0]}"
+    assert "initial \\$auto$verilog_backend" in text
