@@ -215,7 +215,7 @@ class Accelerator(wiring.Component):
         with m.If(regs.status_clear[2]):
             m.d.sync += error.eq(0)
 
-        # Error sources (first one wins; latched by the controller).
+        # Error sources (first one wins; latched by the controller, one cycle later).
         err_now = Signal()
         err_code_now = Signal(8)
         err_addr_now = Signal(cfg.addr_bits)
@@ -226,9 +226,13 @@ class Accelerator(wiring.Component):
             (writer.window_error, ErrorCode.OPERAND_OUTSIDE_WINDOW, writer.error_addr),
             (scanner.error, scanner.error_code, desc_addr),
         ]
+        # Registered: the controller acts on a datapath error one cycle after it is raised.
         for i, (raised, code, addr) in enumerate(sources):
             with (m.If if i == 0 else m.Elif)(raised):
-                m.d.comb += [err_now.eq(1), err_code_now.eq(code), err_addr_now.eq(addr)]
+                m.d.sync += [err_now.eq(1), err_code_now.eq(code), err_addr_now.eq(addr)]
+            if i == len(sources) - 1:
+                with m.Else():
+                    m.d.sync += err_now.eq(0)
 
         # --- controller -------------------------------------------------------------------
         b_addr = Signal(range(cfg.b_words))
@@ -412,13 +416,16 @@ class Accelerator(wiring.Component):
                     m.next = "NEXT"
                 datapath_errors()
             with m.State("NEXT"):
-                m.d.sync += jobs_done.eq(jobs_done + 1)
-                with m.If(job.NEXT != 0):
-                    m.d.sync += desc_addr.eq(job.NEXT)
-                    m.next = "FLUSH"
+                with m.If(err_now):        # raised in the job's last cycle
+                    latch_error(err_code_now, err_addr_now)
                 with m.Else():
-                    m.d.sync += [busy.eq(0), done.eq(1)]
-                    m.next = "IDLE"
+                    m.d.sync += jobs_done.eq(jobs_done + 1)
+                    with m.If(job.NEXT != 0):
+                        m.d.sync += desc_addr.eq(job.NEXT)
+                        m.next = "FLUSH"
+                    with m.Else():
+                        m.d.sync += [busy.eq(0), done.eq(1)]
+                        m.next = "IDLE"
                 with m.If(regs.soft_reset_strobe):
                     m.d.sync += [resetting.eq(1), busy.eq(1), done.eq(0)]
                     m.next = "ABORT"

@@ -33,7 +33,7 @@ async def _progress(bus, label):
               file=sys.stderr, flush=True)
 
 
-ERROR_GRACE_CYCLES = 2   # an AR/AW picked in the cycle of the error response may still appear
+ERROR_GRACE_CYCLES = 2   # the controller acts one cycle after the error; a burst picked then still appears
 
 
 async def _watch_after_error(dut, late):
