@@ -258,8 +258,19 @@ class Accelerator(wiring.Component):
             m.d.comb += end.eq(base + nbytes)
             return inside(base, nbytes, end)
 
+        # An error found in a state is registered first (fail_*), then copied to ERROR_CODE /
+        # ERROR_ADDR one cycle later, while the controller is already in ABORT.
+        fail, fail_q = Signal(), Signal()
+        fail_code, fail_code_q = Signal(8), Signal(8)
+        fail_addr, fail_addr_q = Signal(cfg.addr_bits), Signal(cfg.addr_bits)
+        m.d.sync += fail_q.eq(fail)
+        with m.If(fail):
+            m.d.sync += [fail_code_q.eq(fail_code), fail_addr_q.eq(fail_addr)]
+        with m.If(fail_q):
+            m.d.sync += [error_code.eq(fail_code_q), error_addr.eq(fail_addr_q)]
+
         def latch_error(code, addr):
-            m.d.sync += [error_code.eq(code), error_addr.eq(addr)]
+            m.d.comb += [fail.eq(1), fail_code.eq(code), fail_addr.eq(addr)]
             m.next = "ABORT"
 
         resetting = Signal()      # ABORT was entered by a soft reset: end quietly
