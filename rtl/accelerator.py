@@ -159,8 +159,9 @@ class Accelerator(wiring.Component):
                      writer.requests.valid.eq(req_valid & ~aborting)]
         picked = Signal(data.StructLayout({"valid": 1, "row": 16,
                                            "chunk": range(cfg.max_chunks), "data": 32 * L}))
-        placed = Signal(data.StructLayout({"valid": 1, "row_offset": cfg.addr_bits,
-                                           "chunk": range(cfg.max_chunks), "data": 32 * L}))
+        # row * C_STRIDE as two 16 x 16 products (one DSP each); the address adds them.
+        placed = Signal(data.StructLayout({"valid": 1, "row_lo": 32, "row_hi": 16,
+                                           "base": cfg.addr_bits, "data": 32 * L}))
         req_free = ~req_valid | (writer.requests.valid & writer.requests.ready)
         placed_free = ~placed.valid | req_free
         picked_free = ~picked.valid | placed_free
@@ -168,11 +169,12 @@ class Accelerator(wiring.Component):
             m.d.sync += req_valid.eq(0)
         with m.If(placed.valid & req_free):
             m.d.sync += [req_valid.eq(1), req.data.eq(placed.data),
-                         req.addr.eq(job.C_ADDR + placed.row_offset + placed.chunk * chunk_bytes)]
+                         req.addr.eq(placed.base + placed.row_lo + (placed.row_hi << 16))]
         with m.If(placed_free):
-            m.d.sync += [placed.valid.eq(picked.valid), placed.chunk.eq(picked.chunk),
-                         placed.data.eq(picked.data),
-                         placed.row_offset.eq(picked.row * job.C_STRIDE)]
+            m.d.sync += [placed.valid.eq(picked.valid), placed.data.eq(picked.data),
+                         placed.row_lo.eq(picked.row * job.C_STRIDE[:16]),
+                         placed.row_hi.eq(picked.row * job.C_STRIDE[16:]),
+                         placed.base.eq(job.C_ADDR + picked.chunk * chunk_bytes)]
         take = any_result & picked_free
         with m.If(picked_free):
             m.d.sync += picked.valid.eq(0)
@@ -246,6 +248,8 @@ class Accelerator(wiring.Component):
         val_count = Signal(32)
         c_span = Signal(50)
         c_rows_span = Signal(48)
+        span_lo, span_hi = Signal(32), Signal(32)     # (M - 1) x C_STRIDE, low / high half
+        m_minus_1 = Signal(16)
         dense_vals = Signal(33)
         bad_fields = Signal()
         b_needed = Signal(32)
@@ -320,8 +324,8 @@ class Accelerator(wiring.Component):
                              csr.eq(desc_shift[:32] == MODE_CSR)]
                 m.next = "CHECK"
                 datapath_errors()
-            # CHECK, SIZE and BOUNDS check the descriptor and size its transfers, one
-            # register stage each (products of fields in DSPs, then comparisons).
+            # CHECK, SIZE, BOUNDS and SPAN check the descriptor and size its transfers, one
+            # register stage each (products of fields in DSPs, then sums and comparisons).
             with m.State("CHECK"):
                 n_chunks = (job.N + (L - 1)) >> (L.bit_length() - 1)
                 align = DESCRIPTOR_ALIGN.bit_length() - 1
@@ -330,6 +334,7 @@ class Accelerator(wiring.Component):
                               (csr & ((job.A_ROWPTR[:align] != 0) | (job.A_COLIDX[:align] != 0))))
                 m.d.sync += [
                     chunks.eq(n_chunks),
+                    m_minus_1.eq(job.M[:16] - 1),
                     dense_vals.eq(job.M[:16] * job.K[:17]),
                     bad_fields.eq((job.MODE > 1) | (job.M == 0) | (job.M > MAX_M) |
                                   (job.K == 0) | (job.K > cfg.max_k) | (job.N == 0) |
@@ -352,7 +357,8 @@ class Accelerator(wiring.Component):
                         col_beats.eq(Mux(csr, (job.NNZ[:22] * 4 + bb - 1) >> shift, 0)),
                         val_count.eq(nv),
                         val_beats.eq((nv + bb - 1) >> shift),
-                        c_rows_span.eq((job.M[:16] - 1) * job.C_STRIDE),
+                        span_lo.eq(m_minus_1 * job.C_STRIDE[:16]),
+                        span_hi.eq(m_minus_1 * job.C_STRIDE[16:]),
                     ]
                     m.next = "BOUNDS"
                 datapath_errors()
@@ -361,13 +367,17 @@ class Accelerator(wiring.Component):
                     latch_error(ErrorCode.BAD_DESCRIPTOR, desc_addr)
                 with m.Else():
                     m.d.sync += [b_beats.eq(b_needed * words_per_b),
-                                 c_span.eq(c_rows_span + chunks * chunk_bytes)]
+                                 c_rows_span.eq(span_lo + (span_hi << 16))]
                     # Smallest power-of-two group covering the chunks, at most all PEs.
                     m.d.sync += group_shift.eq(P.bit_length() - 1)
                     for sh in reversed(range(P.bit_length() - 1)):
                         with m.If(chunks <= (1 << sh)):
                             m.d.sync += group_shift.eq(sh)
-                    m.next = "ENDS"
+                    m.next = "SPAN"
+                datapath_errors()
+            with m.State("SPAN"):
+                m.d.sync += c_span.eq(c_rows_span + chunks * chunk_bytes)
+                m.next = "ENDS"
                 datapath_errors()
             ranges = [(job.A_ROWPTR, rp_beats << shift), (job.A_COLIDX, col_beats << shift),
                       (job.A_VALUES, val_beats << shift), (job.B_ADDR, b_beats << shift),
