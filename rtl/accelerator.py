@@ -56,7 +56,10 @@ class Accelerator(wiring.Component):
         words_per_b = (L * 8) // cfg.bus_bits     # bus beats per scratchpad word
         chunk_bytes = 4 * L
 
-        flush = Signal()          # clears the datapath between jobs and after an abort
+        # Clears the datapath between jobs and after an abort: a register, high in the FLUSH
+        # state and in the first IDLE cycle after ABORT (the engines are held aborted then).
+        flush = Signal()
+        m.d.sync += flush.eq(0)
 
         # --- blocks ---------------------------------------------------------------------
         m.submodules.registers = regs = RegisterFile(REGISTERS, addr_width=S_AXIL_ADDR_BITS)
@@ -118,6 +121,7 @@ class Accelerator(wiring.Component):
         chunks = Signal(range(cfg.max_chunks + 1))
         desc_addr = Signal(cfg.addr_bits)
         desc_shift = Signal(DESCRIPTOR_BYTES * 8)
+        desc_bad = Signal()
 
         m.d.comb += [scanner.csr.eq(csr), scanner.m.eq(job.M), scanner.k.eq(job.K),
                      scanner.nnz.eq(job.NNZ)]
@@ -296,14 +300,18 @@ class Accelerator(wiring.Component):
                     m.d.sync += [busy.eq(1), done.eq(0), error.eq(0), error_code.eq(0),
                                  error_addr.eq(0), jobs_done.eq(0), desc_addr.eq(regs.desc_addr),
                                  window_base.eq(regs.window_base),
-                                 window_limit.eq(regs.window_limit), resetting.eq(0)]
+                                 window_limit.eq(regs.window_limit), resetting.eq(0),
+                                 flush.eq(1)]
                     m.next = "FLUSH"
             with m.State("FLUSH"):
-                m.d.comb += flush.eq(1)
+                # ``flush`` is high in this cycle (set on the way in); the descriptor address
+                # is checked here, registered, for FETCH.
+                m.d.sync += desc_bad.eq((desc_addr[:6] != 0) |
+                                        ~inside_now(desc_addr, DESCRIPTOR_BYTES))
                 m.next = "FETCH"
                 datapath_errors()
             with m.State("FETCH"):
-                with m.If((desc_addr[:6] != 0) | ~inside_now(desc_addr, DESCRIPTOR_BYTES)):
+                with m.If(desc_bad):
                     latch_error(ErrorCode.DESC_OUTSIDE_WINDOW, desc_addr)
                 with m.Else():
                     m.d.comb += [reader.start0.eq(1), reader.addr0.eq(desc_addr),
@@ -383,13 +391,17 @@ class Accelerator(wiring.Component):
                       (job.A_VALUES, val_beats << shift), (job.B_ADDR, b_beats << shift),
                       (job.C_ADDR, c_span)]
             range_ends = [Signal(51, name=f"range_end{i}") for i in range(len(ranges))]
+            outside = Signal(len(ranges))
             with m.State("ENDS"):
                 m.d.sync += [end.eq(base + nbytes) for end, (base, nbytes) in zip(range_ends, ranges)]
+                m.next = "WINDOW"
+                datapath_errors()
+            with m.State("WINDOW"):
+                m.d.sync += outside.eq(Cat(~inside(base, nbytes, end)
+                                           for end, (base, nbytes) in zip(range_ends, ranges)))
                 m.next = "RANGES"
                 datapath_errors()
             with m.State("RANGES"):
-                outside = [~inside(base, nbytes, end)
-                           for end, (base, nbytes) in zip(range_ends, ranges)]
                 for i, (base, _) in enumerate(ranges):     # the first range outside is reported
                     with (m.If if i == 0 else m.Elif)(outside[i]):
                         latch_error(ErrorCode.OPERAND_OUTSIDE_WINDOW, base)
@@ -442,7 +454,7 @@ class Accelerator(wiring.Component):
                 with m.Else():
                     m.d.sync += jobs_done.eq(jobs_done + 1)
                     with m.If(job.NEXT != 0):
-                        m.d.sync += desc_addr.eq(job.NEXT)
+                        m.d.sync += [desc_addr.eq(job.NEXT), flush.eq(1)]
                         m.next = "FLUSH"
                     with m.Else():
                         m.d.sync += [busy.eq(0), done.eq(1)]
@@ -451,16 +463,17 @@ class Accelerator(wiring.Component):
                     m.d.sync += [resetting.eq(1), busy.eq(1), done.eq(0)]
                     m.next = "ABORT"
             with m.State("ABORT"):
-                m.d.comb += [aborting.eq(1), reader.abort.eq(1), writer.abort.eq(1)]
+                m.d.comb += aborting.eq(1)
                 with m.If(regs.soft_reset_strobe):
                     m.d.sync += resetting.eq(1)
                 with m.If(reader.idle & writer.idle):
-                    m.d.comb += flush.eq(1)
-                    m.d.sync += [busy.eq(0), error.eq(~resetting & ~regs.soft_reset_strobe),
+                    m.d.sync += [flush.eq(1), busy.eq(0), error.eq(~resetting & ~regs.soft_reset_strobe),
                                  resetting.eq(0)]
                     with m.If(resetting | regs.soft_reset_strobe):
                         m.d.sync += [error_code.eq(0), error_addr.eq(0)]
                     m.next = "IDLE"
+
+        m.d.comb += [reader.abort.eq(aborting | flush), writer.abort.eq(aborting | flush)]
 
         # --- performance counters ---------------------------------------------------------
         # The events of each cycle are registered first and counted one cycle later (all of
