@@ -148,7 +148,7 @@ class Accelerator(wiring.Component):
         # --- result arbiter: PE results -> write requests ----------------------------------
         # Three registered stages: pick a finished chunk (round robin), multiply its row by
         # C_STRIDE, add the base and chunk offsets into the write request.
-        aborting = Signal()
+        aborting = Signal()       # a register: high exactly while the controller is in ABORT
         req = Signal(write_request_layout(32 * L, cfg.addr_bits))
         req_valid = Signal()
         last_pick = Signal(range(max(P, 2)))
@@ -161,38 +161,45 @@ class Accelerator(wiring.Component):
                     m.d.comb += [pick.eq(cand), any_result.eq(1)]
         m.d.comb += [writer.requests.payload.eq(req),
                      writer.requests.valid.eq(req_valid & ~aborting)]
-        picked = Signal(data.StructLayout({"valid": 1, "row": 16,
-                                           "chunk": range(cfg.max_chunks), "data": 32 * L}))
+        # The picked result enters a register slice: the PEs' ready depends on registers only.
+        picked_layout = data.StructLayout({"row": 16, "chunk": range(cfg.max_chunks),
+                                           "data": 32 * L})
+        m.submodules.result_slice = result_slice = ResetInserter(flush)(
+            RegisterSlice(picked_layout))
+        picked = result_slice.source
         # row * C_STRIDE as two 16 x 16 products (one DSP each); the address adds them.
         placed = Signal(data.StructLayout({"valid": 1, "row_lo": 32, "row_hi": 16,
                                            "base": cfg.addr_bits, "data": 32 * L}))
         req_free = ~req_valid | (writer.requests.valid & writer.requests.ready)
         placed_free = ~placed.valid | req_free
-        picked_free = ~picked.valid | placed_free
+        m.d.comb += picked.ready.eq(placed_free)
         with m.If(writer.requests.valid & writer.requests.ready):
             m.d.sync += req_valid.eq(0)
         with m.If(placed.valid & req_free):
             m.d.sync += [req_valid.eq(1), req.data.eq(placed.data),
                          req.addr.eq(placed.base + placed.row_lo + (placed.row_hi << 16))]
         with m.If(placed_free):
-            m.d.sync += [placed.valid.eq(picked.valid), placed.data.eq(picked.data),
-                         placed.row_lo.eq(picked.row * job.C_STRIDE[:16]),
-                         placed.row_hi.eq(picked.row * job.C_STRIDE[16:]),
-                         placed.base.eq(job.C_ADDR + picked.chunk * chunk_bytes)]
-        take = any_result & picked_free
-        with m.If(picked_free):
-            m.d.sync += picked.valid.eq(0)
+            res = picked.payload
+            m.d.sync += [placed.valid.eq(picked.valid), placed.data.eq(res.data),
+                         placed.row_lo.eq(res.row * job.C_STRIDE[:16]),
+                         placed.row_hi.eq(res.row * job.C_STRIDE[16:]),
+                         placed.base.eq(job.C_ADDR + res.chunk * chunk_bytes)]
+        take = any_result & result_slice.sink.ready
+        m.d.comb += result_slice.sink.valid.eq(any_result)
         with m.Switch(pick):
             for i, pe in enumerate(pes):
                 with m.Case(i):
                     res = pe.results.payload
-                    m.d.comb += pe.results.ready.eq(take)
+                    m.d.comb += [pe.results.ready.eq(take),
+                                 result_slice.sink.payload.row.eq(res.row),
+                                 result_slice.sink.payload.chunk.eq(res.chunk),
+                                 result_slice.sink.payload.data.eq(res.data)]
                     with m.If(take):
-                        m.d.sync += [picked.valid.eq(1), last_pick.eq(i), picked.row.eq(res.row),
-                                     picked.chunk.eq(res.chunk), picked.data.eq(res.data)]
+                        m.d.sync += last_pick.eq(i)
         with m.If(flush):
-            m.d.sync += [req_valid.eq(0), picked.valid.eq(0), placed.valid.eq(0)]
-        results_pending = req_valid | placed.valid | picked.valid | any_result
+            m.d.sync += [req_valid.eq(0), placed.valid.eq(0)]
+        results_pending = req_valid | placed.valid | picked.valid | ~result_slice.sink.ready | \
+            any_result
 
         # --- status and counters ----------------------------------------------------------
         busy = Signal()
@@ -279,6 +286,7 @@ class Accelerator(wiring.Component):
 
         def latch_error(code, addr):
             m.d.comb += [fail.eq(1), fail_code.eq(code), fail_addr.eq(addr)]
+            m.d.sync += aborting.eq(1)
             m.next = "ABORT"
 
         resetting = Signal()      # ABORT was entered by a soft reset: end quietly
@@ -289,7 +297,7 @@ class Accelerator(wiring.Component):
             with m.If(err_now):
                 latch_error(err_code_now, err_addr_now)
             with m.If(regs.soft_reset_strobe):
-                m.d.sync += resetting.eq(1)
+                m.d.sync += [resetting.eq(1), aborting.eq(1)]
                 m.next = "ABORT"
 
         with m.FSM(name="control") as ctrl:
@@ -460,14 +468,14 @@ class Accelerator(wiring.Component):
                         m.d.sync += [busy.eq(0), done.eq(1)]
                         m.next = "IDLE"
                 with m.If(regs.soft_reset_strobe):
-                    m.d.sync += [resetting.eq(1), busy.eq(1), done.eq(0)]
+                    m.d.sync += [resetting.eq(1), busy.eq(1), done.eq(0), aborting.eq(1)]
                     m.next = "ABORT"
             with m.State("ABORT"):
-                m.d.comb += aborting.eq(1)
                 with m.If(regs.soft_reset_strobe):
                     m.d.sync += resetting.eq(1)
                 with m.If(reader.idle & writer.idle):
-                    m.d.sync += [flush.eq(1), busy.eq(0), error.eq(~resetting & ~regs.soft_reset_strobe),
+                    m.d.sync += [flush.eq(1), aborting.eq(0), busy.eq(0),
+                                 error.eq(~resetting & ~regs.soft_reset_strobe),
                                  resetting.eq(0)]
                     with m.If(resetting | regs.soft_reset_strobe):
                         m.d.sync += [error_code.eq(0), error_addr.eq(0)]

@@ -30,9 +30,10 @@ class WriteEngine(wiring.Component):
     * ``idle``: no request held and every issued burst has had its B response.
     * ``beat``: one cycle per W beat accepted.
 
-    A request is taken into a one-entry slot, where its window check is registered, and
-    becomes the burst in hand in the cycle the previous burst's last beat goes out (one cycle
-    after it was taken, at the earliest): back-to-back requests stream at one beat per cycle.
+    A request is taken into a one-entry slot (``requests.ready`` depends on registers only),
+    where its window check is registered, and becomes the burst in hand in the cycle the
+    previous burst's last beat goes out: back-to-back requests of two or more beats stream at
+    one beat per cycle (single-beat chunks at one every two cycles).
     AW and W of a burst are offered together.
     """
 
@@ -111,7 +112,7 @@ class WriteEngine(wiring.Component):
             with m.Else():
                 m.d.comb += [self.window_error.eq(1), self.error_addr.eq(slot.addr)]
         req = self.requests.payload
-        m.d.comb += self.requests.ready.eq((~slot.valid | advance) & ~self.abort)
+        m.d.comb += self.requests.ready.eq(~slot.valid & ~self.abort)     # from registers
         with m.If(self.abort):
             m.d.sync += slot.valid.eq(0)
         with m.Elif(self.requests.valid & self.requests.ready):
