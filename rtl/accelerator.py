@@ -103,17 +103,11 @@ class Accelerator(wiring.Component):
         wiring.connect(m, reader.data1, row_ptrs.beats)
         wiring.connect(m, reader.data2, col_idxs.beats)
         wiring.connect(m, reader.data3, values.beats)
-        # A register slice between each splitter and the scanner, so the scanner's ready does
-        # not reach back into the read engine's buffers.
-        for name, src, dst in (("row_ptr_slice", row_ptrs.elements, scanner.row_ptr),
-                               ("col_idx_slice", col_idxs.elements, scanner.col_idx),
-                               ("value_slice", values.elements, scanner.values)):
-            rslice = RegisterSlice(len(Value.cast(dst.payload)))
-            m.submodules[name] = ResetInserter(flush)(rslice)
-            m.d.comb += [rslice.sink.payload.eq(src.payload), rslice.sink.valid.eq(src.valid),
-                         src.ready.eq(rslice.sink.ready),
-                         dst.payload.eq(rslice.source.payload), dst.valid.eq(rslice.source.valid),
-                         rslice.source.ready.eq(dst.ready)]
+        wiring.connect(m, row_ptrs.elements, scanner.row_ptr)
+        wiring.connect(m, col_idxs.elements, scanner.col_idx)
+        m.d.comb += [scanner.values.payload.eq(values.elements.payload),
+                     scanner.values.valid.eq(values.elements.valid),
+                     values.elements.ready.eq(scanner.values.ready)]
 
         # --- job registers ----------------------------------------------------------------
         job = Signal(data.StructLayout({name: 32 for name in DESC}))

@@ -4,6 +4,7 @@ from amaranth.lib import wiring, stream, data
 from amaranth.lib.wiring import In, Out
 
 from .regmap import ErrorCode
+from .register_slice import RegisterSlice
 
 __all__ = ["OperandScanner", "entry_layout"]
 
@@ -39,6 +40,7 @@ class OperandScanner(wiring.Component):
     * ``blocked``: the scanner holds an entry whose PE group's queues are full (imbalance).
 
     Throughput: one entry per cycle; each row costs one extra cycle to read its row pointer.
+    Each input stream passes a register slice first (one cycle of latency).
     """
 
     def __init__(self, *, pes, load_bits):
@@ -64,6 +66,21 @@ class OperandScanner(wiring.Component):
         P = self.pes
         outs = [getattr(self, f"entries{i}") for i in range(P)]
         loads = [getattr(self, f"load{i}") for i in range(P)]
+
+        # Each input passes through a register slice (one cycle), so the PEs' queue state does
+        # not reach back into the buffers upstream; a column index is compared with k on its
+        # way in and carries the result.
+        m.submodules.row_ptr_in = row_ptr_in = RegisterSlice(32)
+        m.submodules.col_idx_in = col_idx_in = RegisterSlice(
+            data.StructLayout({"col": 32, "out_of_range": 1}))
+        m.submodules.values_in = values_in = RegisterSlice(signed(8))
+        wiring.connect(m, wiring.flipped(self.row_ptr), row_ptr_in.sink)
+        wiring.connect(m, wiring.flipped(self.values), values_in.sink)
+        m.d.comb += [col_idx_in.sink.payload.col.eq(self.col_idx.payload),
+                     col_idx_in.sink.payload.out_of_range.eq(self.col_idx.payload >= self.k),
+                     col_idx_in.sink.valid.eq(self.col_idx.valid),
+                     self.col_idx.ready.eq(col_idx_in.sink.ready)]
+        row_ptr, col_idx, values = row_ptr_in.source, col_idx_in.source, values_in.source
 
         row = Signal(17)
         prev_ptr = Signal(32)
@@ -109,9 +126,9 @@ class OperandScanner(wiring.Component):
             with m.State("IDLE"):
                 on_start()
             with m.State("FIRST_PTR"):
-                m.d.comb += self.row_ptr.ready.eq(1)
-                with m.If(self.row_ptr.valid):
-                    with m.If(self.row_ptr.payload != 0):
+                m.d.comb += row_ptr.ready.eq(1)
+                with m.If(row_ptr.valid):
+                    with m.If(row_ptr.payload != 0):
                         fail(ErrorCode.BAD_ROW_POINTERS)
                     with m.Else():
                         m.d.sync += prev_ptr.eq(0)
@@ -126,9 +143,9 @@ class OperandScanner(wiring.Component):
                     m.d.sync += [remaining.eq(self.k), col.eq(0), first.eq(1), target.eq(best)]
                     m.next = "EMIT"
                 with m.Else():
-                    ptr = self.row_ptr.payload
-                    m.d.comb += self.row_ptr.ready.eq(1)
-                    with m.If(self.row_ptr.valid):
+                    ptr = row_ptr.payload
+                    m.d.comb += row_ptr.ready.eq(1)
+                    with m.If(row_ptr.valid):
                         with m.If((ptr < prev_ptr) | (ptr > self.nnz)):
                             fail(ErrorCode.BAD_ROW_POINTERS)
                         with m.Else():
@@ -146,21 +163,21 @@ class OperandScanner(wiring.Component):
                         m.d.sync += row.eq(row + 1)
                         m.next = "ROW"
                 with m.Else():
-                    m.d.comb += [entry.value.eq(self.values.payload), entry.last.eq(remaining == 1)]
+                    m.d.comb += [entry.value.eq(values.payload), entry.last.eq(remaining == 1)]
                     have = Signal()
                     with m.If(self.csr):
-                        m.d.comb += [have.eq(self.values.valid & self.col_idx.valid),
-                                     entry.col.eq(self.col_idx.payload)]
+                        m.d.comb += [have.eq(values.valid & col_idx.valid),
+                                     entry.col.eq(col_idx.payload.col)]
                     with m.Else():
-                        m.d.comb += [have.eq(self.values.valid), entry.col.eq(col)]
-                    bad_col = self.csr & (self.col_idx.payload >= self.k)
+                        m.d.comb += [have.eq(values.valid), entry.col.eq(col)]
+                    bad_col = self.csr & (col_idx.payload.out_of_range)
                     m.d.comb += self.blocked.eq(have & ~out_ready)
                     with m.If(have & bad_col):
                         fail(ErrorCode.COLUMN_OUT_OF_RANGE)
                     with m.Elif(have):
                         m.d.comb += out_valid.eq(1)
                         with m.If(out_ready):
-                            m.d.comb += [self.values.ready.eq(1), self.col_idx.ready.eq(self.csr)]
+                            m.d.comb += [values.ready.eq(1), col_idx.ready.eq(self.csr)]
                             m.d.sync += [remaining.eq(remaining - 1), col.eq(col + 1),
                                          first.eq(0)]
                             with m.If(remaining == 1):

@@ -30,7 +30,7 @@ class ProcessingElement(wiring.Component):
     * ``entries``: work from the scanner (``entry_layout``), queued ``fifo_depth`` deep;
       ``load`` is the queue fill. A row's entries arrive contiguously, ``first`` to ``last``.
     * ``chunks``, ``k``, ``first_chunk``, ``chunk_step``: job settings, stable from at least
-      two cycles before the first entry until the PE is idle.
+      three cycles before the first entry until the PE is idle.
     * ``b_addr`` / ``b_data``: a scratchpad read port with one cycle of latency.
     * ``b_rows``: rows of B present in the scratchpad (B arrives row by row); an entry with
       ``col >= b_rows`` waits.
@@ -90,15 +90,19 @@ class ProcessingElement(wiring.Component):
         # Settings derived once per job (registered: products of small numbers).
         first_offset = Signal(range(self.b_words))
         step_offset = Signal(range(2 * self.b_words))
-        m.d.sync += [first_offset.eq(self.first_chunk * self.k),
-                     step_offset.eq(self.chunk_step * self.k)]
+        first_chunk = Signal.like(self.first_chunk)
+        chunk_step = Signal.like(self.chunk_step)
+        k = Signal.like(self.k)
+        m.d.sync += [first_chunk.eq(self.first_chunk), chunk_step.eq(self.chunk_step),
+                     k.eq(self.k),
+                     first_offset.eq(first_chunk * k), step_offset.eq(chunk_step * k)]
 
         # Stage 0: issue one chunk of the head entry.
         chunk = Signal(range(2 * self.max_chunks + 1))
         offset = Signal(range(self.b_words))
         started = Signal()
         with m.If(~started):
-            m.d.sync += [chunk.eq(self.first_chunk), offset.eq(first_offset)]
+            m.d.sync += [chunk.eq(first_chunk), offset.eq(first_offset)]
         with m.If(queue.r_stream.valid):
             m.d.sync += started.eq(1)
         owns = chunk < self.chunks
@@ -114,11 +118,11 @@ class ProcessingElement(wiring.Component):
         m.d.sync += [s1.valid.eq(go), s1.row.eq(head.row), s1.chunk.eq(chunk),
                      s1.value.eq(head.value), s1.first.eq(head.first), s1.last.eq(head.last)]
         with m.If(go):
-            with m.If(chunk + self.chunk_step >= self.chunks):
+            with m.If(chunk + chunk_step >= self.chunks):
                 m.d.comb += queue.r_stream.ready.eq(1)
-                m.d.sync += [chunk.eq(self.first_chunk), offset.eq(first_offset)]
+                m.d.sync += [chunk.eq(first_chunk), offset.eq(first_offset)]
             with m.Else():
-                m.d.sync += [chunk.eq(chunk + self.chunk_step), offset.eq(offset + step_offset)]
+                m.d.sync += [chunk.eq(chunk + chunk_step), offset.eq(offset + step_offset)]
         with m.If(queue.r_stream.valid & started & ~owns):
             m.d.comb += queue.r_stream.ready.eq(1)
 

@@ -50,7 +50,7 @@ SWEEP_FIELDS = ["pes", "lanes", "macs_per_cycle", "bus_bits", "b_words", "luts",
                 "lutram", "brams", "dsps", "fmax_mhz", "peak_gops", "critical_path"]
 
 
-def sweep(pes=(1, 2, 4, 8), lanes=(8, 16), *, b_bytes=32768, bus_bits=64, csv_path=None,
+def sweep(pes=(1, 2, 4), lanes=(8, 16), *, b_bytes=32768, bus_bits=64, csv_path=None,
           work_root="zerotile_synth", jobs=2, freq_mhz=100, progress=print):
     """ECP5 area and Fmax over P x L, with the B scratchpad held at ``b_bytes``.
 

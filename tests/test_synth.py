@@ -79,3 +79,13 @@ def test_cli_synth_rejects_bad_configuration(capsys):
     assert main(["synth", "--target", "generic", "--lanes", "3", "--out", str(WORK)]) == 2
     err = capsys.readouterr().err
     assert "lanes must be a power of two" in err and len(err.strip().splitlines()) == 1
+
+
+def test_sweep_plot_is_written():
+    from zerotile.plots import plot_sweep
+    rows = [{"pes": p, "lanes": l, "macs_per_cycle": p * l, "luts": 1000 * p * l // 8,
+             "fmax_mhz": 120 - p * l / 4} for p in (1, 2, 4) for l in (8, 16)]
+    WORK.mkdir(parents=True, exist_ok=True)
+    path = WORK / "sweep_test.png"
+    plot_sweep(rows, path)
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 10_000

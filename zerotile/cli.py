@@ -272,7 +272,7 @@ def build_parser():
                    help="directory for the tools' files (default ./zerotile_synth)")
     s.add_argument("--sweep", action="store_true",
                    help="ECP5 sweep over P and L: CSV and PNG plot in --out")
-    s.add_argument("--sweep-pes", default="1,2,4,8", help="P values of the sweep")
+    s.add_argument("--sweep-pes", default="1,2,4", help="P values of the sweep")
     s.add_argument("--sweep-lanes", default="8,16", help="L values of the sweep")
     s.add_argument("--jobs", type=int, default=2, help="flows run at once in a sweep")
     s.set_defaults(func=cmd_synth)
