@@ -112,7 +112,7 @@ class ReadEngine(wiring.Component):
             m.d.sync += ready.eq((left[i] != 0) &
                                  (fifos[i].level + inflight[i] + ln <= self.fifo_beats))
             w = Signal(name=f"want{i}")
-            m.d.comb += w.eq(ready & (st == 0) & ~self.abort)
+            m.d.comb += w.eq(ready & (st == 0))
             blen.append(ln); bend.append(end); bleft.append(rest); bbad.append(bad)
             want.append(w); settle.append(st)
 
@@ -137,7 +137,8 @@ class ReadEngine(wiring.Component):
                 cand = (last + 1 + offset) % n
                 with m.If((last_pick == last) & want[cand]):
                     m.d.comb += [picked.eq(cand), any_pick.eq(1)]
-        can_issue = ~ar_valid & tags.w_stream.ready & any_pick
+        # ``abort`` gates only the final issue (not the pick), to keep it off the long path.
+        can_issue = ~ar_valid & tags.w_stream.ready & any_pick & ~self.abort
         tag_in = Signal(tag_layout)
         m.d.comb += [tags.w_stream.payload.eq(tag_in), tags.w_stream.valid.eq(0)]
 
