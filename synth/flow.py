@@ -31,6 +31,17 @@ ICE40_PART = "iCE40UP5K-SG48"
 # What an UP5K offers, in the units of SynthReport (LUT4s, flip-flops, EBRs, MAC16s).
 ICE40_CAPACITY = {"luts": 5280, "ffs": 5280, "brams": 30, "dsps": 8}
 
+# Per FPGA target: Yosys synthesis command, nextpnr device, and which cell types count as what
+# ("X*": every type starting with X).
+FPGA_FLOWS = {
+    "ecp5": {"part": ECP5_PART, "synth": "synth_ecp5", "device": ECP5_DEVICE, "cells": {
+        "luts": ("LUT4",), "carry": ("CCU2C",), "lutram": ("TRELLIS_DPR16X4",),
+        "ffs": ("TRELLIS_FF",), "brams": ("DP16KD",), "dsps": ("MULT18X18D", "ALU54B")}},
+    "ice40": {"part": ICE40_PART, "synth": "synth_ice40 -dsp", "device": ICE40_DEVICE, "cells": {
+        "luts": ("SB_LUT4",), "carry": ("SB_CARRY",), "ffs": ("SB_DFF*",),
+        "brams": ("SB_RAM40_4K", "SB_SPRAM256KA"), "dsps": ("SB_MAC16",)}},
+}
+
 
 class SynthError(RuntimeError):
     """A synthesis tool failed; the message names the tool and its log file."""
@@ -227,42 +238,28 @@ def run_flow(target, rtlil_text, config, work_dir, *, top="zerotile", macs_per_c
         rep.note = (f"{len(warnings)} Yosys warnings" if warnings else "no Yosys warnings")
         return rep
 
-    if target == "ecp5":
-        rep.part = ECP5_PART
-        _yosys(work, f"read_rtlil top.il\nsynth_ecp5 -top {top} -json top.json\n"
-                     "tee -q -o stat.json stat -json\n")
-        by_type, _ = _stat_cells(work)
-        rep.luts = by_type.get("LUT4", 0)
-        rep.carry = by_type.get("CCU2C", 0)
-        rep.lutram = by_type.get("TRELLIS_DPR16X4", 0)
-        rep.ffs = by_type.get("TRELLIS_FF", 0)
-        rep.brams = by_type.get("DP16KD", 0)
-        rep.dsps = by_type.get("MULT18X18D", 0) + by_type.get("ALU54B", 0)
-        report, log = _nextpnr(work, "ecp5", ECP5_DEVICE, "top.json", freq_mhz, seed)
-        if report is None:
-            raise SynthError(f"nextpnr-ecp5 failed; log: {work / 'nextpnr.log'}\n"
-                             + "\n".join(log.strip().splitlines()[-10:]))
+    arch = FPGA_FLOWS[target]
+    rep.part = arch["part"]
+    _yosys(work, f"read_rtlil top.il\n{arch['synth']} -top {top} -json top.json\n"
+                 "tee -q -o stat.json stat -json\n")
+    by_type, _ = _stat_cells(work)
+    for field, cell_types in arch["cells"].items():
+        setattr(rep, field, sum(n for t, n in by_type.items()
+                                if any(t.startswith(c[:-1]) if c.endswith("*") else t == c
+                                       for c in cell_types)))
+    report, log = _nextpnr(work, target, arch["device"], "top.json", freq_mhz, seed)
+    if report is not None:
         _fill_from_nextpnr(rep, report)
+    elif target == "ice40":
+        rep.fits = False
+        over = [f"{getattr(rep, k)} {k} of {cap}" for k, cap in ICE40_CAPACITY.items()
+                if getattr(rep, k) > cap]
+        errors = re.findall(r"ERROR: .*", log) or log.strip().splitlines()[-2:]
+        rep.note = ("does not fit the UP5K: needs " + (", ".join(over) or "more than it has")
+                    + "; nextpnr: " + "; ".join(e.strip() for e in errors[:1]))
     else:
-        rep.part = ICE40_PART
-        _yosys(work, f"read_rtlil top.il\nsynth_ice40 -dsp -top {top} -json top.json\n"
-                     "tee -q -o stat.json stat -json\n")
-        by_type, _ = _stat_cells(work)
-        rep.luts = by_type.get("SB_LUT4", 0)
-        rep.carry = by_type.get("SB_CARRY", 0)
-        rep.ffs = sum(n for t, n in by_type.items() if t.startswith("SB_DFF"))
-        rep.brams = by_type.get("SB_RAM40_4K", 0) + by_type.get("SB_SPRAM256KA", 0)
-        rep.dsps = by_type.get("SB_MAC16", 0)
-        report, log = _nextpnr(work, "ice40", ICE40_DEVICE, "top.json", freq_mhz, seed)
-        if report is None:
-            rep.fits = False
-            over = [f"{getattr(rep, k)} {k} of {cap}" for k, cap in ICE40_CAPACITY.items()
-                    if getattr(rep, k) > cap]
-            errors = re.findall(r"ERROR: .*", log) or log.strip().splitlines()[-2:]
-            rep.note = ("does not fit the UP5K: needs " + (", ".join(over) or "more than it has")
-                        + "; nextpnr: " + "; ".join(e.strip() for e in errors[:1]))
-        else:
-            _fill_from_nextpnr(rep, report)
+        raise SynthError(f"nextpnr-{target} failed; log: {work / 'nextpnr.log'}\n"
+                         + "\n".join(log.strip().splitlines()[-10:]))
     if rep.fmax_mhz and macs_per_cycle:
         rep.peak_gops = round(2 * macs_per_cycle * rep.fmax_mhz / 1000, 2)
     return rep

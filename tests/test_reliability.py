@@ -1,4 +1,5 @@
-"""Reliability and security of the accelerator as a bus master, on Verilator:
+"""Reliability and security of the accelerator as a bus master, on Verilator (malformed jobs
+on Icarus too):
 
 * backpressure: random pauses on all five AXI4 channels and the AXI4-Lite channels;
 * bus errors: SLVERR/DECERR injected by the DRAM model on reads and writes;
@@ -21,6 +22,7 @@ from verif import simulate
 from verif.dram import Fault, SLVERR, DECERR
 from verif.job_bench import ERROR_GRACE_CYCLES
 
+from conftest import SIMULATORS
 from jobs import CFG, random_csr, random_b, check_result, tamper
 
 BACKPRESSURE_SEEDS = list(range(101, 109))
@@ -204,12 +206,13 @@ def malformed_cases():
 MALFORMED = malformed_cases()
 
 
-def test_malformed_jobs_are_flagged_and_the_next_job_runs():
+@pytest.mark.parametrize("sim", SIMULATORS)
+def test_malformed_jobs_are_flagged_and_the_next_job_runs(sim):
     a, b, cases = MALFORMED
     plans = []
     for _, p, _ in cases:
         plans += [p, firmware.plan(a, b, mode="csr")]
-    results = simulate(plans, sim="verilator", seed=4, label="malformed jobs")
+    results = simulate(plans, sim=sim, seed=4, label=f"malformed jobs on {sim}")
     assert len(results) == len(plans), "simulation stopped early (hang?)"
     for i, (what, p, code) in enumerate(cases):
         bad, after = results[2 * i], results[2 * i + 1]
