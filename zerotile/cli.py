@@ -177,7 +177,8 @@ def cmd_demo(args):
     print("cycles: the hardware's CYCLES_BUSY counter; util = ideal compute cycles / cycles; "
           "roofline = max(compute, memory) bound / cycles; speedup = dense / CSR cycles; "
           "ideal = 1/density; scipy_us = scipy.sparse CSR x dense (int32) on this CPU, "
-          "measured now, for scale (cycles become time once synthesis gives an Fmax).")
+          "measured now, for scale (cycles / Fmax is time: `zerotile synth --target ecp5` "
+          "gives the Fmax).")
     return 0 if ok else 1
 
 
