@@ -25,7 +25,9 @@ class ReadEngine(wiring.Component):
       ever issued; such a burst raises ``window_error`` instead and its stream stops.
     * ``abort``: stop issuing; beats still in flight are accepted and dropped. ``idle`` is high
       when nothing is in flight and no stream has beats left to issue.
-    * ``read_error`` (pulse) with ``error_addr``: a burst answered SLVERR/DECERR.
+    * ``read_error`` (pulse) with ``error_addr``: a burst answered SLVERR/DECERR; from then
+      on the engine issues nothing more (until reset). ``read_error`` and ``window_error``
+      (with ``error_addr``) come from registers, one cycle after the response or the pick.
     * ``beat``: one cycle per beat accepted on R (for the byte counter).
 
     Bursts are INCR, at most ``max_burst`` beats, never cross a 4 KiB boundary, and are issued
@@ -138,15 +140,21 @@ class ReadEngine(wiring.Component):
                 with m.If((last_pick == last) & want[cand]):
                     m.d.comb += [picked.eq(cand), any_pick.eq(1)]
         # ``abort`` gates only the final issue (not the pick), to keep it off the long path.
-        can_issue = ~ar_valid & tags.w_stream.ready & any_pick & ~self.abort
+        halted = Signal()       # a burst was answered with an error: issue nothing more
+        can_issue = ~ar_valid & tags.w_stream.ready & any_pick & ~self.abort & ~halted
         tag_in = Signal(tag_layout)
         m.d.comb += [tags.w_stream.payload.eq(tag_in), tags.w_stream.valid.eq(0)]
+        # Errors are reported one cycle after the event, from registers.
+        window_error, read_error = Signal(), Signal()
+        error_addr = Signal(self.addr_bits)
+        m.d.sync += [self.window_error.eq(window_error), self.read_error.eq(read_error),
+                     self.error_addr.eq(error_addr)]
 
         for i in range(n):
             with m.If(can_issue & (picked == i)):
                 m.d.sync += settle[i].eq(2)
                 with m.If(bbad[i]):
-                    m.d.comb += [self.window_error.eq(1), self.error_addr.eq(addr[i])]
+                    m.d.comb += [window_error.eq(1), error_addr.eq(addr[i])]
                     m.d.sync += left[i].eq(0)
                 with m.Else():
                     m.d.comb += [tag_in.stream.eq(i), tag_in.addr.eq(addr[i]),
@@ -170,7 +178,8 @@ class ReadEngine(wiring.Component):
                 m.d.sync += [addr[i].eq(getattr(self, f"addr{i}")),
                              left[i].eq(getattr(self, f"beats{i}")), settle[i].eq(2)]
         with m.If(r_take & (axi.rresp != RESP_OKAY)):
-            m.d.comb += [self.read_error.eq(1), self.error_addr.eq(head.addr)]
+            m.d.comb += [read_error.eq(1), error_addr.eq(head.addr)]
+            m.d.sync += halted.eq(1)
 
         outstanding = Signal(range(self.max_outstanding + 1))
         m.d.sync += outstanding.eq(outstanding + (can_issue & tags.w_stream.valid)
