@@ -253,7 +253,8 @@ class Accelerator(wiring.Component):
         val_count = Signal(32)
         c_span = Signal(50)
         c_rows_span = Signal(48)
-        span_lo, span_hi = Signal(32), Signal(32)     # (M - 1) x C_STRIDE, low / high half
+        # (M - 1) x C_STRIDE, low / high half
+        span_lo, span_hi = Signal(32, name="span_lo"), Signal(32, name="span_hi")
         m_minus_1 = Signal(16)
         dense_vals = Signal(33)
         bad_fields = Signal()
@@ -269,9 +270,10 @@ class Accelerator(wiring.Component):
 
         # An error found in a state is registered first (fail_*), then copied to ERROR_CODE /
         # ERROR_ADDR one cycle later, while the controller is already in ABORT.
-        fail, fail_q = Signal(), Signal()
-        fail_code, fail_code_q = Signal(8), Signal(8)
-        fail_addr, fail_addr_q = Signal(cfg.addr_bits), Signal(cfg.addr_bits)
+        fail, fail_q = Signal(name="fail"), Signal(name="fail_q")
+        fail_code, fail_code_q = Signal(8, name="fail_code"), Signal(8, name="fail_code_q")
+        fail_addr = Signal(cfg.addr_bits, name="fail_addr")
+        fail_addr_q = Signal(cfg.addr_bits, name="fail_addr_q")
         m.d.sync += fail_q.eq(fail)
         with m.If(fail):
             m.d.sync += [fail_code_q.eq(fail_code), fail_addr_q.eq(fail_addr)]

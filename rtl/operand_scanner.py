@@ -31,8 +31,8 @@ class OperandScanner(wiring.Component):
     * ``entries{i}``: work for PE ``i`` (``entry_layout``); ``load{i}``: that PE's queue fill;
       ``group{i}``: the group PE ``i`` belongs to in this job (stable while the job runs).
       Every entry of a row goes to all PEs of one group at once (they split its columns), in
-      the cycle all of them can take it. The next row goes to the group whose first PE has
-      the smallest load (lowest group on ties).
+      the cycle all of them can take it. The next row goes to the group whose first PE had
+      the smallest load one cycle earlier (lowest group on ties).
     * ``done``: every row has been dealt (high until the next ``start``).
     * ``error`` (pulse) with ``error_code``: bad row pointers (``row_ptr[0] != 0``, decreasing,
       beyond ``nnz``, or ``row_ptr[m] != nnz``) or a column index ``>= k``. The scanner then
@@ -91,7 +91,9 @@ class OperandScanner(wiring.Component):
 
         groups = [getattr(self, f"group{i}") for i in range(P)]
 
-        # The least-loaded group, judged by its first PE (the PEs of a group move in lockstep).
+        # The least-loaded group, judged by its first PE (the PEs of a group move in lockstep),
+        # from the loads of the cycle before (registered: the queue levels do not reach the
+        # row decision combinationally).
         leader = [Const(1)] + [groups[i] != groups[i - 1] for i in range(1, P)]
         best = Signal(range(max(P, 2)))
         cand, cand_load = groups[0], loads[0]
@@ -99,7 +101,7 @@ class OperandScanner(wiring.Component):
             take = leader[i] & (loads[i] < cand_load)
             cand = Mux(take, groups[i], cand)
             cand_load = Mux(take, loads[i], cand_load)
-        m.d.comb += best.eq(cand)
+        m.d.sync += best.eq(cand)
 
         entry = Signal(entry_layout())
         out_valid = Signal()

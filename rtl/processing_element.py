@@ -98,14 +98,20 @@ class ProcessingElement(wiring.Component):
                      first_offset.eq(first_chunk * k), step_offset.eq(chunk_step * k)]
 
         # Stage 0: issue one chunk of the head entry.
+        # ``owns`` (this PE owns ``chunk``) and ``last`` (``chunk`` is its last chunk of the
+        # entry) are registered next to ``chunk``, so no compare sits on the issue path.
         chunk = Signal(range(2 * self.max_chunks + 1))
         offset = Signal(range(self.b_words))
+        owns = Signal()
+        last = Signal()
         started = Signal()
+        restart = [chunk.eq(first_chunk), offset.eq(first_offset),
+                   owns.eq(first_chunk < self.chunks),
+                   last.eq(first_chunk + chunk_step >= self.chunks)]
         with m.If(~started):
-            m.d.sync += [chunk.eq(first_chunk), offset.eq(first_offset)]
+            m.d.sync += restart
         with m.If(queue.r_stream.valid):
             m.d.sync += started.eq(1)
-        owns = chunk < self.chunks
         s1 = Signal(data.StructLayout({"valid": 1, "row": 16, "chunk": range(self.max_chunks),
                                        "value": signed(8), "first": 1, "last": 1}))
         room = finished.level + in_flight < out_depth
@@ -118,11 +124,12 @@ class ProcessingElement(wiring.Component):
         m.d.sync += [s1.valid.eq(go), s1.row.eq(head.row), s1.chunk.eq(chunk),
                      s1.value.eq(head.value), s1.first.eq(head.first), s1.last.eq(head.last)]
         with m.If(go):
-            with m.If(chunk + chunk_step >= self.chunks):
+            with m.If(last):
                 m.d.comb += queue.r_stream.ready.eq(1)
-                m.d.sync += [chunk.eq(first_chunk), offset.eq(first_offset)]
+                m.d.sync += restart
             with m.Else():
-                m.d.sync += [chunk.eq(chunk + chunk_step), offset.eq(offset + step_offset)]
+                m.d.sync += [chunk.eq(chunk + chunk_step), offset.eq(offset + step_offset),
+                             owns.eq(1), last.eq(chunk + 2 * chunk_step >= self.chunks)]
         with m.If(queue.r_stream.valid & started & ~owns):
             m.d.comb += queue.r_stream.ready.eq(1)
 

@@ -145,7 +145,8 @@ class ReadEngine(wiring.Component):
         tag_in = Signal(tag_layout)
         m.d.comb += [tags.w_stream.payload.eq(tag_in), tags.w_stream.valid.eq(0)]
         # Errors are reported one cycle after the event, from registers.
-        window_error, read_error = Signal(), Signal()
+        window_error = Signal(name="window_error_now")
+        read_error = Signal(name="read_error_now")
         error_addr = Signal(self.addr_bits)
         m.d.sync += [self.window_error.eq(window_error), self.read_error.eq(read_error),
                      self.error_addr.eq(error_addr)]

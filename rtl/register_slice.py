@@ -22,7 +22,7 @@ class RegisterSlice(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        main_valid, skid_valid = Signal(), Signal()
+        main_valid, skid_valid = Signal(name="main_valid"), Signal(name="skid_valid")
         main = Signal(self.shape)
         skid = Signal(self.shape)
         m.d.comb += [self.source.valid.eq(main_valid), self.source.payload.eq(main),

@@ -142,7 +142,17 @@ _CELL_SUFFIX = re.compile(r"(_(TRELLIS|LUT4|CCU2C|PFUMX|L6MUX|DP16KD|MULT18X18D|
                           r"CARRY|ALU|\$)|\$).*$")
 
 
+_INTERNAL = re.compile(r"\$[\w.]+\$\d+|\$\w+")
+
+
 def _net_name(cell):
+    """The register or net a packed cell came from: ``pe0.queue.r_rdy_TRELLIS_FF_Q_3`` ->
+    ``pe0.queue.r_rdy``; an internal name keeps only its ``$kind$N`` prefix
+    (``\\$signal$91_TRELLIS_FF_Q_18`` -> ``$signal$91``)."""
+    cell = cell.lstrip("\\")
+    if cell.startswith("$"):
+        internal = _INTERNAL.match(cell)
+        return internal.group(0) if internal else cell
     return _CELL_SUFFIX.sub("", cell) or cell
 
 

