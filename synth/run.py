@@ -11,7 +11,8 @@ from rtl.export import accelerator_rtlil, TOP_NAME
 from .flow import run_flow
 from .ice40_wrapper import PinWrapper
 
-__all__ = ["synthesize", "default_config", "sweep", "SWEEP_FIELDS", "ICE40_CONFIG"]
+__all__ = ["synthesize", "default_config", "sweep", "read_sweep_csv", "write_sweep_csv",
+           "sweep_markdown", "SWEEP_FIELDS", "ICE40_CONFIG"]
 
 # The smallest useful tile: one PE of 4 lanes on a 32-bit bus, a 2 KiB B scratchpad.
 ICE40_CONFIG = TileConfig(pes=1, lanes=4, bus_bits=32, b_words=512, max_chunks=2,
@@ -75,8 +76,45 @@ def sweep(pes=(1, 2, 4), lanes=(8, 16), *, b_bytes=32768, bus_bits=64, csv_path=
         rows = list(ex.map(one, configs))
     rows.sort(key=lambda r: (r["macs_per_cycle"], r["pes"]))
     if csv_path is not None:
-        with open(csv_path, "w", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=SWEEP_FIELDS)
-            w.writeheader()
-            w.writerows(rows)
+        write_sweep_csv(rows, csv_path)
     return rows
+
+
+def write_sweep_csv(rows, path):
+    """Write sweep rows to ``path`` (columns ``SWEEP_FIELDS``); :func:`read_sweep_csv` reads it."""
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=SWEEP_FIELDS)
+        w.writeheader()
+        w.writerows(rows)
+
+
+_FLOAT_FIELDS = ("fmax_mhz", "peak_gops")
+
+
+def read_sweep_csv(path):
+    """The rows of a CSV written by :func:`sweep`, with numbers as numbers (None when empty)."""
+    def value(key, text):
+        if key == "critical_path":
+            return text
+        if text == "":
+            return None
+        return float(text) if key in _FLOAT_FIELDS else int(text)
+    with open(path, newline="") as f:
+        return [{k: value(k, v) for k, v in row.items()} for row in csv.DictReader(f)]
+
+
+def sweep_markdown(rows):
+    """The sweep as the Markdown table the README shows (critical path as start -> end)."""
+    def n(v, fmt=","):
+        return "-" if v is None else format(v, fmt)
+    lines = ["| P | L | MACs/cycle | LUT4 | carry | FF | LUT RAM | DP16KD | MULT18X18D "
+             "| Fmax (MHz) | peak GOPS | critical path ends |",
+             "|" + "---|" * 12]
+    for r in rows:
+        ends = r["critical_path"].split(": ", 1)[-1].split(" via ", 1)[0]
+        lines.append(
+            f"| {r['pes']} | {r['lanes']} | {r['macs_per_cycle']} | {n(r['luts'])} "
+            f"| {n(r['carry'])} | {n(r['ffs'])} | {n(r['lutram'])} | {n(r['brams'])} "
+            f"| {n(r['dsps'])} | {n(r['fmax_mhz'], '.1f')} | {n(r['peak_gops'], '.2f')} "
+            f"| {ends or '-'} |")
+    return "\n".join(lines) + "\n"

@@ -96,3 +96,20 @@ def test_sweep_plot_is_written():
     path = WORK / "sweep_test.png"
     plot_sweep(rows, path)
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 10_000
+
+
+def test_sweep_csv_round_trips_and_renders_the_readme_table():
+    from synth import SWEEP_FIELDS, read_sweep_csv, sweep_markdown, write_sweep_csv
+    rows = [dict(zip(SWEEP_FIELDS, (4, 8, 32, 64, 4096, 7616, 2148, 8619, 721, 64, 42, 103.33,
+                                    6.61, "9.68 ns (1.73 logic + 7.95 routing): a.b -> c via d"))),
+            dict(zip(SWEEP_FIELDS, (4, 16, 64, 64, 2048, 10531, 2669, 12137, 1233, 60, 74, None,
+                                    None, "")))]
+    WORK.mkdir(parents=True, exist_ok=True)
+    path = WORK / "sweep_test.csv"
+    write_sweep_csv(rows, path)
+    back = read_sweep_csv(path)
+    assert back == rows, f"wrote {rows}, read back {back}"
+    lines = sweep_markdown(back).splitlines()
+    assert lines[2] == ("| 4 | 8 | 32 | 7,616 | 2,148 | 8,619 | 721 | 64 | 42 | 103.3 | 6.61 "
+                        "| a.b -> c |"), lines[2]
+    assert lines[3].endswith("| 1,233 | 60 | 74 | - | - | - |"), lines[3]

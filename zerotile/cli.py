@@ -200,14 +200,15 @@ def cmd_synth(args):
         lanes = [int(x) for x in args.sweep_lanes.split(",")]
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
-        csv_path, png_path = out / "sweep.csv", out / "sweep.png"
+        csv_path, png_path, md_path = out / "sweep.csv", out / "sweep.png", out / "sweep.md"
         print(f"ECP5 sweep: P in {pes} x L in {lanes} (B scratchpad 32 KiB, 64-bit AXI), "
               f"{args.jobs} flows at a time; tool files under {out}/")
         rows = synth.sweep(pes, lanes, csv_path=csv_path, work_root=out, jobs=args.jobs)
         _print_table(rows, ["pes", "lanes", "macs_per_cycle", "luts", "carry", "ffs", "brams",
                             "dsps", "fmax_mhz", "peak_gops"])
         plot_sweep(rows, png_path)
-        print(f"wrote {csv_path} and {png_path}")
+        md_path.write_text(synth.sweep_markdown(rows))
+        print(f"wrote {csv_path}, {png_path} and {md_path}")
         return 0
     cfg = synth.default_config(args.target)
     overrides = {k: v for k, v in (("pes", args.pes), ("lanes", args.lanes),
