@@ -2,7 +2,7 @@
 import random
 
 import cocotb
-from cocotb.triggers import RisingEdge, with_timeout
+from cocotb.triggers import ClockCycles, RisingEdge, with_timeout
 from cocotb.utils import get_sim_time
 from cocotbext.axi import AxiLiteBus, AxiLiteMaster
 
@@ -63,6 +63,9 @@ class CocotbBus:
         except cocotb.triggers.SimTimeoutError:
             return False
         return True
+
+    async def clock(self, cycles):
+        await ClockCycles(self.dut.clk, cycles)
 
     def cycle(self):
         return int(get_sim_time("ns")) // CLOCK_NS

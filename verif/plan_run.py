@@ -1,0 +1,44 @@
+"""What every engine does with one plan: load it, run it (or soft-reset it part-way) through
+the firmware ``Driver``, and record what happened. Engine-neutral: the bus is any firmware bus
+that also has ``clock(cycles)`` (let the hardware run) and ``cycle()`` (cycles so far)."""
+from firmware import ZerotileError
+from rtl.regmap import REG, Status
+
+__all__ = ["run_plan", "ERROR_GRACE_CYCLES", "default_timeout"]
+
+# The controller acts one cycle after an error response; a burst picked in that cycle still
+# appears. A new AR/AW presented later than this after an error response is a violation.
+ERROR_GRACE_CYCLES = 2
+
+
+async def run_plan(driver, bus, plan, timeout, reset_after):
+    """Run ``plan``; with ``reset_after`` (cycles) stop it by SOFT_RESET instead of awaiting
+    it. Returns the plan's result entry (``c``, ``counters``, ``jobs_done`` or ``error``, and
+    the soft-reset observations)."""
+    entry = {}
+    try:
+        if reset_after is None:
+            run = await driver.run(plan, timeout_cycles=timeout)
+            entry.update(c=run.c, counters=run.counters, jobs_done=run.jobs_done)
+        else:
+            await driver.check_config(plan.config)
+            await bus.write_mem(plan.base, bytes(plan.image))
+            await driver.start(plan.first_descriptor, (plan.base, plan.limit))
+            await bus.clock(reset_after)
+            state = await bus.read32(REG["STATUS"])
+            entry["busy_at_reset"] = bool(state & Status.BUSY)
+            entry["jobs_done_at_reset"] = await bus.read32(REG["JOBS_DONE"])
+            c0 = bus.cycle()
+            await driver.soft_reset()
+            entry.update(soft_reset=True, reset_cycles=bus.cycle() - c0)
+    except ZerotileError as e:
+        entry.update(error=f"{type(e).__name__}: {e}")
+    return entry
+
+
+def default_timeout(plan):
+    """Cycles after which a plan counts as hung: generous over its own estimate."""
+    import firmware
+    m, k, n = plan.shape
+    est = firmware.estimate_cycles(plan.mode, m, k, n, plan.nnz, plan.config)
+    return int(8 * est + 4 * len(plan.image) // plan.config.bus_bytes + 20_000)
