@@ -137,6 +137,7 @@ def _load(path):
         "zt_mem_write": (None, [vp, u64, ctypes.c_char_p, u64]),
         "zt_mem_read": (None, [vp, u64, ctypes.c_char_p, u64]),
         "zt_set_reset": (None, [vp, i32]),
+        "zt_set_exact": (i32, [vp, i32]),
         "zt_step": (None, [vp, u64]),
         "zt_irq": (i32, [vp]),
         "zt_run_until_irq": (i32, [vp, u64]),
@@ -155,7 +156,7 @@ def _load(path):
 class NativeModel:
     """One Verilated accelerator with its DRAM model, in this process."""
 
-    def __init__(self, config, *, mem_bytes, timing=None, seed=0, waves=False):
+    def __init__(self, config, *, mem_bytes, timing=None, seed=0, waves=False, exact=False):
         from .runner import SimulationError
         self.config = config
         self.lib = _load(_build(config, waves))
@@ -163,6 +164,7 @@ class NativeModel:
         if not self.handle:
             raise SimulationError(f"native model: cannot allocate {mem_bytes} bytes of DRAM")
         self.set_timing(timing or DramTiming(), seed)
+        self.lib.zt_set_exact(self.handle, int(exact))
         self._seen = 0
 
     def close(self):
@@ -287,7 +289,7 @@ def _complete(coro):
 
 def run_native(plans, *, timeouts, timing=None, pause_probability=0.0, seed=0,
                label="simulation", faults=None, soft_reset_after=None, waves_path=None,
-               waves_window=(0, 2**64 - 1)):
+               waves_window=(0, 2**64 - 1), exact=False):
     """Run ``plans`` back to back on one native model; the result entries of
     ``verif.job_bench`` (one dict per plan run) and the model's total cycles."""
     timing = timing or DramTiming()
@@ -299,7 +301,7 @@ def run_native(plans, *, timeouts, timing=None, pause_probability=0.0, seed=0,
     mem_bytes = 1 << max(16, max(p.limit for p in plans).bit_length())
     results = []
     with NativeModel(plans[0].config, mem_bytes=mem_bytes, timing=timing, seed=seed,
-                     waves=waves_path is not None) as model:
+                     waves=waves_path is not None, exact=exact) as model:
         if waves_path is not None:
             model.trace(waves_path, *waves_window)
         progress = Progress(label, n)

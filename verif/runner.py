@@ -127,7 +127,7 @@ def _build(config, sim, waves):
 
 def simulate(plans, *, engine=None, sim="verilator", dram=None, waves=False,
              pause_probability=0.0, seed=0, label="simulation", timeouts=None, waves_dir=None,
-             waves_window=None, faults=None, soft_reset_after=None):
+             waves_window=None, faults=None, soft_reset_after=None, native_exact=False):
     """Run ``plans`` (firmware ``Plan`` objects of one configuration) back to back on the RTL.
 
     ``engine``: "native" (Verilator model with a C++ clock loop and DRAM model; the default
@@ -136,7 +136,9 @@ def simulate(plans, *, engine=None, sim="verilator", dram=None, waves=False,
     ``faults``: per plan, a list of ``verif.dram.Fault`` the DRAM injects while it runs.
     ``soft_reset_after``: per plan, None or a cycle count after which the plan is stopped by
     SOFT_RESET instead of awaited. ``waves`` records an FST into ``waves_dir``, limited to
-    the cycles ``waves_window`` = (first, last) on the native engine. Returns one
+    the cycles ``waves_window`` = (first, last) on the native engine. ``native_exact``
+    evaluates the native model twice per cycle (the reference for its one-evaluation
+    cycle). Returns one
     ``SimResult`` per plan run (fewer if the hardware hung); raises ``BusViolationError`` if
     the bus monitor saw any forbidden transaction.
     """
@@ -170,7 +172,8 @@ def simulate(plans, *, engine=None, sim="verilator", dram=None, waves=False,
         raw = run_native(plans, timeouts=timeouts, timing=dram,
                          pause_probability=pause_probability, seed=seed, label=label,
                          faults=faults, soft_reset_after=soft_reset_after,
-                         waves_path=waves_path, waves_window=waves_window or (0, 2**64 - 1))
+                         waves_path=waves_path, waves_window=waves_window or (0, 2**64 - 1),
+                         exact=native_exact)
     else:
         raw = _simulate_vip(plans, sim=sim, waves=waves, pause_probability=pause_probability,
                             seed=seed, label=label, timeouts=timeouts, waves_dir=waves_dir,
