@@ -1,6 +1,10 @@
 import os
 import shutil
 
+# NumPy's OpenBLAS spins a thread per core; nothing here uses BLAS, and the simulations need
+# the cores (set before NumPy is imported).
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
 import numpy as np
 import pytest
 
@@ -9,9 +13,15 @@ os.environ.setdefault("ZEROTILE_BUILD_DIR",
                       os.path.join(os.path.dirname(os.path.dirname(__file__)), ".sim_build"))
 
 HAVE_ICARUS = shutil.which("iverilog") is not None
-SIMULATORS = ["verilator",
-              pytest.param("icarus", marks=pytest.mark.skipif(
-                  not HAVE_ICARUS, reason="iverilog not installed (apt-get install iverilog)"))]
+_NO_ICARUS = pytest.mark.skipif(not HAVE_ICARUS,
+                                reason="iverilog not installed (apt-get install iverilog)")
+SIMULATORS = ["verilator", pytest.param("icarus", marks=_NO_ICARUS)]
+# (engine, simulator) pairs: the native engine, and the cocotb VIP engine on both simulators.
+TARGETS = [pytest.param(("native", "verilator"), id="native"),
+           pytest.param(("vip", "verilator"), id="vip-verilator"),
+           pytest.param(("vip", "icarus"), id="vip-icarus", marks=_NO_ICARUS)]
+ENGINES = [pytest.param(("native", "verilator"), id="native"),
+           pytest.param(("vip", "verilator"), id="vip-verilator")]
 
 
 def describe_mismatch(label, got, expected, limit=5):

@@ -1,7 +1,8 @@
-"""Top-level tests: the Accelerator's Verilog under cocotb, driven by the firmware driver,
-with cocotbext-axi's AxiRam as DRAM and AxiLiteMaster as host, checked against golden.
+"""Top-level tests: the Accelerator's Verilog driven by the firmware driver and checked against
+golden, on every engine: native (Verilator with the C++ DRAM model and host) and vip (cocotb
+with cocotbext-axi's AxiRam as DRAM and AxiLiteMaster as host) on Verilator and Icarus.
 
-Each simulator runs every case of a suite in one simulation (back to back, no reset between
+Each target runs every case of a suite in one simulation (back to back, no reset between
 jobs); the test functions then check one case each, so a failure names its case and seed.
 """
 
@@ -14,7 +15,7 @@ from rtl.config import TileConfig
 from verif import simulate
 from zerotile.workload import load_mtx, DATA_DIR
 
-from conftest import SIMULATORS
+from conftest import TARGETS
 from jobs import CFG, random_csr, random_b, check_result
 
 SEEDS = [11, 12]
@@ -58,30 +59,33 @@ CASES = suite_cases()
 _RESULTS = {}
 
 
-def suite_results(sim):
-    if sim not in _RESULTS:
+def suite_results(target):
+    if target not in _RESULTS:
+        engine, sim = target
         names = list(CASES)
         plans = [firmware.plan(a, b, mode=mode) for a, b, mode in CASES.values()]
-        results = simulate(plans, sim=sim, seed=1, label=f"suite on {sim}")
+        results = simulate(plans, engine=engine, sim=sim, seed=1,
+                           label=f"suite on {engine}/{sim}")
         assert len(results) == len(plans), "simulation stopped early (hang?)"
-        _RESULTS[sim] = dict(zip(names, results))
-    return _RESULTS[sim]
+        _RESULTS[target] = dict(zip(names, results))
+    return _RESULTS[target]
 
 
-@pytest.mark.parametrize("sim", SIMULATORS)
+@pytest.mark.parametrize("target", TARGETS)
 @pytest.mark.parametrize("name", list(CASES))
-def test_suite_case(sim, name):
+def test_suite_case(target, name):
     a, b, _ = CASES[name]
-    check_result(f"{name} on {sim}", suite_results(sim)[name], a, b)
+    check_result(f"{name} on {'/'.join(target)}", suite_results(target)[name], a, b)
 
 
+@pytest.mark.parametrize("engine", ["native", "vip"])
 @pytest.mark.parametrize("seed", [31, 32, 33])
-def test_random_backpressure_on_every_axi_channel(seed):
-    print(f"seed {seed}")
+def test_random_backpressure_on_every_axi_channel(seed, engine):
+    print(f"seed {seed}, engine {engine}")
     names = ["odd_shapes-csr", "odd_shapes-dense", "karate-csr", "wide_n-dense",
              "density0.1-seed11-csr", "empty_rows-csr"]
     plans = [firmware.plan(CASES[n][0], CASES[n][1], mode=CASES[n][2]) for n in names]
-    results = simulate(plans, sim="verilator", seed=seed, pause_probability=0.3,
+    results = simulate(plans, engine=engine, seed=seed, pause_probability=0.3,
                        label=f"backpressure seed {seed}")
     for name, res in zip(names, results):
         check_result(f"{name} (pauses, seed {seed})", res, CASES[name][0], CASES[name][1])
@@ -98,7 +102,7 @@ def test_performance_targets():
     plans = [firmware.plan(a_dense, b_dense, mode="dense"),
              firmware.plan(a_sparse, b_sparse, mode="csr"),
              firmware.plan(a_sparse, b_sparse, mode="dense")]
-    res = simulate(plans, sim="verilator", label="performance")
+    res = simulate(plans, engine="native", label="performance")   # default DRAM timing
     bd_dense, cnt_dense = check_result("dense 64^3", res[0], a_dense, b_dense)
     bd_csr, cnt_csr = check_result("csr 256 10%", res[1], a_sparse, b_sparse)
     _, cnt_csr_dense = check_result("csr 256 10% in dense mode", res[2], a_sparse, b_sparse)
@@ -123,6 +127,6 @@ def test_other_configurations(params):
              "density0.5-seed11-csr", "karate-csr"]
     plans = [firmware.plan(CASES[n][0], CASES[n][1], mode=CASES[n][2], config=cfg)
              for n in names]
-    results = simulate(plans, sim="verilator", seed=3, label=f"config {params}")
+    results = simulate(plans, engine="native", seed=3, label=f"config {params}")
     for name, res in zip(names, results):
         check_result(f"{name} {params}", res, CASES[name][0], CASES[name][1], cfg)

@@ -1,5 +1,5 @@
-"""Reliability and security of the accelerator as a bus master, on Verilator (malformed jobs
-on Icarus too):
+"""Reliability and security of the accelerator as a bus master, on both engines (the native
+C++ DRAM model and cocotbext-axi's AxiRam on Verilator; malformed jobs on Icarus too):
 
 * backpressure: random pauses on all five AXI4 channels and the AXI4-Lite channels;
 * bus errors: SLVERR/DECERR injected by the DRAM model on reads and writes;
@@ -20,9 +20,9 @@ import firmware
 from rtl.regmap import ErrorCode, MAX_M, MAX_NNZ
 from verif import simulate
 from verif.dram import Fault, SLVERR, DECERR
-from verif.job_bench import ERROR_GRACE_CYCLES
+from verif.plan_run import ERROR_GRACE_CYCLES
 
-from conftest import SIMULATORS
+from conftest import TARGETS, ENGINES
 from jobs import CFG, random_csr, random_b, check_result, tamper
 
 BACKPRESSURE_SEEDS = list(range(101, 109))
@@ -40,13 +40,14 @@ def mixed_jobs(seed):
     return jobs
 
 
+@pytest.mark.parametrize("target", ENGINES)
 @pytest.mark.parametrize("seed", BACKPRESSURE_SEEDS)
-def test_backpressure_all_channels(seed):
+def test_backpressure_all_channels(seed, target):
     probability = 0.15 + 0.05 * (seed % 8)       # 0.15 .. 0.5 of cycles paused per channel
     print(f"seed {seed}, pause probability {probability:.2f} on all 10 AXI channels")
     jobs = mixed_jobs(seed)
     plans = [firmware.plan(a, b, mode=mode) for _, a, b, mode in jobs]
-    results = simulate(plans, sim="verilator", seed=seed, pause_probability=probability,
+    results = simulate(plans, engine=target[0], seed=seed, pause_probability=probability,
                        label=f"backpressure seed {seed}")
     assert len(results) == len(plans), "simulation stopped early (hang?)"
     for (name, a, b, _), res in zip(jobs, results):
@@ -84,7 +85,8 @@ FAULT_CASES = [  # (name, mode, region, kind, resp, expected error)
 ]
 
 
-def test_bus_errors_stop_the_job_and_the_next_job_runs():
+@pytest.mark.parametrize("target", ENGINES)
+def test_bus_errors_stop_the_job_and_the_next_job_runs(target):
     a = random_csr(40, 48, 0.2, 61)
     b = random_b(48, 20, 61)
     plans, faults = [], []
@@ -93,7 +95,7 @@ def test_bus_errors_stop_the_job_and_the_next_job_runs():
         lo, hi = _region(p, region)
         plans += [p, firmware.plan(a, b, mode="csr")]
         faults += [[Fault(lo, hi, resp, kind)], []]
-    results = simulate(plans, sim="verilator", seed=5, faults=faults, label="bus errors")
+    results = simulate(plans, engine=target[0], seed=5, faults=faults, label="bus errors")
     assert len(results) == len(plans), "simulation stopped early (hang?)"
     for i, (name, _, _, kind, _, code) in enumerate(FAULT_CASES):
         bad, after = results[2 * i], results[2 * i + 1]
@@ -132,12 +134,13 @@ def window_cases():
     return a, b, out
 
 
-def test_operands_outside_the_window_are_rejected_before_any_transfer():
+@pytest.mark.parametrize("target", ENGINES)
+def test_operands_outside_the_window_are_rejected_before_any_transfer(target):
     a, b, cases = window_cases()
     plans = []
     for _, p in cases:
         plans += [p, firmware.plan(a, b, mode="csr")]
-    results = simulate(plans, sim="verilator", seed=3, label="window")
+    results = simulate(plans, engine=target[0], seed=3, label="window")
     assert len(results) == len(plans), "simulation stopped early (hang?)"
     desc_bursts = -(-64 // (CFG.bus_bytes * CFG.max_burst))
     for i, (what, _) in enumerate(cases):
@@ -206,13 +209,15 @@ def malformed_cases():
 MALFORMED = malformed_cases()
 
 
-@pytest.mark.parametrize("sim", SIMULATORS)
-def test_malformed_jobs_are_flagged_and_the_next_job_runs(sim):
+@pytest.mark.parametrize("target", TARGETS)
+def test_malformed_jobs_are_flagged_and_the_next_job_runs(target):
+    engine, sim = target
     a, b, cases = MALFORMED
     plans = []
     for _, p, _ in cases:
         plans += [p, firmware.plan(a, b, mode="csr")]
-    results = simulate(plans, sim=sim, seed=4, label=f"malformed jobs on {sim}")
+    results = simulate(plans, engine=engine, sim=sim, seed=4,
+                       label=f"malformed jobs on {engine}/{sim}")
     assert len(results) == len(plans), "simulation stopped early (hang?)"
     for i, (what, p, code) in enumerate(cases):
         bad, after = results[2 * i], results[2 * i + 1]
@@ -225,15 +230,17 @@ def test_malformed_jobs_are_flagged_and_the_next_job_runs(sim):
 
 # --- soft reset -------------------------------------------------------------------------------
 
+@pytest.mark.parametrize("target", ENGINES)
 @pytest.mark.parametrize("reset_after", [1, 40, 400, 1500, 3000])
-def test_soft_reset_mid_job_then_a_new_job(reset_after):
+def test_soft_reset_mid_job_then_a_new_job(reset_after, target):
     """Soft reset at points spread over a job (descriptor fetch, B load, A stream, write-back),
     then the same job again without a hardware reset: correct."""
     a = random_csr(120, 96, 0.2, 71)
     b = random_b(96, 40, 71)
     plans = [firmware.plan(a, b, mode="csr"), firmware.plan(a, b, mode="csr"),
              firmware.plan(a, b, mode="dense")]
-    results = simulate(plans, sim="verilator", seed=6, soft_reset_after=[reset_after, None, None],
+    results = simulate(plans, engine=target[0], seed=6,
+                       soft_reset_after=[reset_after, None, None],
                        label=f"soft reset after {reset_after}")
     assert len(results) == 3
     first = results[0]

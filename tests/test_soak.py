@@ -2,7 +2,7 @@
 
 Excluded from the default run (marker ``soak``). Run it with::
 
-    pytest -m soak                       # 300 jobs, seed 2026
+    pytest -m soak                       # 300 jobs, seed 2026, on both engines
     ZEROTILE_SOAK_JOBS=1000 ZEROTILE_SOAK_SEED=7 pytest -m soak -s
 
 Shapes, densities, modes and B widths (including B wider than one job, so descriptor chains)
@@ -17,15 +17,17 @@ import pytest
 import firmware
 from verif import simulate
 
+from conftest import ENGINES
 from jobs import CFG, random_csr, random_b, check_result
 
 pytestmark = pytest.mark.soak
 
 
-def test_soak_random_jobs_back_to_back():
+@pytest.mark.parametrize("target", ENGINES)
+def test_soak_random_jobs_back_to_back(target):
     n_jobs = int(os.environ.get("ZEROTILE_SOAK_JOBS", "300"))
     seed = int(os.environ.get("ZEROTILE_SOAK_SEED", "2026"))
-    print(f"soak: {n_jobs} jobs, seed {seed}")
+    print(f"soak: {n_jobs} jobs, seed {seed}, {target[0]} engine")
     rng = np.random.default_rng(seed)
     jobs = []
     for j in range(n_jobs):
@@ -37,7 +39,7 @@ def test_soak_random_jobs_back_to_back():
         b = random_b(k, n, seed * 100_003 + j)
         jobs.append((f"job {j}: {mode} {m}x{k}x{n} density {density}", a, b, mode))
     plans = [firmware.plan(a, b, mode=mode) for _, a, b, mode in jobs]
-    results = simulate(plans, sim="verilator", seed=seed, pause_probability=0.25,
+    results = simulate(plans, engine=target[0], seed=seed, pause_probability=0.25,
                        label=f"soak seed {seed}")
     assert len(results) == len(plans), f"stopped after {len(results)} of {len(plans)} jobs"
     for (name, a, b, _), res in zip(jobs, results):

@@ -63,6 +63,23 @@ def _fmt(x, digits=3):
     return "-" if x is None else f"{x:.{digits}f}"
 
 
+def _engine(args):
+    """(engine, DramTiming or None) from --engine, --sim and --dram-latency."""
+    from verif.native import DramTiming
+    engine = args.engine or ("vip" if args.sim == "icarus" else "native")
+    if engine == "native" and args.sim != "verilator":
+        raise FormatError(f"--sim {args.sim} runs on the vip engine: add --engine vip")
+    if engine == "vip":
+        if args.dram_latency is not None:
+            raise FormatError("--dram-latency sets the native engine's DRAM model; the vip "
+                              "engine uses cocotbext-axi's AxiRam")
+        return engine, None
+    latency = args.dram_latency if args.dram_latency is not None else DramTiming().read_latency
+    if latency < 1:
+        raise FormatError(f"--dram-latency must be at least 1 cycle, not {latency}")
+    return engine, DramTiming(read_latency=latency)
+
+
 def cmd_run(args):
     import firmware
     import golden
@@ -80,9 +97,10 @@ def cmd_run(args):
         plans.append(firmware.plan(a, b, config=cfg, mode="dense"))
     c_ref = golden.spmm(a, b)
     waves_dir = Path("zerotile_waves").resolve() if args.waves else None
+    engine, dram = _engine(args)
     t0 = time.monotonic()
-    results = simulate(plans, sim=args.sim, waves=args.waves, seed=args.seed,
-                       label=Path(args.matrix).name, waves_dir=waves_dir)
+    results = simulate(plans, engine=engine, sim=args.sim, dram=dram, waves=args.waves,
+                       seed=args.seed, label=Path(args.matrix).name, waves_dir=waves_dir)
     wall = time.monotonic() - t0
     reports = []
     for res in results:
@@ -96,7 +114,9 @@ def cmd_run(args):
         main_rep["dense_correct"] = reports[1]["correct"]
         main_rep["speedup_vs_dense"] = round(reports[1]["cycles"] / main_rep["cycles"], 3) \
             if main_rep.get("cycles") else None
+    main_rep["engine"] = engine
     main_rep["simulator"] = args.sim
+    main_rep["dram_latency"] = dram.read_latency if dram else None
     main_rep["seed"] = args.seed
     main_rep["wall_seconds"] = round(wall, 2)
     rows = []
@@ -107,7 +127,9 @@ def cmd_run(args):
                      "roofline_eff": _fmt(rep.get("roofline_efficiency")),
                      "dram_rd": rep.get("dram_bytes_read", "-"),
                      "dram_wr": rep.get("dram_bytes_written", "-")})
-    print(f"C = A.B, shape {main_rep['shape']} on {args.sim}, P={cfg.pes} L={cfg.lanes} "
+    where = (f"the native engine (Verilator, DRAM read latency {dram.read_latency} cycles)"
+             if engine == "native" else f"the vip engine ({args.sim} + cocotbext-axi)")
+    print(f"C = A.B, shape {main_rep['shape']} on {where}, P={cfg.pes} L={cfg.lanes} "
           f"bus={cfg.bus_bits}: peak {cfg.peak_macs_per_cycle} MACs/cycle")
     _print_table(rows, ["mode", "correct", "mismatches", "cycles", "bound", "utilization",
                         "roofline_eff", "dram_rd", "dram_wr"])
@@ -141,12 +163,14 @@ def cmd_demo(args):
         b = random_b(a.shape[1], n, seed)
         for mode in ("csr", "dense"):
             jobs.append((path.stem, a, b, firmware.plan(a, b, config=cfg, mode=mode)))
+    from verif.native import DramTiming
     print(f"zerotile demo: {len(paths)} bundled matrices x N={n}, CSR and dense mode, on "
-          f"Verilator (P={cfg.pes}, L={cfg.lanes}, {cfg.bus_bits}-bit AXI, "
-          f"{cfg.peak_macs_per_cycle} int8 MACs/cycle).")
+          f"the native Verilator engine (P={cfg.pes}, L={cfg.lanes}, {cfg.bus_bits}-bit AXI, "
+          f"{cfg.peak_macs_per_cycle} int8 MACs/cycle, DRAM read latency "
+          f"{DramTiming().read_latency} cycles).")
     print("Sparsity patterns are the real ones; values are seeded nonzero int8. "
           "Every C is checked against the NumPy golden model.")
-    results = simulate([j[3] for j in jobs], sim="verilator", seed=seed, label="demo")
+    results = simulate([j[3] for j in jobs], engine="native", seed=seed, label="demo")
     rows, ok = [], True
     by_name = {}
     for (name, a, b, plan), res in zip(jobs, results):
@@ -257,7 +281,15 @@ def build_parser():
     r.add_argument("--compare-dense", action="store_true",
                    help="also run dense mode and report speedup_vs_dense")
     r.add_argument("--seed", type=int, default=1, help="seed of the int8 values (default 1)")
-    r.add_argument("--sim", choices=["verilator", "icarus"], default="verilator")
+    r.add_argument("--engine", choices=["native", "vip"],
+                   help="native: Verilated model with a C++ clock loop and DRAM model (default, "
+                        "fast); vip: cocotb + cocotbext-axi (the verification reference; the "
+                        "only engine for --sim icarus)")
+    r.add_argument("--dram-latency", type=int, metavar="CYCLES",
+                   help="native engine: cycles from a read address to its first data beat "
+                        "(default 20, DRAM behind a ~100 MHz fabric)")
+    r.add_argument("--sim", choices=["verilator", "icarus"], default="verilator",
+                   help="simulator of the vip engine (default verilator)")
     r.add_argument("--json", help="write the metrics to this JSON file")
     r.add_argument("--waves", action="store_true",
                    help="record waveforms into ./zerotile_waves/")
