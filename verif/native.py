@@ -78,7 +78,7 @@ def _prepare_build_env():
 
 
 def _build(config, waves):
-    from rtl.export import accelerator_verilog, TOP_NAME
+    from rtl.export import simulation_verilog, TOP_NAME
     from .runner import WAIVERS, SimulationError
 
     def build(bdir):
@@ -87,11 +87,14 @@ def _build(config, waves):
               f"bus={config.bus_bits}{' with FST tracing' if waves else ''} "
               f"(first run only; cached in {bdir})...", file=sys.stderr, flush=True)
         src = bdir / f"{TOP_NAME}.v"
-        src.write_text(accelerator_verilog(config))
+        src.write_text(simulation_verilog(config))
         cflags = "-fPIC -std=c++17" + (" -DZT_TRACE" if waves else "")
         cmd = [str(verilator), "--cc", "--exe", "--build", "-j", str(os.cpu_count() or 1),
                "--top-module", TOP_NAME, "--prefix", "Vzerotile",
                "-O3", "--x-assign", "fast", "--x-initial", "fast", "--noassert",
+               # Yosys writes its parallel multiplexers as casez with overlapping patterns;
+               # the selects are exclusive by construction, so the overlap never matters.
+               "-Wno-CASEOVERLAP",
                "--Mdir", str(bdir / "obj"), "-o", LIBRARY,
                "-CFLAGS", cflags, "-LDFLAGS", "-shared",
                "-MAKEFLAGS", "OPT_FAST=-O2 OPT_SLOW=-O1 OPT_GLOBAL=-O2"]
