@@ -1,9 +1,11 @@
 """Host-side firmware: operand validation, memory layout and job planning, and the driver."""
 from .errors import ZerotileError, FormatError, TooLargeError, DeviceError, DeviceTimeout
 from .operands import as_dense_int8, as_csr_int8, check_csr
-from .planner import Plan, Job, plan, pack_descriptor, estimate_cycles, POISON
+from .planner import (Plan, Job, plan, pack_descriptor, estimate_cycles, choose_mode,
+                      check_size, image_bytes, POISON)
 from .driver import Driver, RunResult
 
 __all__ = ["ZerotileError", "FormatError", "TooLargeError", "DeviceError", "DeviceTimeout",
            "as_dense_int8", "as_csr_int8", "check_csr", "Plan", "Job", "plan",
-           "pack_descriptor", "estimate_cycles", "POISON", "Driver", "RunResult"]
+           "pack_descriptor", "estimate_cycles", "choose_mode", "check_size", "image_bytes",
+           "POISON", "Driver", "RunResult"]

@@ -24,7 +24,8 @@ from rtl.regmap import (DESC, DESCRIPTOR_BYTES, DESCRIPTOR_ALIGN, MODE_DENSE, MO
 from .errors import FormatError, TooLargeError
 from .operands import as_csr_int8, as_dense_int8
 
-__all__ = ["Job", "Plan", "plan", "pack_descriptor", "estimate_cycles", "POISON"]
+__all__ = ["Job", "Plan", "plan", "pack_descriptor", "estimate_cycles", "choose_mode",
+           "check_size", "image_bytes", "POISON"]
 
 POISON = 0xA5
 MODES = ("auto", "dense", "csr")
@@ -73,6 +74,12 @@ class Plan:
         return np.frombuffer(bytes(raw), dtype="<i4").reshape(m, self.c_stride // 4)[:, :n].copy()
 
 
+def choose_mode(modes, m, k, n, nnz, config):
+    """The "auto" rule: of the modes that can take the job, the one with the lower
+    ``estimate_cycles``."""
+    return min(modes, key=lambda md: estimate_cycles(md, m, k, n, nnz, config))
+
+
 def estimate_cycles(mode, m, k, n, nnz, config):
     """A rough cycle estimate used to pick the mode (not a bound; see ``golden``)."""
     chunks = math.ceil(n / config.lanes)
@@ -85,15 +92,48 @@ def estimate_cycles(mode, m, k, n, nnz, config):
     return max(compute, memory)
 
 
-def _check_fits(m, k, nnz, config):
+def _fits(mode, m, k, nnz, config):
+    """Why one job of ``mode`` cannot take this A (None when it can)."""
     if m > MAX_M:
-        raise TooLargeError(f"A has {m} rows; one job takes at most {MAX_M}")
+        return f"A has {m} rows; one job takes at most {MAX_M}"
     if k > config.max_k:
-        raise TooLargeError(f"A has {k} columns (B has {k} rows) but the B scratchpad holds "
-                            f"at most {config.max_k} rows ({config.b_words} words of "
-                            f"{config.lanes} bytes)")
-    if nnz > MAX_NNZ:
-        raise TooLargeError(f"A has {nnz} stored entries; one job takes at most {MAX_NNZ}")
+        return (f"A has {k} columns (B has {k} rows) but the B scratchpad holds at most "
+                f"{config.max_k} rows ({config.b_words} words of {config.lanes} bytes)")
+    if mode == "csr" and nnz > MAX_NNZ:
+        return f"A has {nnz} stored entries; a CSR job takes at most {MAX_NNZ}"
+    if mode == "dense" and m * k >= MAX_DENSE_A_BYTES:
+        return f"dense A of {m}x{k} bytes exceeds one job's 256 MiB stream"
+    return None
+
+
+def image_bytes(mode, m, k, n, nnz, config):
+    """Bytes of DRAM a plan of this shape occupies, computed without allocating anything."""
+    L = config.lanes
+    chunks_per_job = max(1, min(config.max_chunks, config.b_words // max(k, 1)))
+    n_jobs = math.ceil(n / (chunks_per_job * L))
+    a = 4 * (m + 1) + 5 * nnz + 3 * DESCRIPTOR_ALIGN if mode == "csr" else m * k
+    b = k * math.ceil(n / L) * L + n_jobs * DESCRIPTOR_ALIGN
+    return n_jobs * DESCRIPTOR_BYTES + a + b + m * math.ceil(n / L) * L * 4 + 4 * DESCRIPTOR_ALIGN
+
+
+def check_size(m, k, n, nnz, *, mode="auto", config=None, base=0x1000):
+    """Reject, before anything is allocated, a product the hardware cannot run: returns the
+    modes that can take it (``mode`` itself unless it is "auto"); raises ``TooLargeError``
+    naming the limit otherwise."""
+    config = config or TileConfig()
+    if mode not in MODES:
+        raise FormatError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
+    modes = ("dense", "csr") if mode == "auto" else (mode,)
+    why = {md: _fits(md, m, k, nnz, config) for md in modes}
+    ok = [md for md in modes if why[md] is None]
+    if not ok:
+        raise TooLargeError(why[modes[-1]] if mode == "auto" else why[mode])
+    need = min(image_bytes(md, m, k, n, nnz, config) for md in ok)
+    if base + need > 1 << config.addr_bits:
+        raise TooLargeError(f"A.B of {m}x{k} by {k}x{n} needs {need / 2**30:.1f} GiB of DRAM "
+                            f"(C alone is {m}x{n} int32); the accelerator addresses "
+                            f"{2 ** (config.addr_bits - 30)} GiB")
+    return ok
 
 
 def plan(a, b, *, config=None, mode="auto", base=0x1000):
@@ -113,11 +153,8 @@ def plan(a, b, *, config=None, mode="auto", base=0x1000):
     if min(m, k, n) == 0:
         raise FormatError(f"empty product: A is {m}x{k}, B is {b.shape[0]}x{n}")
     nnz = int(a_csr.nnz)
-    _check_fits(m, k, nnz, config)
-    if mode == "auto":
-        mode = min(("dense", "csr"), key=lambda md: estimate_cycles(md, m, k, n, nnz, config))
-    if mode == "dense" and m * k >= MAX_DENSE_A_BYTES:
-        raise TooLargeError(f"dense A of {m}x{k} bytes exceeds one job's 256 MiB stream")
+    modes = check_size(m, k, n, nnz, mode=mode, config=config, base=base)
+    mode = choose_mode(modes, m, k, n, nnz, config)
 
     L = config.lanes
     chunks_per_job = min(config.max_chunks, config.b_words // k)

@@ -76,7 +76,8 @@ def cached_build(kind, config, *, extra_files=(), variant="", build):
     """The directory of the build of ``kind`` for ``config``, building it if needed.
 
     ``build(directory)`` fills an empty directory; it runs under the lock, and the result
-    counts once it returns. Returns ``(directory, fresh)``; ``fresh`` is True when this call
+    counts once it returns (a build that raised leaves its directory unstamped, with its logs,
+    until the next attempt wipes it). Returns ``(directory, fresh)``; ``fresh`` is True when this call
     built it.
     """
     h = hashlib.sha256()
@@ -93,11 +94,7 @@ def cached_build(kind, config, *, extra_files=(), variant="", build):
         if final.exists():                  # interrupted or failed earlier: start afresh
             shutil.rmtree(final, ignore_errors=True)
         final.mkdir(parents=True)
-        try:
-            build(final)
-        except BaseException:
-            shutil.rmtree(final, ignore_errors=True)
-            raise
+        build(final)       # on failure the directory stays, unstamped, for its logs
         (final / STAMP).write_text(toolchain_fingerprint(kind) + "\n")
         return final, True
 

@@ -8,8 +8,10 @@ from dataclasses import dataclass, field
 import os
 import pickle
 import shutil
+import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import firmware
@@ -51,6 +53,7 @@ class SimResult:
     violations: list = field(default_factory=list)
     faults_hit: dict = field(default_factory=dict)
     transactions: dict = field(default_factory=dict)   # AXI bursts accepted: read / write
+    waves: list = field(default_factory=list)       # waveform files written
     soft_reset: bool = False
     busy_at_reset: bool = False
     jobs_done_at_reset: int = 0
@@ -70,6 +73,15 @@ def available_simulators():
     out["icarus"] = None if shutil.which("iverilog") else \
         "iverilog is not installed (apt-get install iverilog)"
     return out
+
+
+def require_fst_support():
+    """Verilator's FST writer needs the LZ4 headers; say so before a build fails on them."""
+    probe = subprocess.run(["g++", "-E", "-x", "c++", "-"], input="#include <lz4.h>\n",
+                           capture_output=True, text=True)
+    if probe.returncode != 0:
+        raise SimulationError("FST waveforms from Verilator need the LZ4 headers: "
+                              "apt-get install liblz4-dev")
 
 
 def _prepare_env():
@@ -95,7 +107,7 @@ def _build(config, sim, waves):
         kw = dict(sources=[bdir / f"{TOP_NAME}.v"], hdl_toplevel=TOP_NAME, build_dir=bdir,
                   waves=waves, timescale=("1ns", "1ps"), log_file=bdir / "build.log")
         if sim == "verilator":
-            kw["build_args"] = [str(WAIVERS)]
+            kw["build_args"] = [str(WAIVERS)] + (["--trace-fst"] if waves else [])
         return kw
 
     def build(bdir):
@@ -127,7 +139,8 @@ def _build(config, sim, waves):
 
 def simulate(plans, *, engine=None, sim="verilator", dram=None, waves=False,
              pause_probability=0.0, seed=0, label="simulation", timeouts=None, waves_dir=None,
-             waves_window=None, faults=None, soft_reset_after=None, native_exact=False):
+             waves_window=None, waves_name="zerotile", faults=None, soft_reset_after=None,
+             native_exact=False):
     """Run ``plans`` (firmware ``Plan`` objects of one configuration) back to back on the RTL.
 
     ``engine``: "native" (Verilator model with a C++ clock loop and DRAM model; the default
@@ -135,8 +148,9 @@ def simulate(plans, *, engine=None, sim="verilator", dram=None, waves=False,
     ``dram``: the native engine's ``DramTiming`` (default: ``DEFAULT_DRAM_LATENCY``).
     ``faults``: per plan, a list of ``verif.dram.Fault`` the DRAM injects while it runs.
     ``soft_reset_after``: per plan, None or a cycle count after which the plan is stopped by
-    SOFT_RESET instead of awaited. ``waves`` records an FST into ``waves_dir``, limited to
-    the cycles ``waves_window`` = (first, last) on the native engine. ``native_exact``
+    SOFT_RESET instead of awaited. ``waves`` records an FST into ``waves_dir`` named
+    ``<waves_name>-<date>-<time>.fst`` (``SimResult.waves``), limited to the cycles
+    ``waves_window`` = (first, last) on the native engine. ``native_exact``
     evaluates the native model twice per cycle (the reference for its one-evaluation
     cycle). Returns one
     ``SimResult`` per plan run (fewer if the hardware hung); raises ``BusViolationError`` if
@@ -163,22 +177,26 @@ def simulate(plans, *, engine=None, sim="verilator", dram=None, waves=False,
         raise SimulationError("all plans of one simulation must share one configuration")
     if timeouts is None:
         timeouts = [default_timeout(p) for p in plans]
+    waves_path = None
+    if waves:
+        if sim == "verilator":
+            require_fst_support()
+        waves_dir = Path(waves_dir or "zerotile_waves").resolve()
+        waves_dir.mkdir(parents=True, exist_ok=True)
+        waves_path = waves_dir / f"{waves_name}-{time.strftime('%Y%m%d-%H%M%S')}.fst"
     if engine == "native":
         from .native import run_native
-        waves_path = None
-        if waves:
-            Path(waves_dir).mkdir(parents=True, exist_ok=True)
-            waves_path = Path(waves_dir) / "zerotile.fst"
         raw = run_native(plans, timeouts=timeouts, timing=dram,
                          pause_probability=pause_probability, seed=seed, label=label,
                          faults=faults, soft_reset_after=soft_reset_after,
                          waves_path=waves_path, waves_window=waves_window or (0, 2**64 - 1),
                          exact=native_exact)
     else:
-        raw = _simulate_vip(plans, sim=sim, waves=waves, pause_probability=pause_probability,
-                            seed=seed, label=label, timeouts=timeouts, waves_dir=waves_dir,
-                            faults=faults, soft_reset_after=soft_reset_after)
-    out = [SimResult(plan=p, engine=engine, **r) for p, r in zip(plans, raw)]
+        raw = _simulate_vip(plans, sim=sim, waves_path=waves_path,
+                            pause_probability=pause_probability, seed=seed, label=label,
+                            timeouts=timeouts, faults=faults, soft_reset_after=soft_reset_after)
+    files = [str(waves_path)] if waves_path is not None and waves_path.exists() else []
+    out = [SimResult(plan=p, engine=engine, waves=files, **r) for p, r in zip(plans, raw)]
     bad = [(i, v) for i, r in enumerate(out) for v in r.violations]
     if bad:
         raise BusViolationError(f"bus monitor: {len(bad)} forbidden transactions, first: plan "
@@ -186,9 +204,10 @@ def simulate(plans, *, engine=None, sim="verilator", dram=None, waves=False,
     return out
 
 
-def _simulate_vip(plans, *, sim, waves, pause_probability, seed, label, timeouts, waves_dir,
+def _simulate_vip(plans, *, sim, waves_path, pause_probability, seed, label, timeouts,
                   faults, soft_reset_after):
     config = plans[0].config
+    waves = waves_path is not None
     _prepare_env()
     runner, bdir = _build(config, sim, waves)
     work = Path(tempfile.mkdtemp(prefix="zerotile-"))
@@ -198,8 +217,7 @@ def _simulate_vip(plans, *, sim, waves, pause_probability, seed, label, timeouts
             pickle.dump({"plans": plans, "timeouts": timeouts, "pauses": pause_probability,
                          "seed": seed, "label": label, "faults": faults,
                          "soft_reset_after": soft_reset_after}, f)
-        test_dir = Path(waves_dir) if waves_dir else work
-        test_dir.mkdir(parents=True, exist_ok=True)
+        test_dir = work
         env = {"ZEROTILE_JOBS": str(jobs), "ZEROTILE_RESULTS": str(results),
                "PYTHONPATH": os.pathsep.join(filter(None, [str(_PACKAGE_ROOT),
                                                           os.environ.get("PYTHONPATH")])),
@@ -207,9 +225,9 @@ def _simulate_vip(plans, *, sim, waves, pause_probability, seed, label, timeouts
                "GPI_LOG_LEVEL": os.environ.get("GPI_LOG_LEVEL", "WARNING"),
                # cocotbext-axi 0.1.28 still calls APIs cocotb 2 deprecates.
                "PYTHONWARNINGS": "ignore::DeprecationWarning"}
-        plusargs = []
+        plusargs = ["+verilator+quiet"] if sim == "verilator" else []
         if waves and sim == "icarus":
-            plusargs.append(f"+dumpfile_path={test_dir / 'zerotile.fst'}")
+            plusargs.append(f"+dumpfile_path={waves_path}")
         try:
             runner.test(plusargs=plusargs, test_module="verif.job_bench", hdl_toplevel="zerotile",
                         build_dir=bdir, test_dir=test_dir, extra_env=env, waves=waves,
@@ -223,6 +241,8 @@ def _simulate_vip(plans, *, sim, waves, pause_probability, seed, label, timeouts
                                   f"{_tail(work / 'sim.log')}")
         with open(results, "rb") as f:
             raw = pickle.load(f)
+        if waves and sim == "verilator" and (work / "dump.fst").exists():
+            shutil.move(work / "dump.fst", waves_path)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return raw

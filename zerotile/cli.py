@@ -1,6 +1,8 @@
-"""The ``zerotile`` command: generate Verilog, run a matrix product on the RTL, demo."""
+"""zerotile: an open sparse/dense int8 matrix-multiplication tile. Generate its Verilog, run
+a matrix product on the RTL and check it against the golden model, run the demo, synthesise."""
 import argparse
 import json
+import os
 import sys
 import time
 import timeit
@@ -42,21 +44,11 @@ def cmd_generate(args):
     return 0
 
 
-def _load_b(args, k, seed):
-    from zerotile.workload import load_b, random_b
-    if args.b is not None:
-        return load_b(args.b, seed + 2)
-    n = args.n if args.n is not None else 16
-    if n < 1:
-        raise FormatError(f"--n must be at least 1, not {n}")
-    return random_b(k, n, seed), f"B: {k}x{n} seeded int8 (seed {seed + 1})"
-
-
-def _print_table(rows, cols):
+def _print_table(rows, cols, file=None):
     widths = [max(len(c), *(len(str(r.get(c, ""))) for r in rows)) for c in cols]
-    print("  ".join(c.rjust(w) for c, w in zip(cols, widths)))
+    print("  ".join(c.rjust(w) for c, w in zip(cols, widths)), file=file)
     for r in rows:
-        print("  ".join(str(r.get(c, "")).rjust(w) for c, w in zip(cols, widths)))
+        print("  ".join(str(r.get(c, "")).rjust(w) for c, w in zip(cols, widths)), file=file)
 
 
 def _fmt(x, digits=3):
@@ -73,6 +65,9 @@ def _engine(args):
         if args.dram_latency is not None:
             raise FormatError("--dram-latency sets the native engine's DRAM model; the vip "
                               "engine uses cocotbext-axi's AxiRam")
+        if args.waves_from is not None or args.waves_to is not None:
+            raise FormatError("--waves-from/--waves-to need the native engine; the vip engine "
+                              "records the whole run")
         return engine, None
     latency = args.dram_latency if args.dram_latency is not None else DramTiming().read_latency
     if latency < 1:
@@ -80,45 +75,108 @@ def _engine(args):
     return engine, DramTiming(read_latency=latency)
 
 
+def _check_output_path(option, path):
+    """Fail before any work when an output file cannot be written."""
+    if path is None or path == "-":
+        return
+    p = Path(path)
+    if p.is_dir():
+        raise FormatError(f"{option} {path}: is a directory")
+    parent = p.parent if str(p.parent) else Path(".")
+    if not parent.is_dir():
+        raise FormatError(f"{option} {path}: directory {parent} does not exist")
+    if not os.access(parent, os.W_OK):
+        raise FormatError(f"{option} {path}: directory {parent} is not writable")
+
+
+def _waves_window(args):
+    if args.waves_from is None and args.waves_to is None:
+        return None
+    if not args.waves:
+        raise FormatError("--waves-from/--waves-to go with --waves")
+    lo = args.waves_from or 0
+    hi = args.waves_to if args.waves_to is not None else 2**64 - 1
+    if hi <= lo:
+        raise FormatError(f"--waves-to {hi} must be after --waves-from {lo}")
+    return lo, hi
+
+
 def cmd_run(args):
+    if args.list:
+        return _list_bundled()
+    if args.matrix is None:
+        raise FormatError("give A: a Matrix Market file or a bundled name (zerotile run --list)")
     import firmware
     import golden
     from verif import simulate
-    from zerotile.workload import load_mtx, report
+    from zerotile.workload import (load_mtx, load_b, random_b, mtx_header, resolve_matrix,
+                                   matrix_name, report)
+    out = sys.stderr if args.json == "-" else sys.stdout     # keep stdout for the JSON
+    say = lambda *a: print(*a, file=out)
     if args.n is not None and args.b is not None:
         raise FormatError("give either --n or --b, not both")
+    if args.n is not None and args.n < 1:
+        raise FormatError(f"--n must be at least 1, not {args.n}")
+    if args.quantize_b and args.b is None:
+        raise FormatError("--quantize-b goes with --b")
+    _check_output_path("--json", args.json)
+    engine, dram = _engine(args)
+    window = _waves_window(args)
     cfg = _config(args)
-    a, note = load_mtx(args.matrix, args.seed)
-    b, b_note = _load_b(args, a.shape[1], args.seed)
-    print(f"A: {args.matrix}: {a.shape[0]}x{a.shape[1]}, {a.nnz} stored entries; {note}")
-    print(b_note)
+    # Sizes from the headers first: nothing large is allocated for a job that cannot run.
+    path = resolve_matrix(args.matrix)
+    m, k, entries = mtx_header(path)
+    if args.b is not None:
+        kb, n, _ = mtx_header(args.b)
+        if kb != k:
+            raise FormatError(f"A is {m}x{k} but B is {kb}x{n}: inner dimensions differ")
+    else:
+        n = args.n if args.n is not None else 16
+    firmware.check_size(m, k, n, entries, mode=args.mode, config=cfg)
+
+    a, note = load_mtx(path, args.seed)
+    if args.b is not None:
+        b, b_note = load_b(args.b, args.seed, quantize=args.quantize_b)
+    else:
+        b, b_note = random_b(k, n, args.seed), f"B: {k}x{n} seeded int8 (--seed {args.seed})"
+    say(f"A: {path}: {m}x{k}, {a.nnz} stored entries; {note}")
+    say(b_note)
     plans = [firmware.plan(a, b, config=cfg, mode=args.mode)]
+    if args.mode == "auto":
+        est = {md: firmware.estimate_cycles(md, m, k, n, a.nnz, cfg)
+               for md in firmware.check_size(m, k, n, a.nnz, config=cfg)}
+        say(f"mode auto chose {plans[0].mode}: the lower cycle estimate of the modes that fit ("
+            + ", ".join(f"{md} ~{v:,.0f}" for md, v in est.items()) + ")")
     if args.compare_dense:
         plans.append(firmware.plan(a, b, config=cfg, mode="dense"))
     c_ref = golden.spmm(a, b)
     waves_dir = Path("zerotile_waves").resolve() if args.waves else None
-    engine, dram = _engine(args)
     t0 = time.monotonic()
     results = simulate(plans, engine=engine, sim=args.sim, dram=dram, waves=args.waves,
-                       seed=args.seed, label=Path(args.matrix).name, waves_dir=waves_dir)
+                       seed=args.seed, label=path.name, waves_dir=waves_dir,
+                       waves_window=window, waves_name=f"{matrix_name(path)}-{engine}")
     wall = time.monotonic() - t0
     reports = []
     for res in results:
         rep, details = report(res.plan, res, a, b, c_ref=c_ref)
         reports.append(rep)
         for row, col, exp, got in details:
-            print(f"  MISMATCH ({rep['mode']}) row {row} col {col}: expected {exp}, got {got}")
+            say(f"  MISMATCH ({rep['mode']}) row {row} col {col}: expected {exp}, got {got}")
     main_rep = dict(reports[0])
-    if args.compare_dense and len(reports) > 1 and reports[1].get("cycles"):
-        main_rep["dense_cycles"] = reports[1]["cycles"]
-        main_rep["dense_correct"] = reports[1]["correct"]
-        main_rep["speedup_vs_dense"] = round(reports[1]["cycles"] / main_rep["cycles"], 3) \
-            if main_rep.get("cycles") else None
-    main_rep["engine"] = engine
-    main_rep["simulator"] = args.sim
-    main_rep["dram_latency"] = dram.read_latency if dram else None
-    main_rep["seed"] = args.seed
-    main_rep["wall_seconds"] = round(wall, 2)
+    if args.compare_dense and len(reports) > 1:
+        dense = reports[1]
+        main_rep["dense"] = dense
+        main_rep["dense_cycles"] = dense.get("cycles")
+        main_rep["dense_correct"] = dense["correct"]
+        main_rep["speedup_vs_dense"] = round(dense["cycles"] / main_rep["cycles"], 3) \
+            if main_rep.get("cycles") and dense.get("cycles") else None
+    sim_cycles = sum(r.sim_cycles for r in results)
+    sim_seconds = sum(r.sim_seconds for r in results)
+    main_rep.update(engine=engine, simulator=args.sim,
+                    dram_latency=dram.read_latency if dram else None, seed=args.seed,
+                    wall_seconds=round(wall, 2), sim_cycles=sim_cycles,
+                    sim_seconds=round(sim_seconds, 3),
+                    sim_cycles_per_second=round(sim_cycles / sim_seconds) if sim_seconds else None)
     rows = []
     for rep in reports:
         rows.append({"mode": rep["mode"], "correct": rep["correct"],
@@ -129,23 +187,41 @@ def cmd_run(args):
                      "dram_wr": rep.get("dram_bytes_written", "-")})
     where = (f"the native engine (Verilator, DRAM read latency {dram.read_latency} cycles)"
              if engine == "native" else f"the vip engine ({args.sim} + cocotbext-axi)")
-    print(f"C = A.B, shape {main_rep['shape']} on {where}, P={cfg.pes} L={cfg.lanes} "
-          f"bus={cfg.bus_bits}: peak {cfg.peak_macs_per_cycle} MACs/cycle")
+    say(f"C = A.B, shape {main_rep['shape']} on {where}, P={cfg.pes} L={cfg.lanes} "
+        f"bus={cfg.bus_bits}: peak {cfg.peak_macs_per_cycle} MACs/cycle")
     _print_table(rows, ["mode", "correct", "mismatches", "cycles", "bound", "utilization",
-                        "roofline_eff", "dram_rd", "dram_wr"])
-    if "speedup_vs_dense" in main_rep:
+                        "roofline_eff", "dram_rd", "dram_wr"], file=out)
+    if main_rep.get("speedup_vs_dense"):
         density = a.nnz / (a.shape[0] * a.shape[1])
-        print(f"speedup vs dense: {main_rep['speedup_vs_dense']:.2f}x "
-              f"(ideal skip speedup 1/density = {1 / max(density, 1e-12):.1f}x)")
+        say(f"speedup vs dense: {main_rep['speedup_vs_dense']:.2f}x "
+            f"(ideal skip speedup 1/density = {1 / max(density, 1e-12):.1f}x)")
     for rep in reports:
         if rep.get("error"):
-            print(f"  {rep['mode']}: {rep['error']}")
-    if waves_dir:
-        print(f"waveforms: {waves_dir}")
-    if args.json:
+            say(f"  {rep['mode']}: {rep['error']}")
+    say(f"simulated {sim_cycles:,} cycles in {sim_seconds:.2f} s "
+        f"({main_rep['sim_cycles_per_second'] or 0:,} cycles/s); {wall:.2f} s with set-up")
+    if args.waves:
+        for f in results[0].waves:
+            size = Path(f).stat().st_size if Path(f).exists() else 0
+            say(f"waveforms: {f} ({size / 1e6:.1f} MB); open with: gtkwave {f}  (or surfer {f})")
+    if args.json == "-":
+        sys.stdout.write(json.dumps(main_rep, indent=2) + "\n")
+    elif args.json:
         Path(args.json).write_text(json.dumps(main_rep, indent=2) + "\n")
     ok = all(r["correct"] for r in reports)
     return 0 if ok else 1
+
+
+def _list_bundled():
+    from zerotile.workload import bundled_matrices, mtx_header, matrix_name
+    rows = []
+    for p in bundled_matrices():
+        m, k, entries = mtx_header(p)
+        rows.append({"name": matrix_name(p), "rows x cols": f"{m}x{k}", "entries in file": entries,
+                     "file": p.name})
+    _print_table(rows, ["name", "rows x cols", "entries in file", "file"])
+    print("run one with: zerotile run NAME [--n N] [--compare-dense]")
+    return 0
 
 
 def cmd_demo(args):
@@ -264,8 +340,22 @@ def cmd_synth(args):
     return 0 if rep.fits else 1
 
 
+def _non_negative(option):
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{option} takes a whole number, not {text!r}")
+        if value < 0:
+            raise argparse.ArgumentTypeError(f"{option} must be 0 or more, not {value}")
+        return value
+    return parse
+
+
 def build_parser():
+    from zerotile import __version__
     p = argparse.ArgumentParser(prog="zerotile", description=__doc__)
+    p.add_argument("--version", action="version", version=f"zerotile {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
     g = sub.add_parser("generate", help="write the standalone Verilog of the accelerator")
     g.add_argument("-o", "--output", help="output file (default: stdout)")
@@ -273,14 +363,27 @@ def build_parser():
     g.add_argument("--icarus", action="store_true",
                    help="rewrite start-up initialisers for Icarus in SystemVerilog mode")
     g.set_defaults(func=cmd_generate)
-    r = sub.add_parser("run", help="compute C = A.B on the RTL and check it against golden")
-    r.add_argument("matrix", help="A, a Matrix Market (.mtx) file")
+    r = sub.add_parser("run", help="compute C = A.B on the RTL and check it against golden",
+                       description="Compute C = A.B on the RTL and compare every element with "
+                                   "the golden model. Exit 0: correct; 1: a mismatch; 2: bad "
+                                   "input (one line naming the problem).")
+    r.add_argument("matrix", nargs="?",
+                   help="A: a Matrix Market file (.mtx, .mtx.gz) or a bundled name (--list)")
+    r.add_argument("--list", action="store_true", help="list the bundled matrices and exit")
     r.add_argument("--n", type=int, help="columns of the random dense B (default 16)")
-    r.add_argument("--b", help="B as a Matrix Market file instead of random")
-    r.add_argument("--mode", choices=["auto", "dense", "csr"], default="auto")
+    r.add_argument("--b", help="B as a Matrix Market file; its values must be int8 integers "
+                               "(or see --quantize-b)")
+    r.add_argument("--quantize-b", action="store_true",
+                   help="map a B whose values are not int8 integers to int8 (one symmetric "
+                        "per-tensor scale, 127 / max |B|)")
+    r.add_argument("--mode", choices=["auto", "dense", "csr"], default="auto",
+                   help="dense: every element of A is issued; csr: only stored entries; auto "
+                        "(default): the mode with the lower cycle estimate among those whose "
+                        "limits the job fits (printed)")
     r.add_argument("--compare-dense", action="store_true",
                    help="also run dense mode and report speedup_vs_dense")
-    r.add_argument("--seed", type=int, default=1, help="seed of the int8 values (default 1)")
+    r.add_argument("--seed", type=_non_negative("--seed"), default=1,
+                   help="seed of the int8 values (default 1)")
     r.add_argument("--engine", choices=["native", "vip"],
                    help="native: Verilated model with a C++ clock loop and DRAM model (default, "
                         "fast); vip: cocotb + cocotbext-axi (the verification reference; the "
@@ -289,16 +392,27 @@ def build_parser():
                    help="native engine: cycles from a read address to its first data beat "
                         "(default 20, DRAM behind a ~100 MHz fabric)")
     r.add_argument("--sim", choices=["verilator", "icarus"], default="verilator",
-                   help="simulator of the vip engine (default verilator)")
-    r.add_argument("--json", help="write the metrics to this JSON file")
+                   help="simulator of the vip engine (default verilator; icarus needs "
+                        "apt-get install iverilog)")
+    r.add_argument("--json", metavar="FILE",
+                   help="write the metrics as JSON to FILE ('-': stdout, the table goes to "
+                        "stderr)")
     r.add_argument("--waves", action="store_true",
-                   help="record waveforms into ./zerotile_waves/")
+                   help="record an FST waveform into ./zerotile_waves/ (a new file each run)")
+    r.add_argument("--waves-from", type=_non_negative("--waves-from"), metavar="CYCLE",
+                   help="native engine: first cycle recorded (default 0)")
+    r.add_argument("--waves-to", type=_non_negative("--waves-to"), metavar="CYCLE",
+                   help="native engine: cycle after the last one recorded (default: the end)")
     _add_config_args(r)
     r.set_defaults(func=cmd_run)
-    d = sub.add_parser("demo", help="bundled real matrices, dense vs sparse, on Verilator")
+    d = sub.add_parser("demo", help="bundled real matrices, dense vs sparse, on the native engine")
     d.set_defaults(func=cmd_demo)
-    s = sub.add_parser("synth", help="area and Fmax through Yosys / nextpnr (YoWASP)")
-    s.add_argument("--target", choices=["generic", "ecp5", "ice40"], default="ecp5")
+    s = sub.add_parser("synth", help="area and Fmax through Yosys / nextpnr (YoWASP); "
+                                     "ECP5 by default, about 8 minutes")
+    s.add_argument("--target", choices=["generic", "ecp5", "ice40"], default="ecp5",
+                   help="ecp5 (default): synth_ecp5 + nextpnr on an LFE5U-85F, about 8 min; "
+                        "generic: Yosys gates and transistor estimate, about 1 min; ice40: "
+                        "UP5K in a pin wrapper (does not fit)")
     _add_config_args(s)
     s.add_argument("--json", help="write the report to this JSON file")
     s.add_argument("--freq", type=float, default=100, help="nextpnr target clock, MHz")
@@ -313,14 +427,34 @@ def build_parser():
     return p
 
 
+def _warn_if_checkout_differs():
+    """Inside a zerotile checkout that is not the code being run (a plain ``pip install .``),
+    say so: the user's edits to the RTL would be silently ignored."""
+    import rtl
+    running = Path(rtl.__file__).resolve().parent.parent
+    cwd = Path.cwd().resolve()
+    for d in (cwd, *cwd.parents):
+        if (d / "rtl" / "accelerator.py").is_file() and (d / "pyproject.toml").is_file():
+            if d != running:
+                print(f"zerotile: warning: you are in the checkout {d}, but zerotile runs the "
+                      f"copy installed in {running}: edits in the checkout are NOT used. "
+                      f"Install it editable: pip install -e {d}", file=sys.stderr)
+            return
+
+
 def main(argv=None):
     from verif.runner import SimulationError
     from synth.flow import SynthError
     args = build_parser().parse_args(argv)
+    _warn_if_checkout_differs()
     try:
         return args.func(args)
     except (ZerotileError, SimulationError, SynthError, ValueError, OSError) as e:
         print(f"zerotile: error: {e}".splitlines()[0], file=sys.stderr)
+        return 2
+    except MemoryError:
+        print("zerotile: error: out of memory (the operands or C do not fit this machine)",
+              file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("zerotile: interrupted", file=sys.stderr)

@@ -8,17 +8,56 @@ import scipy.sparse as sp
 import golden
 from firmware import FormatError
 
-__all__ = ["read_mtx", "load_mtx", "load_b", "random_b", "bundled_matrices", "report",
-           "DATA_DIR"]
+__all__ = ["read_mtx", "mtx_header", "resolve_matrix", "load_mtx", "load_b", "random_b",
+           "bundled_matrices", "matrix_name", "report", "DATA_DIR"]
 
 DATA_DIR = Path(__file__).parent / "data"
+
+
+def resolve_matrix(name):
+    """The path of A: a Matrix Market file, or the name of a bundled matrix (``karate``)."""
+    path = Path(name)
+    if path.is_dir():
+        raise FormatError(f"{path} is a directory, not a Matrix Market file")
+    if path.is_file():
+        return path
+    bundled = {matrix_name(p): p for p in bundled_matrices()}
+    stem = matrix_name(path) if path.parent == Path(".") else None
+    if stem in bundled:
+        return bundled[stem]
+    raise FormatError(f"{path}: no such file, and no bundled matrix of that name "
+                      f"(zerotile run --list shows them)")
+
+
+def matrix_name(path):
+    """A matrix's name: its file name without .mtx / .gz / .bz2."""
+    name = Path(path).name
+    for suffix in (".gz", ".bz2", ".mtx"):
+        name = name[:-len(suffix)] if name.endswith(suffix) else name
+    return name
+
+
+def mtx_header(path):
+    """(rows, cols, stored entries) from a Matrix Market header, without reading the data.
+
+    Symmetric files store one triangle: the entries of the whole matrix are at most twice
+    that; array (dense) files count every element."""
+    path = Path(path)
+    if not path.is_file():
+        raise FormatError(f"{path}: no such file")
+    try:
+        rows, cols, entries, fmt, field, symmetry = scipy.io.mminfo(str(path))
+    except Exception as e:           # scipy raises several types for malformed headers
+        raise FormatError(f"{path}: not a readable Matrix Market file ({e})") from None
+    if field == "complex":
+        raise FormatError(f"{path}: complex matrices are not supported")
+    return int(rows), int(cols), int(entries)
 
 
 def read_mtx(path):
     """The contents of a Matrix Market file as a canonical CSR array (any value type)."""
     path = Path(path)
-    if not path.is_file():
-        raise FormatError(f"{path}: no such file")
+    mtx_header(path)
     try:
         raw = scipy.io.mmread(str(path))
     except Exception as e:           # scipy raises several types for malformed files
@@ -37,7 +76,7 @@ def load_mtx(path, seed):
     Entries stored as explicit zeros in the file stay explicit zeros (the hardware sees and
     skips them as the golden model does). Returns (matrix, note).
     """
-    return _seeded_int8(read_mtx(path), Path(path).name, seed)
+    return _seeded_int8(read_mtx(path), matrix_name(path), seed)
 
 
 def _seeded_int8(a, name, seed):
@@ -50,22 +89,34 @@ def _seeded_int8(a, name, seed):
     a = sp.csr_array((data, a.indices.astype(np.int32), a.indptr.astype(np.int32)),
                      shape=a.shape)
     note = (f"pattern of {name} kept; values replaced by seeded nonzero int8 "
-            f"(seed {seed})")
+            f"(--seed {seed})")
     if stored_zero.any():
         note += f"; {int(stored_zero.sum())} explicit zeros kept as zeros"
     return a, note
 
 
-def load_b(path, seed):
-    """Dense B from a Matrix Market file: as given when its values are int8 integers,
-    otherwise its pattern with seeded nonzero int8 values. Returns (array, note)."""
-    a = read_mtx(path)
-    values = a.data
-    if values.dtype.kind in "iub" or np.all(values == np.round(values)):
-        if not values.size or (values.min() >= -128 and values.max() <= 127):
-            return a.toarray().astype(np.int8), f"B: {Path(path).name} as given"
-    b, note = _seeded_int8(a, Path(path).name, seed)
-    return b.toarray(), "B: " + note
+def load_b(path, seed, *, quantize=False):
+    """Dense B from a Matrix Market file, its values as given when they are all int8
+    integers. Otherwise refused (``FormatError`` naming the first bad value), or with
+    ``quantize`` mapped to int8 by one symmetric per-tensor scale (127 / max |B|, rounded to
+    nearest). Returns (array, note)."""
+    name = Path(path).name
+    b = read_mtx(path).toarray()
+    vals = b.astype(np.float64) if b.dtype.kind != "f" else b
+    ok = np.isfinite(vals) & (vals == np.round(vals)) & (vals >= -128) & (vals <= 127)
+    if ok.all():
+        return b.astype(np.int8), f"B: {name} as given ({b.shape[0]}x{b.shape[1]} int8)"
+    if not quantize:
+        i, j = (int(x) for x in np.argwhere(~ok)[0])
+        raise FormatError(f"B: {name} holds {b[i, j].item()} at row {i} col {j}, not an int8 "
+                          f"integer; give int8 data, or --quantize-b to scale it to int8")
+    if not np.isfinite(vals).all():
+        raise FormatError(f"B: {name} holds a value that is not finite; cannot quantise it")
+    peak = float(np.abs(vals).max())
+    scale = 127.0 / peak if peak else 1.0
+    q = np.clip(np.round(vals * scale), -128, 127).astype(np.int8)
+    return q, (f"B: {name} quantised to int8 per tensor (--quantize-b): scale {scale:.6g} = "
+               f"127 / max|B| {peak:.6g}, rounded to nearest")
 
 
 def random_b(k, n, seed):
@@ -74,7 +125,8 @@ def random_b(k, n, seed):
 
 
 def bundled_matrices():
-    return sorted(DATA_DIR.glob("*.mtx"))
+    """The Matrix Market files shipped with zerotile (plain or gzipped)."""
+    return sorted(list(DATA_DIR.glob("*.mtx")) + list(DATA_DIR.glob("*.mtx.gz")), key=matrix_name)
 
 
 def report(plan, sim_result, a, b, *, c_ref):
