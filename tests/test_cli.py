@@ -1,7 +1,9 @@
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -20,23 +22,87 @@ def run_cli(args, tmp_path):
                           text=True, cwd=tmp_path, env=env)
 
 
+SMALL = "%%MatrixMarket matrix coordinate integer general\n2 3 1\n1 2 3\n"
+
+
 @pytest.mark.parametrize("content, args, message", [
     (None, [], "no such file"),
     ("this is not a matrix\n", [], "not a readable Matrix Market file"),
     ("%%MatrixMarket matrix coordinate integer general\n2 5000 1\n1 4999 3\n", [],
      "B scratchpad holds at most"),
-    ("%%MatrixMarket matrix coordinate integer general\n2 3 1\n1 2 3\n", ["--n", "0"],
-     "--n must be at least 1"),
+    # Rejected from the header, before anything is read or allocated:
+    ("%%MatrixMarket matrix coordinate integer general\n2 300000000 1\n1 4999 3\n", [],
+     "A has 300000000 columns"),
+    (SMALL, ["--n", "0"], "--n must be at least 1"),
+    (SMALL, ["--n", "1000000000"], "the accelerator addresses 4 GiB"),
+    (SMALL, ["--json", "/nonexistent/x.json"], "directory /nonexistent does not exist"),
+    (SMALL, ["--b", "b_float.mtx"], "holds 0.5 at row 0 col 0, not an int8 integer"),
+    (SMALL, ["--b", "b_128.mtx"], "holds 128 at row 1 col 0, not an int8 integer"),
+    (SMALL, ["--waves-from", "5"], "--waves-from/--waves-to go with --waves"),
+    (SMALL, ["--engine", "vip", "--dram-latency", "5"], "native engine's DRAM model"),
+    (SMALL, ["--engine", "native", "--sim", "icarus"], "runs on the vip engine"),
 ])
 def test_bad_input_gives_one_line_error(tmp_path, content, args, message):
     path = tmp_path / "a.mtx"
     if content is not None:
         path.write_text(content)
+    (tmp_path / "b_float.mtx").write_text(
+        "%%MatrixMarket matrix coordinate real general\n3 2 2\n1 1 0.5\n2 2 3\n")
+    (tmp_path / "b_128.mtx").write_text(
+        "%%MatrixMarket matrix coordinate integer general\n3 2 2\n1 1 7\n2 1 128\n")
+    t0 = time.monotonic()
     out = run_cli(["run", str(path), *args], tmp_path)
-    assert out.returncode == 2
+    assert out.returncode == 2, out.stdout + out.stderr
     assert "Traceback" not in out.stderr
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], out.stderr
+    assert time.monotonic() - t0 < 30, "rejected only after a long time"
+
+
+def test_a_directory_or_an_unknown_name_is_named(tmp_path):
+    out = run_cli(["run", str(tmp_path)], tmp_path)
+    assert out.returncode == 2 and "is a directory, not a Matrix Market file" in out.stderr
+    out = run_cli(["run", "no_such_matrix"], tmp_path)
+    assert out.returncode == 2 and "no bundled matrix of that name" in out.stderr
+
+
+def test_options_are_named_in_their_errors(tmp_path):
+    out = run_cli(["run", "karate", "--seed", "-1"], tmp_path)
+    assert out.returncode == 2 and "--seed must be 0 or more, not -1" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_version_and_help_read_as_plain_text(tmp_path):
+    out = run_cli(["--version"], tmp_path)
+    assert out.returncode == 0 and out.stdout.startswith("zerotile ")
+    out = run_cli(["--help"], tmp_path)
+    assert "``" not in out.stdout
+    out = run_cli(["run", "--help"], tmp_path)
+    for option in ("--mode", "--sim", "--engine", "--dram-latency", "--waves-from"):
+        assert option in out.stdout
+    assert "lower cycle estimate" in " ".join(out.stdout.split())   # the auto rule
+    out = run_cli(["synth", "--help"], tmp_path)
+    assert "ecp5 (default)" in out.stdout and "8 min" in out.stdout
+
+
+def test_bundled_matrices_by_name_and_list(tmp_path):
+    out = run_cli(["run", "--list"], tmp_path)
+    assert out.returncode == 0
+    for name in ("karate", "west0479", "lp_e226", "1138_bus", "rajat19", "can_1072",
+                 "email-Eu-core", "dnn_n1024_l1"):
+        assert name in out.stdout
+    out = run_cli(["run", "karate", "--n", "8", "--mode", "auto"], tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "mode auto chose csr" in out.stdout
+    assert "(--seed 1)" in out.stdout and "seed 2" not in out.stdout
+
+
+def test_quantize_b_says_what_it_did(tmp_path):
+    (tmp_path / "b.mtx").write_text(
+        "%%MatrixMarket matrix coordinate real general\n34 2 2\n1 1 0.5\n2 2 -3.25\n")
+    out = run_cli(["run", "karate", "--b", "b.mtx", "--quantize-b"], tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "quantised to int8 per tensor" in out.stdout
 
 
 def test_generate_writes_verilog(tmp_path):
@@ -51,6 +117,13 @@ def test_run_reports_json(tmp_path):
                    "--json", "k.json"], tmp_path)
     assert out.returncode == 0, out.stdout + out.stderr
     rep = json.loads((tmp_path / "k.json").read_text())
+    assert rep["engine"] == "native" and rep["dram_latency"] == 20
+    dense = rep["dense"]
+    for key in ("cycles", "bound_cycles", "utilization", "roofline_efficiency", "mismatches",
+                "dram_bytes_read", "dram_bytes_written", "correct"):
+        assert key in dense, key
+    # the speed covers both runs
+    assert rep["sim_cycles"] > rep["cycles"] + dense["cycles"]
     for key in ("correct", "mismatches", "shape", "nnz_a", "mode", "cycles", "effectual_macs",
                 "peak_macs_per_cycle", "ideal_compute_cycles", "min_dram_bytes",
                 "ideal_memory_cycles", "bound_cycles", "utilization", "roofline_efficiency",
@@ -59,3 +132,63 @@ def test_run_reports_json(tmp_path):
         assert key in rep, key
     assert rep["correct"] and rep["mismatches"] == 0 and rep["shape"] == [34, 34, 16]
     assert "values replaced by seeded nonzero int8" in out.stdout
+
+
+def test_json_to_stdout(tmp_path):
+    out = run_cli(["run", "karate", "--n", "4", "--json", "-"], tmp_path)
+    assert out.returncode == 0, out.stderr
+    rep = json.loads(out.stdout)
+    assert rep["correct"] and "C = A.B" in out.stderr
+    assert not (tmp_path / "-").exists()
+
+
+def test_vip_engine_from_the_command_line(tmp_path):
+    out = run_cli(["run", "karate", "--n", "8", "--engine", "vip", "--json", "v.json"], tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "$finish" not in out.stdout + out.stderr
+    rep = json.loads((tmp_path / "v.json").read_text())
+    assert rep["engine"] == "vip" and rep["dram_latency"] is None and rep["correct"]
+
+
+@pytest.mark.skipif(subprocess.run(["g++", "-E", "-x", "c++", "-"], input="#include <lz4.h>\n",
+                                   capture_output=True, text=True).returncode != 0,
+                    reason="FST needs the LZ4 headers (apt-get install liblz4-dev)")
+def test_waves_are_fst_with_a_window_and_a_new_file_each_run(tmp_path):
+    sizes = []
+    for extra in ([], ["--waves-from", "100", "--waves-to", "200"]):
+        out = run_cli(["run", "karate", "--n", "8", "--waves", *extra], tmp_path)
+        assert out.returncode == 0, out.stderr
+        line = next(l for l in out.stdout.splitlines() if l.startswith("waveforms: "))
+        path = Path(line.split()[1])
+        assert path.suffix == ".fst" and path.exists() and "MB)" in line and "gtkwave" in line
+        sizes.append(path.stat().st_size)
+        time.sleep(1.1)                     # file names carry the second
+    assert len(list((tmp_path / "zerotile_waves").glob("*.fst"))) == 2
+    assert sizes[1] < sizes[0] / 2, f"a 100-cycle window is not smaller: {sizes}"
+
+
+def test_run_warns_when_the_checkout_is_not_what_runs(tmp_path):
+    checkout = tmp_path / "my-zerotile"
+    (checkout / "rtl").mkdir(parents=True)
+    (checkout / "rtl" / "accelerator.py").write_text("")
+    (checkout / "pyproject.toml").write_text("")
+    out = run_cli(["run", "--list"], checkout)
+    assert "edits in the checkout are NOT used" in out.stderr and "pip install -e" in out.stderr
+    out = run_cli(["run", "--list"], ROOT)          # the checkout that runs: no warning
+    assert "NOT used" not in out.stderr
+
+
+def test_ctrl_c_is_one_line(tmp_path):
+    """SIGINT in the middle of a long native simulation: 'interrupted', exit 130, no traceback."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
+    run_cli(["run", "karate", "--n", "4"], tmp_path)          # the model is built by now
+    proc = subprocess.Popen([sys.executable, "-m", "zerotile", "run", "dnn_n1024_l1", "--n", "64",
+                             "--mode", "dense"], cwd=tmp_path, env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout.readline().startswith("A: ")
+    time.sleep(1.5)
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stdout + stderr
+    assert "Traceback" not in stderr and stderr.strip().splitlines()[-1] == "zerotile: interrupted"

@@ -165,3 +165,45 @@ def test_driver_reports_the_hardware_error():
     with pytest.raises(DeviceError, match="COLUMN_OUT_OF_RANGE .* 0x00001234"):
         asyncio.run(firmware.Driver(FakeBus(ErrorCode.COLUMN_OUT_OF_RANGE)).run(
             p, timeout_cycles=100))
+
+
+def test_dense_mode_is_not_bound_by_the_csr_nnz_limit():
+    """2048 x 4096 with more stored entries than a CSR job takes: fine in dense mode, chosen
+    by auto, refused by name in CSR mode."""
+    from rtl.regmap import MAX_NNZ
+    m, k = 2048, 4096
+    nnz = MAX_NNZ + 5_697
+    assert firmware.check_size(m, k, 16, nnz, mode="dense") == ["dense"]
+    assert firmware.check_size(m, k, 16, nnz, mode="auto") == ["dense"]
+    with pytest.raises(TooLargeError, match="a CSR job takes at most"):
+        firmware.check_size(m, k, 16, nnz, mode="csr")
+    rng = np.random.default_rng(3)
+    a = np.zeros(m * k, np.int8)
+    a[rng.choice(m * k, nnz, replace=False)] = 1
+    a = sp.csr_array(a.reshape(m, k))
+    assert a.nnz == nnz
+    p = plan(a, np.ones((k, 16), np.int8), mode="dense")
+    assert p.mode == "dense" and len(p.image) <= firmware.image_bytes("dense", m, k, 16, nnz,
+                                                                     p.config)
+    assert plan(a, np.ones((k, 16), np.int8), mode="auto").mode == "dense"
+
+
+@pytest.mark.parametrize("m, k, n, message", [
+    (10, 10, 2**31, "the accelerator addresses 4 GiB"),
+    (65536, 10, 4, "one job takes at most 65535"),
+    (10, 5000, 4, "B scratchpad holds at most 4096 rows"),
+])
+def test_sizes_are_checked_before_anything_is_allocated(m, k, n, message):
+    with pytest.raises(TooLargeError, match=message):
+        firmware.check_size(m, k, n, 1)
+
+
+@pytest.mark.parametrize("mode", ["csr", "dense"])
+def test_image_size_estimate_bounds_the_real_image(mode):
+    rng = np.random.default_rng(5)
+    for _ in range(20):
+        m, k, n = (int(x) for x in rng.integers(1, 200, 3))
+        a = sp.random_array((m, k), density=float(rng.uniform(0, 1)), rng=rng, format="csr",
+                            data_sampler=lambda size: np.ones(size)).astype(np.int8)
+        p = plan(a, np.ones((k, n), np.int8), mode=mode)
+        assert len(p.image) <= firmware.image_bytes(mode, m, k, n, a.nnz, p.config)

@@ -25,6 +25,7 @@ __all__ = ["simulate", "SimResult", "SimulationError", "BusViolationError", "ava
 SIMULATORS = ("verilator", "icarus")
 ENGINES = ("native", "vip")
 WAIVERS = Path(__file__).parent / "lint_waivers.vlt"
+QUIET_FINISH = Path(__file__).parent / "quiet_finish.cpp"
 _PACKAGE_ROOT = Path(firmware.__file__).resolve().parent.parent
 
 
@@ -107,7 +108,8 @@ def _build(config, sim, waves):
         kw = dict(sources=[bdir / f"{TOP_NAME}.v"], hdl_toplevel=TOP_NAME, build_dir=bdir,
                   waves=waves, timescale=("1ns", "1ps"), log_file=bdir / "build.log")
         if sim == "verilator":
-            kw["build_args"] = [str(WAIVERS)] + (["--trace-fst"] if waves else [])
+            kw["build_args"] = [str(WAIVERS), str(QUIET_FINISH), "-CFLAGS", "-DVL_USER_FINISH"] + \
+                (["--trace-fst"] if waves else [])
         return kw
 
     def build(bdir):
@@ -122,7 +124,7 @@ def _build(config, sim, waves):
             raise SimulationError(f"{sim} build failed ({e}); see {bdir / 'build.log'}") from e
 
     for attempt in (1, 2):
-        bdir, fresh = cached_build(sim, config, extra_files=[WAIVERS],
+        bdir, fresh = cached_build(sim, config, extra_files=[WAIVERS, QUIET_FINISH],
                                    variant="waves" if waves else "", build=build)
         if fresh:
             return runner, bdir
@@ -225,7 +227,7 @@ def _simulate_vip(plans, *, sim, waves_path, pause_probability, seed, label, tim
                "GPI_LOG_LEVEL": os.environ.get("GPI_LOG_LEVEL", "WARNING"),
                # cocotbext-axi 0.1.28 still calls APIs cocotb 2 deprecates.
                "PYTHONWARNINGS": "ignore::DeprecationWarning"}
-        plusargs = ["+verilator+quiet"] if sim == "verilator" else []
+        plusargs = []
         if waves and sim == "icarus":
             plusargs.append(f"+dumpfile_path={waves_path}")
         try:
