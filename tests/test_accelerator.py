@@ -92,20 +92,15 @@ def test_random_backpressure_on_every_axi_channel(seed, engine):
 
 
 def test_performance_targets():
-    """Cycle counts are deterministic: these are the v0 targets, from the hardware counters."""
-    rng = np.random.default_rng(7)
-    print("seed 7")
-    a_dense = rng.integers(-128, 128, (64, 64)).astype(np.int8)
-    b_dense = rng.integers(-128, 128, (64, 64)).astype(np.int8)
-    a_sparse = random_csr(256, 256, 0.10, 8)
-    b_sparse = random_b(256, 32, 8)
-    plans = [firmware.plan(a_dense, b_dense, mode="dense"),
-             firmware.plan(a_sparse, b_sparse, mode="csr"),
-             firmware.plan(a_sparse, b_sparse, mode="dense")]
-    res = simulate(plans, engine="native", label="performance")   # default DRAM timing
-    bd_dense, cnt_dense = check_result("dense 64^3", res[0], a_dense, b_dense)
-    bd_csr, cnt_csr = check_result("csr 256 10%", res[1], a_sparse, b_sparse)
-    _, cnt_csr_dense = check_result("csr 256 10% in dense mode", res[2], a_sparse, b_sparse)
+    """Cycle counts are deterministic: the targets (README, `zerotile readme`) from the hardware
+    counters, on the native engine with its default DRAM timing."""
+    from zerotile.docs import target_workloads
+    work = target_workloads()
+    print("seeds 7 (dense) and 8 (CSR)")
+    plans = [firmware.plan(a, b, mode=mode) for _, a, b, mode in work]
+    res = simulate(plans, engine="native", label="performance")
+    (bd_dense, cnt_dense), (bd_csr, cnt_csr), (_, cnt_csr_dense) = (
+        check_result(name, r, a, b) for (name, a, b, _), r in zip(work, res))
     utilization = bd_dense.ideal_compute_cycles / cnt_dense["cycles_busy"]
     roofline = bd_csr.bound_cycles / cnt_csr["cycles_busy"]
     speedup = cnt_csr_dense["cycles_busy"] / cnt_csr["cycles_busy"]

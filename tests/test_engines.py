@@ -134,3 +134,23 @@ def test_vip_engine_refuses_dram_timing():
         simulate([p], engine="vip", dram=DramTiming())
     with pytest.raises(SimulationError, match="vip engine"):
         simulate([p], engine="native", sim="icarus")
+
+
+def test_progress_line_only_on_a_terminal():
+    import io
+    from verif.progress import Progress
+    pipe = io.StringIO()                        # not a terminal
+    p = Progress("job", 3, stream=pipe, interval=0)
+    p.update(100, 1)
+    p.close()
+    assert pipe.getvalue() == ""
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+    tty = Terminal()
+    p = Progress("job", 3, stream=tty, interval=0)
+    p.update(1000, 2)
+    p.close()
+    assert "1,000 cycles" in tty.getvalue() and "jobs 2/3" in tty.getvalue()
+    assert tty.getvalue().endswith("\r\x1b[K"), "the line is erased at the end"

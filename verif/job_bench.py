@@ -73,7 +73,8 @@ async def run_jobs(dut):
     dut.rst.value = 0
     await ClockCycles(dut.clk, 2)
     driver = Driver(bus)
-    progress = cocotb.start_soon(_progress(bus, request.get("label", "simulation")))
+    progress = cocotb.start_soon(_progress(bus, request.get("label", "simulation"))) \
+        if os.environ.get("ZEROTILE_PROGRESS") == "1" else None
     ram = bus.ram
     results = []
     for plan, timeout, plan_faults, reset_after in zip(plans, request["timeouts"], faults, resets):
@@ -102,6 +103,7 @@ async def run_jobs(dut):
         results.append(entry)
         if "error" in entry and "Timeout" in entry["error"]:
             break      # the hardware may be wedged; later plans would only time out too
-    progress.cancel()
+    if progress is not None:
+        progress.cancel()
     with open(os.environ["ZEROTILE_RESULTS"], "wb") as f:
         pickle.dump(results, f)

@@ -18,6 +18,7 @@ import firmware
 
 from .build_cache import cached_build, invalidate
 from .plan_run import default_timeout
+from .progress import Progress
 
 __all__ = ["simulate", "SimResult", "SimulationError", "BusViolationError", "available_simulators",
            "verilator_bin", "WAIVERS"]
@@ -223,6 +224,8 @@ def _simulate_vip(plans, *, sim, waves_path, pause_probability, seed, label, tim
         env = {"ZEROTILE_JOBS": str(jobs), "ZEROTILE_RESULTS": str(results),
                "PYTHONPATH": os.pathsep.join(filter(None, [str(_PACKAGE_ROOT),
                                                           os.environ.get("PYTHONPATH")])),
+               # the bench's progress lines follow the rule of verif.progress: terminals only
+               "ZEROTILE_PROGRESS": "1" if Progress(label, 0).enabled else "0",
                "COCOTB_LOG_LEVEL": os.environ.get("COCOTB_LOG_LEVEL", "WARNING"),
                "GPI_LOG_LEVEL": os.environ.get("GPI_LOG_LEVEL", "WARNING"),
                # cocotbext-axi 0.1.28 still calls APIs cocotb 2 deprecates.

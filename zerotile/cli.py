@@ -282,6 +282,17 @@ def cmd_demo(args):
     return 0 if ok else 1
 
 
+def cmd_readme(args):
+    from zerotile import docs
+    names = args.section or None
+    stale = docs.write_sections(names, check=args.check)
+    if args.check:
+        print("README sections stale: " + ", ".join(stale) if stale else "README is current")
+        return 1 if stale else 0
+    print(f"rewrote {', '.join(stale)} in {docs.README}" if stale else "README is current")
+    return 0
+
+
 def _synth_row(rep):
     cfg = rep.config
     return {"target": rep.target, "part": rep.part,
@@ -407,6 +418,12 @@ def build_parser():
     r.set_defaults(func=cmd_run)
     d = sub.add_parser("demo", help="bundled real matrices, dense vs sparse, on the native engine")
     d.set_defaults(func=cmd_demo)
+    m = sub.add_parser("readme", help="regenerate the README's tables of numbers (register map, "
+                                      "performance targets, matrix results, synthesis sweep)")
+    m.add_argument("--check", action="store_true",
+                   help="write nothing; exit 1 if any section is stale")
+    m.add_argument("section", nargs="*", help="only these sections")
+    m.set_defaults(func=cmd_readme)
     s = sub.add_parser("synth", help="area and Fmax through Yosys / nextpnr (YoWASP); "
                                      "ECP5 by default, about 8 minutes")
     s.add_argument("--target", choices=["generic", "ecp5", "ice40"], default="ecp5",

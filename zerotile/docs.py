@@ -1,0 +1,133 @@
+"""The README's generated sections: every table of numbers that a simulation can reproduce is
+rendered here, written by ``zerotile readme`` and checked by ``tests/test_readme.py``, so the
+README cannot drift from the hardware.
+
+Sections (between ``<!-- NAME:begin -->`` and ``<!-- NAME:end -->``):
+
+* ``register-map``: ``rtl.regmap.markdown_table()``;
+* ``synth-sweep``: ``docs/synth_sweep.csv`` (written by ``zerotile synth --sweep``);
+* ``performance-targets``: the three target workloads on the native engine, default DRAM;
+* ``matrix-results``: every bundled matrix, CSR and dense, N = 16, seed 1, native engine.
+"""
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["ROOT", "README", "target_workloads", "render", "sections", "read_section",
+           "write_sections"]
+
+ROOT = Path(__file__).resolve().parent.parent
+README = ROOT / "README.md"
+N_COLUMNS, SEED = 16, 1
+
+
+def target_workloads():
+    """(name, A, B, mode): the performance targets (seed 7 for the dense operands, the
+    CSR 256 x 256 10 % matrix of tests/jobs.py with seed 8)."""
+    import scipy.sparse as sp
+    rng = np.random.default_rng(7)
+    a_dense = rng.integers(-128, 128, (64, 64)).astype(np.int8)
+    b_dense = rng.integers(-128, 128, (64, 64)).astype(np.int8)
+    rng8 = np.random.default_rng(8)
+    nonzero = lambda size: (rng8.integers(1, 128, size) * rng8.choice([-1, 1], size))
+    a_sparse = sp.csr_array(sp.random_array((256, 256), density=0.10, rng=rng8, format="csr",
+                                            data_sampler=nonzero).astype(np.int8))
+    b_sparse = np.random.default_rng(8 + 1000).integers(-128, 128, (256, 32)).astype(np.int8)
+    return [("dense 64x64x64, random int8", a_dense, b_dense, "dense"),
+            ("CSR 256x256, 10 % uniform, N = 32", a_sparse, b_sparse, "csr"),
+            ("same A in dense mode", a_sparse, b_sparse, "dense")]
+
+
+def _run(jobs):
+    """Run (A, B, mode) jobs on the native engine; their reports (zerotile.workload.report)."""
+    import firmware
+    import golden
+    from verif import simulate
+    from zerotile.workload import report
+    plans = [firmware.plan(a, b, mode=mode) for a, b, mode in jobs]
+    results = simulate(plans, engine="native", seed=SEED, label="README numbers")
+    return [report(p, r, a, b, c_ref=golden.spmm(a, b))[0]
+            for p, r, (a, b, _) in zip(plans, results, jobs)]
+
+
+def _targets_table():
+    work = target_workloads()
+    reps = _run([(a, b, mode) for _, a, b, mode in work])
+    dense, csr, csr_dense = reps
+    bound = lambda r: (f"{r['bound_cycles']:,} "
+                       f"({'compute' if r['ideal_compute_cycles'] >= r['ideal_memory_cycles'] else 'memory'})")
+    rows = [(work[0][0], dense, f"utilization **{dense['utilization']:.2f}**"),
+            (work[1][0], csr, f"roofline efficiency **{csr['roofline_efficiency']:.2f}**, "
+                              f"utilization {csr['utilization']:.2f}"),
+            (work[2][0], csr_dense,
+             f"CSR speedup vs dense **{csr_dense['cycles'] / csr['cycles']:.1f}x** (ideal 10x)")]
+    lines = ["| workload | cycles | bound | metric |", "|---|---|---|---|"]
+    for name, r, metric in rows:
+        assert r["correct"], f"{name}: wrong result on the RTL"
+        lines.append(f"| {name} | {r['cycles']:,} | {bound(r)} | {metric} |")
+    return "\n".join(lines)
+
+
+def _matrix_table():
+    from zerotile.workload import bundled_matrices, load_mtx, matrix_name, random_b
+    jobs, names = [], []
+    for path in bundled_matrices():
+        a, _ = load_mtx(path, SEED)
+        b = random_b(a.shape[1], N_COLUMNS, SEED)
+        jobs += [(a, b, "csr"), (a, b, "dense")]
+        names.append((matrix_name(path), a))
+    reps = _run(jobs)
+    lines = ["| matrix | M x K x N | nnz | mismatches | CSR cycles | bound | utilization | "
+             "roofline eff. | dense cycles | speedup vs dense | 1/density |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for (name, a), csr, dense in zip(names, reps[0::2], reps[1::2]):
+        m, k = a.shape
+        density = a.nnz / (m * k)
+        lines.append(
+            f"| {name} | {m}x{k}x{N_COLUMNS} | {a.nnz} | {csr['mismatches'] + dense['mismatches']} "
+            f"| {csr['cycles']} | {csr['bound_cycles']} | {csr['utilization']:.3f} | "
+            f"{csr['roofline_efficiency']:.3f} | {dense['cycles']} | "
+            f"{dense['cycles'] / csr['cycles']:.1f}x | {1 / density:.0f}x |")
+    return "\n".join(lines)
+
+
+def sections():
+    """Name -> function rendering that README section."""
+    from rtl.regmap import markdown_table
+    from synth import read_sweep_csv, sweep_markdown
+    return {
+        "register-map": markdown_table,
+        "synth-sweep": lambda: sweep_markdown(read_sweep_csv(ROOT / "docs" / "synth_sweep.csv")),
+        "performance-targets": _targets_table,
+        "matrix-results": _matrix_table,
+    }
+
+
+def render(name):
+    return sections()[name]().strip()
+
+
+def read_section(name, text=None):
+    """The README text between ``<!-- name:begin -->`` and ``<!-- name:end -->``."""
+    text = README.read_text() if text is None else text
+    begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
+    if begin not in text or end not in text:
+        raise KeyError(f"README lacks the {begin} ... {end} markers")
+    return text.split(begin, 1)[1].split(end, 1)[0].strip()
+
+
+def write_sections(names=None, *, check=False):
+    """Regenerate the README sections (all by default). With ``check``, write nothing and
+    return the names of the sections that are stale."""
+    text = README.read_text()
+    stale = []
+    for name in names or sections():
+        new = render(name)
+        if read_section(name, text) != new:
+            stale.append(name)
+            begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
+            head, rest = text.split(begin, 1)
+            text = head + begin + "\n" + new + "\n" + end + rest.split(end, 1)[1]
+    if not check and stale:
+        README.write_text(text)
+    return stale
