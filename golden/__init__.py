@@ -4,8 +4,10 @@
 configuration's numbers (peak MACs per cycle, bus bytes per cycle) as arguments.
 """
 from .reference import wrap_int32, gemm, spmm
-from .bounds import (Bounds, effectual_macs, min_dram_bytes, ideal_compute_cycles,
-                     ideal_memory_cycles, bound_cycles, bounds)
+from .bounds import (Bounds, effectual_macs, min_dram_bytes, min_dram_bytes_read,
+                     min_dram_bytes_written, ideal_compute_cycles, ideal_memory_cycles,
+                     bound_cycles, bounds)
 
 __all__ = ["wrap_int32", "gemm", "spmm", "Bounds", "effectual_macs", "min_dram_bytes",
-           "ideal_compute_cycles", "ideal_memory_cycles", "bound_cycles", "bounds"]
+           "min_dram_bytes_read", "min_dram_bytes_written", "ideal_compute_cycles",
+           "ideal_memory_cycles", "bound_cycles", "bounds"]

@@ -4,11 +4,16 @@ All functions take the hardware's numbers as plain arguments, so this module nev
 the RTL. Definitions:
 
 * ``effectual_macs``: multiplications whose operands are both nonzero.
-* ``min_dram_bytes``: A (values, column indices, row pointers), B and C each moved once
-  (C twice when accumulating into an existing C).
+* ``min_dram_bytes_read``: A (values, column indices, row pointers) and B read once (and the
+  old C when accumulating into it); ``min_dram_bytes_written``: C written once;
+  ``min_dram_bytes`` their sum.
 * ``ideal_compute_cycles = ceil(effectual_macs / peak_macs_per_cycle)``
-* ``ideal_memory_cycles = ceil(min_dram_bytes / bus_bytes_per_cycle)``
-* ``bound_cycles = max(ideal_compute_cycles, ideal_memory_cycles)``
+* ``ideal_memory_cycles = max(ceil(read / bus_bytes_per_cycle),
+  ceil(written / bus_bytes_per_cycle))``: AXI4 reads and writes travel on independent
+  channels, each moving at most one bus word per cycle. (Counting both on one shared bus
+  would let a job that reads and writes a lot "beat" its bound.)
+* ``bound_cycles = max(ideal_compute_cycles, ideal_memory_cycles)``: no job can run faster,
+  so ``bound_cycles / cycles`` (roofline efficiency) never exceeds 1.
 """
 from dataclasses import dataclass, asdict
 import math
@@ -16,8 +21,9 @@ import math
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["Bounds", "effectual_macs", "min_dram_bytes", "ideal_compute_cycles",
-           "ideal_memory_cycles", "bound_cycles", "bounds"]
+__all__ = ["Bounds", "effectual_macs", "min_dram_bytes", "min_dram_bytes_read",
+           "min_dram_bytes_written", "ideal_compute_cycles", "ideal_memory_cycles",
+           "bound_cycles", "bounds"]
 
 INDEX_BYTES = 4     # int32 column indices and row pointers
 VALUE_BYTES = 1     # int8 operands
@@ -32,17 +38,26 @@ def effectual_macs(a, b):
     return int((a_nz @ b_nz_per_row).sum())
 
 
-def min_dram_bytes(m, k, n, *, mode, nnz=0, accumulate=False):
-    """Bytes that must cross the DRAM bus at least once for one ``M x K x N`` product."""
+def min_dram_bytes_read(m, k, n, *, mode, nnz=0, accumulate=False):
+    """Bytes the accelerator must read at least once for one ``M x K x N`` product."""
     if mode == "dense":
         a_bytes = m * k * VALUE_BYTES
     elif mode == "csr":
         a_bytes = nnz * (VALUE_BYTES + INDEX_BYTES) + (m + 1) * INDEX_BYTES
     else:
         raise ValueError(f"mode must be 'dense' or 'csr', not {mode!r}")
-    b_bytes = k * n * VALUE_BYTES
-    c_bytes = m * n * ACC_BYTES * (2 if accumulate else 1)
-    return a_bytes + b_bytes + c_bytes
+    return a_bytes + k * n * VALUE_BYTES + (m * n * ACC_BYTES if accumulate else 0)
+
+
+def min_dram_bytes_written(m, n):
+    """Bytes the accelerator must write at least once: C, int32."""
+    return m * n * ACC_BYTES
+
+
+def min_dram_bytes(m, k, n, *, mode, nnz=0, accumulate=False):
+    """Bytes that must cross the DRAM bus at least once (read and written together)."""
+    return (min_dram_bytes_read(m, k, n, mode=mode, nnz=nnz, accumulate=accumulate)
+            + min_dram_bytes_written(m, n))
 
 
 def ideal_compute_cycles(effectual, peak_macs_per_cycle):
@@ -50,9 +65,11 @@ def ideal_compute_cycles(effectual, peak_macs_per_cycle):
     return math.ceil(effectual / peak_macs_per_cycle)
 
 
-def ideal_memory_cycles(dram_bytes, bus_bytes_per_cycle):
-    """Cycles the minimum traffic needs at one bus width per cycle."""
-    return math.ceil(dram_bytes / bus_bytes_per_cycle)
+def ideal_memory_cycles(read_bytes, written_bytes, bus_bytes_per_cycle):
+    """Cycles the minimum traffic needs: reads and writes on their own channels, one bus word
+    per cycle each."""
+    return max(math.ceil(read_bytes / bus_bytes_per_cycle),
+               math.ceil(written_bytes / bus_bytes_per_cycle))
 
 
 def bound_cycles(compute_cycles, memory_cycles):
@@ -65,12 +82,17 @@ class Bounds:
     effectual_macs: int
     peak_macs_per_cycle: int
     ideal_compute_cycles: int
-    min_dram_bytes: int
+    min_dram_bytes_read: int
+    min_dram_bytes_written: int
     ideal_memory_cycles: int
     bound_cycles: int
 
+    @property
+    def min_dram_bytes(self):
+        return self.min_dram_bytes_read + self.min_dram_bytes_written
+
     def as_dict(self):
-        return asdict(self)
+        return dict(asdict(self), min_dram_bytes=self.min_dram_bytes)
 
 
 def bounds(a, b, *, mode, peak_macs_per_cycle, bus_bytes_per_cycle, accumulate=False):
@@ -79,7 +101,9 @@ def bounds(a, b, *, mode, peak_macs_per_cycle, bus_bytes_per_cycle, accumulate=F
     m, k = a.shape
     n = np.asarray(b).shape[1]
     eff = effectual_macs(a, b)
-    dram = min_dram_bytes(m, k, n, mode=mode, nnz=a.nnz, accumulate=accumulate)
+    read = min_dram_bytes_read(m, k, n, mode=mode, nnz=a.nnz, accumulate=accumulate)
+    written = min_dram_bytes_written(m, n)
     compute = ideal_compute_cycles(eff, peak_macs_per_cycle)
-    memory = ideal_memory_cycles(dram, bus_bytes_per_cycle)
-    return Bounds(eff, peak_macs_per_cycle, compute, dram, memory, bound_cycles(compute, memory))
+    memory = ideal_memory_cycles(read, written, bus_bytes_per_cycle)
+    return Bounds(eff, peak_macs_per_cycle, compute, read, written, memory,
+                  bound_cycles(compute, memory))

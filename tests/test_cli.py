@@ -126,11 +126,14 @@ def test_run_reports_json(tmp_path):
     assert rep["sim_cycles"] > rep["cycles"] + dense["cycles"]
     for key in ("correct", "mismatches", "shape", "nnz_a", "mode", "cycles", "effectual_macs",
                 "peak_macs_per_cycle", "ideal_compute_cycles", "min_dram_bytes",
+                "min_dram_bytes_read", "min_dram_bytes_written", "dram_traffic_ratio",
                 "ideal_memory_cycles", "bound_cycles", "utilization", "roofline_efficiency",
                 "dram_bytes_read", "dram_bytes_written", "sim_seconds", "sim_cycles_per_second",
                 "config", "dense_cycles", "speedup_vs_dense"):
         assert key in rep, key
     assert rep["correct"] and rep["mismatches"] == 0 and rep["shape"] == [34, 34, 16]
+    assert 0 < rep["roofline_efficiency"] <= 1 and 0 < rep["dense"]["roofline_efficiency"] <= 1
+    assert rep["dram_traffic_ratio"] >= 1
     assert "values replaced by seeded nonzero int8" in out.stdout
 
 

@@ -184,13 +184,16 @@ def cmd_run(args):
                      "bound": rep["bound_cycles"], "utilization": _fmt(rep.get("utilization")),
                      "roofline_eff": _fmt(rep.get("roofline_efficiency")),
                      "dram_rd": rep.get("dram_bytes_read", "-"),
-                     "dram_wr": rep.get("dram_bytes_written", "-")})
+                     "dram_wr": rep.get("dram_bytes_written", "-"),
+                     "traffic": _fmt(rep.get("dram_traffic_ratio"), 2)})
     where = (f"the native engine (Verilator, DRAM read latency {dram.read_latency} cycles)"
              if engine == "native" else f"the vip engine ({args.sim} + cocotbext-axi)")
     say(f"C = A.B, shape {main_rep['shape']} on {where}, P={cfg.pes} L={cfg.lanes} "
         f"bus={cfg.bus_bits}: peak {cfg.peak_macs_per_cycle} MACs/cycle")
     _print_table(rows, ["mode", "correct", "mismatches", "cycles", "bound", "utilization",
-                        "roofline_eff", "dram_rd", "dram_wr"], file=out)
+                        "roofline_eff", "dram_rd", "dram_wr", "traffic"], file=out)
+    say("bound = max(compute, reads / bus, writes / bus) cycles (reads and writes have their own "
+        "AXI channels); traffic = bytes moved / minimum bytes")
     if main_rep.get("speedup_vs_dense"):
         density = a.nnz / (a.shape[0] * a.shape[1])
         say(f"speedup vs dense: {main_rep['speedup_vs_dense']:.2f}x "

@@ -138,6 +138,8 @@ def report(plan, sim_result, a, b, *, c_ref):
     out = {"shape": [m, k, n], "nnz_a": int(plan.nnz), "mode": plan.mode,
            "config": cfg.as_dict(), "peak_macs_per_cycle": cfg.peak_macs_per_cycle,
            "ideal_compute_cycles": bd.ideal_compute_cycles, "min_dram_bytes": bd.min_dram_bytes,
+           "min_dram_bytes_read": bd.min_dram_bytes_read,
+           "min_dram_bytes_written": bd.min_dram_bytes_written,
            "ideal_memory_cycles": bd.ideal_memory_cycles, "bound_cycles": bd.bound_cycles,
            "golden_effectual_macs": bd.effectual_macs,
            "sim_seconds": round(sim_result.sim_seconds, 3)}
@@ -160,6 +162,8 @@ def report(plan, sim_result, a, b, *, c_ref):
         "roofline_efficiency": round(bd.bound_cycles / cycles, 4) if cycles else None,
         "dram_bytes_read": cnt["dram_bytes_read"],
         "dram_bytes_written": cnt["dram_bytes_written"],
+        "dram_traffic_ratio": round((cnt["dram_bytes_read"] + cnt["dram_bytes_written"])
+                                    / bd.min_dram_bytes, 4),
         "sim_cycles_per_second": round(sim_result.sim_cycles / sim_result.sim_seconds)
         if sim_result.sim_seconds else None,
     })
