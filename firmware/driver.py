@@ -9,7 +9,7 @@ The bus is any object with these coroutines (cocotb today, a board's UIO/devmem 
 """
 from dataclasses import dataclass
 
-from rtl.regmap import REG, COUNTERS, ID_MAGIC, VERSION, Status, Control
+from rtl.regmap import REG, COUNTERS, ID_MAGIC, VERSION, Status, Control, decode_fields
 
 from .errors import DeviceError, DeviceTimeout
 
@@ -34,10 +34,9 @@ class Driver:
         if ident != ID_MAGIC:
             raise RuntimeError(f"no zerotile here: ID reads 0x{ident:08x}, expected 0x{ID_MAGIC:08x}")
         version = await self.bus.read32(REG["VERSION"])
-        cfg = await self.bus.read32(REG["CONFIG"])
+        cfg = decode_fields("CONFIG", await self.bus.read32(REG["CONFIG"]))
         b_words = await self.bus.read32(REG["B_WORDS"])
-        return {"version": version, "pes": cfg & 0xFF, "lanes": (cfg >> 8) & 0xFF,
-                "bus_bytes": (cfg >> 16) & 0xFF, "max_chunks": cfg >> 24, "b_words": b_words}
+        return {"version": version, **cfg, "b_words": b_words}
 
     async def check_config(self, config):
         hw = await self.identify()

@@ -13,6 +13,7 @@ from .read_engine import ReadEngine
 from .register_slice import RegisterSlice
 from .register_file import RegisterFile
 from .regmap import (REGISTERS, COUNTERS, ErrorCode, ID_MAGIC, VERSION, DESC, DESCRIPTOR_BYTES,
+                     config_word,
                      DESCRIPTOR_ALIGN, MODE_CSR, MAX_M, MAX_NNZ, MAX_DENSE_A_BYTES)
 from .write_engine import WriteEngine, write_request_layout
 
@@ -207,7 +208,7 @@ class Accelerator(wiring.Component):
         counters = {name: Signal(64, name=f"count_{name.lower()}") for name, _ in COUNTERS}
         m.d.comb += [
             regs.id.eq(ID_MAGIC), regs.version.eq(VERSION),
-            regs.config.eq(P | (L << 8) | (bb << 16) | (cfg.max_chunks << 24)),
+            regs.config.eq(config_word(cfg)),
             regs.b_words.eq(cfg.b_words),
             regs.status.eq(Cat(busy, done, error)),
             regs.error_code.eq(error_code), regs.error_addr.eq(error_addr),

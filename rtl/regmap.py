@@ -9,7 +9,8 @@ from enum import IntEnum
 __all__ = ["Register", "REGISTERS", "REG", "COUNTERS", "DescriptorField", "DESCRIPTOR_FIELDS",
            "DESC", "DESCRIPTOR_BYTES", "DESCRIPTOR_ALIGN", "ErrorCode", "Status", "Control",
            "ID_MAGIC", "VERSION", "MODE_DENSE", "MODE_CSR", "MAX_M", "MAX_NNZ",
-           "MAX_DENSE_A_BYTES", "markdown_table"]
+           "MAX_DENSE_A_BYTES", "Field", "FIELDS", "config_word", "decode_fields",
+           "markdown_table"]
 
 ID_MAGIC = 0x5A54_494C   # "ZTIL"
 VERSION = 0x0000_0100    # 0.1.0 as major<<16 | minor<<8 | patch
@@ -78,6 +79,51 @@ COUNTERS = [
 ]
 
 REGISTERS = [Register(name, 4 * i, access, desc) for i, (name, access, desc) in enumerate(_REG_LIST)]
+
+
+@dataclass(frozen=True)
+class Field:
+    """A bit field of a register: bits ``lsb .. lsb+width-1``."""
+    name: str
+    lsb: int
+    width: int
+    access: str
+    description: str
+
+    @property
+    def mask(self):
+        return ((1 << self.width) - 1) << self.lsb
+
+    def get(self, word):
+        return (word & self.mask) >> self.lsb
+
+
+# The fields of the registers that have them (the others are one 32-bit value).
+FIELDS = {
+    "VERSION": [Field("PATCH", 0, 8, "ro", "Patch version."),
+                Field("MINOR", 8, 8, "ro", "Minor version."),
+                Field("MAJOR", 16, 16, "ro", "Major version: a driver refuses another major.")],
+    "CONFIG": [Field("PES", 0, 8, "ro", "Processing elements P."),
+               Field("LANES", 8, 8, "ro", "int8 MAC lanes per PE L."),
+               Field("BUS_BYTES", 16, 8, "ro", "AXI4 data width in bytes."),
+               Field("MAX_CHUNKS", 24, 8, "ro", "Accumulator words per PE (N <= max_chunks*L).")],
+    "CONTROL": [Field("IRQ_ENABLE", 0, 1, "rw", "Raise irq when a chain ends.")],
+    "STATUS": [Field("BUSY", 0, 1, "ro", "A chain is running."),
+               Field("DONE", 1, 1, "w1c", "The last chain finished without error."),
+               Field("ERROR", 2, 1, "w1c", "The last chain stopped on an error.")],
+}
+
+
+def config_word(config):
+    """The value of CONFIG for a ``TileConfig``."""
+    values = {"PES": config.pes, "LANES": config.lanes, "BUS_BYTES": config.bus_bytes,
+              "MAX_CHUNKS": config.max_chunks}
+    return sum(values[f.name] << f.lsb for f in FIELDS["CONFIG"])
+
+
+def decode_fields(register, word):
+    """{field name (lower case): value} of one register's value."""
+    return {f.name.lower(): f.get(word) for f in FIELDS[register]}
 _COUNTER_BASE = 0x40
 for _i, (_name, _desc) in enumerate(COUNTERS):
     REGISTERS.append(Register(f"{_name}_LO", _COUNTER_BASE + 8 * _i, "ro", _desc + " Bits 31:0."))
@@ -134,3 +180,12 @@ def markdown_table():
     for e in ErrorCode:
         lines.append(f"| {int(e)} | {e.name} |")
     return "\n".join(lines)
+
+
+def _check_fields():
+    # The enums the RTL and the driver use must say what FIELDS says.
+    assert {f.name: f.mask for f in FIELDS["STATUS"]} == {s.name: int(s) for s in Status}
+    assert {f.name: f.mask for f in FIELDS["CONTROL"]} == {c.name: int(c) for c in Control}
+
+
+_check_fields()

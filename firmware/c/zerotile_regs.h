@@ -1,0 +1,145 @@
+/* zerotile register map: GENERATED from rtl/regmap.py by `zerotile header`.
+ * Do not edit; regenerate. Offsets are byte addresses of 32-bit registers on the
+ * AXI4-Lite slave (s_axil_*). */
+#ifndef ZEROTILE_REGS_H
+#define ZEROTILE_REGS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define ZT_ID_MAGIC 0x5A54494Cu /* ID reads this (ZTIL) */
+#define ZT_VERSION 0x00000100u /* the hardware version this header describes */
+
+/* Registers */
+#define ZT_REG_ID 0x00u /* ro: Identification, reads 0x5A54494C ('ZTIL'). */
+#define ZT_REG_VERSION 0x04u /* ro: Hardware version, major<<16 | minor<<8 | patch. */
+#define ZT_REG_CONFIG 0x08u /* ro: pes[7:0], lanes[15:8], bus_bits/8[23:16], max_chunks[31:24]. */
+#define ZT_REG_B_WORDS 0x0Cu /* ro: Depth of the B scratchpad in words of `lanes` bytes. */
+#define ZT_REG_CONTROL 0x10u /* rw: bit 0: interrupt enable. */
+#define ZT_REG_STATUS 0x14u /* w1c: bit 0 busy (ro), bit 1 done (w1c), bit 2 error (w1c). The interrupt is (done or error) and enabled. */
+#define ZT_REG_ERROR_CODE 0x18u /* ro: Why the last chain stopped (ErrorCode); 0 after a clean chain. */
+#define ZT_REG_ERROR_ADDR 0x1Cu /* ro: Address involved in the error (descriptor, operand base or burst). */
+#define ZT_REG_DESC_ADDR 0x20u /* rw: DRAM address of the first job descriptor (64-byte aligned). */
+#define ZT_REG_DOORBELL 0x24u /* wo: Write any value: run the descriptor chain starting at DESC_ADDR (ignored while busy). */
+#define ZT_REG_WINDOW_BASE 0x28u /* rw: Lowest DRAM address the DMA may touch (sampled at DOORBELL). */
+#define ZT_REG_WINDOW_LIMIT 0x2Cu /* rw: One past the highest DRAM address the DMA may touch (sampled at DOORBELL: moving the window does not affect a running chain). */
+#define ZT_REG_JOBS_DONE 0x30u /* ro: Descriptors completed in the current/last chain. */
+#define ZT_REG_SOFT_RESET 0x34u /* wo: Write any value: soft reset. A running chain stops issuing, waits for its AXI transactions in flight, clears the datapath and goes idle with STATUS done and error clear (no interrupt); counters are kept. */
+#define ZT_REG_CYCLES_BUSY_LO 0x40u /* ro: Cycles from doorbell to the end of the chain. Bits 31:0. */
+#define ZT_REG_CYCLES_BUSY_HI 0x44u /* ro: Bits 63:32. */
+#define ZT_REG_LANE_SLOTS_LO 0x48u /* ro: MAC lane-slots issued (L per PE per issuing cycle). Bits 31:0. */
+#define ZT_REG_LANE_SLOTS_HI 0x4Cu /* ro: Bits 63:32. */
+#define ZT_REG_EFFECTUAL_MACS_LO 0x50u /* ro: Lane-slots whose operands were both nonzero. Bits 31:0. */
+#define ZT_REG_EFFECTUAL_MACS_HI 0x54u /* ro: Bits 63:32. */
+#define ZT_REG_STALL_MEMORY_LO 0x58u /* ro: PE-cycles idle waiting for memory (descriptor, B load, A stream, C write). Bits 31:0. */
+#define ZT_REG_STALL_MEMORY_HI 0x5Cu /* ro: Bits 63:32. */
+#define ZT_REG_STALL_IMBALANCE_LO 0x60u /* ro: PE-cycles idle while the scanner waited on another PE's full queue. Bits 31:0. */
+#define ZT_REG_STALL_IMBALANCE_HI 0x64u /* ro: Bits 63:32. */
+#define ZT_REG_STALL_DRAIN_LO 0x68u /* ro: PE-cycles idle after the A stream ended, while other PEs and writes finish. Bits 31:0. */
+#define ZT_REG_STALL_DRAIN_HI 0x6Cu /* ro: Bits 63:32. */
+#define ZT_REG_DRAM_BYTES_READ_LO 0x70u /* ro: Bytes read over AXI4 (full beats). Bits 31:0. */
+#define ZT_REG_DRAM_BYTES_READ_HI 0x74u /* ro: Bits 63:32. */
+#define ZT_REG_DRAM_BYTES_WRITTEN_LO 0x78u /* ro: Bytes written over AXI4 (full beats). Bits 31:0. */
+#define ZT_REG_DRAM_BYTES_WRITTEN_HI 0x7Cu /* ro: Bits 63:32. */
+
+/* Register fields: ZT_<REGISTER>_<FIELD>_{SHIFT,MASK} */
+#define ZT_VERSION_PATCH_SHIFT 0u
+#define ZT_VERSION_PATCH_MASK 0x000000FFu /* ro: Patch version. */
+#define ZT_VERSION_MINOR_SHIFT 8u
+#define ZT_VERSION_MINOR_MASK 0x0000FF00u /* ro: Minor version. */
+#define ZT_VERSION_MAJOR_SHIFT 16u
+#define ZT_VERSION_MAJOR_MASK 0xFFFF0000u /* ro: Major version: a driver refuses another major. */
+#define ZT_CONFIG_PES_SHIFT 0u
+#define ZT_CONFIG_PES_MASK 0x000000FFu /* ro: Processing elements P. */
+#define ZT_CONFIG_LANES_SHIFT 8u
+#define ZT_CONFIG_LANES_MASK 0x0000FF00u /* ro: int8 MAC lanes per PE L. */
+#define ZT_CONFIG_BUS_BYTES_SHIFT 16u
+#define ZT_CONFIG_BUS_BYTES_MASK 0x00FF0000u /* ro: AXI4 data width in bytes. */
+#define ZT_CONFIG_MAX_CHUNKS_SHIFT 24u
+#define ZT_CONFIG_MAX_CHUNKS_MASK 0xFF000000u /* ro: Accumulator words per PE (N <= max_chunks*L). */
+#define ZT_CONTROL_IRQ_ENABLE_SHIFT 0u
+#define ZT_CONTROL_IRQ_ENABLE_MASK 0x00000001u /* rw: Raise irq when a chain ends. */
+#define ZT_STATUS_BUSY_SHIFT 0u
+#define ZT_STATUS_BUSY_MASK 0x00000001u /* ro: A chain is running. */
+#define ZT_STATUS_DONE_SHIFT 1u
+#define ZT_STATUS_DONE_MASK 0x00000002u /* w1c: The last chain finished without error. */
+#define ZT_STATUS_ERROR_SHIFT 2u
+#define ZT_STATUS_ERROR_MASK 0x00000004u /* w1c: The last chain stopped on an error. */
+#define ZT_FIELD_GET(reg, field, word) \
+    (((word) & ZT_##reg##_##field##_MASK) >> ZT_##reg##_##field##_SHIFT)
+
+#define ZT_COUNTER_COUNT 8u /* 64-bit counters, _LO then _HI, from ZT_REG_CYCLES_BUSY_LO */
+#define ZT_COUNTER_CYCLES_BUSY 0u /* Cycles from doorbell to the end of the chain. */
+#define ZT_COUNTER_LANE_SLOTS 1u /* MAC lane-slots issued (L per PE per issuing cycle). */
+#define ZT_COUNTER_EFFECTUAL_MACS 2u /* Lane-slots whose operands were both nonzero. */
+#define ZT_COUNTER_STALL_MEMORY 3u /* PE-cycles idle waiting for memory (descriptor, B load, A stream, C write). */
+#define ZT_COUNTER_STALL_IMBALANCE 4u /* PE-cycles idle while the scanner waited on another PE's full queue. */
+#define ZT_COUNTER_STALL_DRAIN 5u /* PE-cycles idle after the A stream ended, while other PEs and writes finish. */
+#define ZT_COUNTER_DRAM_BYTES_READ 6u /* Bytes read over AXI4 (full beats). */
+#define ZT_COUNTER_DRAM_BYTES_WRITTEN 7u /* Bytes written over AXI4 (full beats). */
+
+/* Job descriptor modes and limits */
+#define ZT_MODE_DENSE 0u
+#define ZT_MODE_CSR 1u
+#define ZT_MAX_M 65535u
+#define ZT_MAX_NNZ 4194303u
+#define ZT_DESCRIPTOR_BYTES 64u
+#define ZT_DESCRIPTOR_ALIGN 64u
+
+/* Error codes (ERROR_CODE) */
+typedef enum {
+    ZT_ERROR_NONE = 0,
+    ZT_ERROR_DESC_OUTSIDE_WINDOW = 1,
+    ZT_ERROR_BAD_DESCRIPTOR = 2,
+    ZT_ERROR_OPERAND_OUTSIDE_WINDOW = 3,
+    ZT_ERROR_AXI_READ_ERROR = 4,
+    ZT_ERROR_AXI_WRITE_ERROR = 5,
+    ZT_ERROR_BAD_ROW_POINTERS = 6,
+    ZT_ERROR_COLUMN_OUT_OF_RANGE = 7,
+} zt_error_code;
+
+#define ZT_ERROR_NAMES { "NONE", "DESC_OUTSIDE_WINDOW", "BAD_DESCRIPTOR", "OPERAND_OUTSIDE_WINDOW", "AXI_READ_ERROR", "AXI_WRITE_ERROR", "BAD_ROW_POINTERS", "COLUMN_OUT_OF_RANGE" }
+#define ZT_ERROR_COUNT 8u
+
+/* One job descriptor: 64 bytes, little-endian 32-bit words, 64-byte aligned in DRAM. */
+typedef struct {
+    uint32_t mode; /* 0: dense A (row-major int8, row stride K), 1: CSR A. */
+    uint32_t next; /* Address of the next descriptor, 0 ends the chain. */
+    uint32_t m; /* Rows of A and C (1..65535). */
+    uint32_t k; /* Columns of A, rows of B (1..b_words). */
+    uint32_t n; /* Columns of B and C in this job (1..max_chunks*lanes). */
+    uint32_t nnz; /* CSR: stored entries of A (ignored in dense mode). */
+    uint32_t a_rowptr; /* CSR: address of M+1 int32 row pointers. */
+    uint32_t a_colidx; /* CSR: address of NNZ int32 column indices. */
+    uint32_t a_values; /* Address of A's int8 values (CSR: NNZ of them; dense: M*K). */
+    uint32_t b_addr; /* Address of B: K rows of ceil(N/L)*L int8, zero-padded. */
+    uint32_t c_addr; /* Address of C's first element (int32), aligned to 4*L bytes. */
+    uint32_t c_stride; /* Bytes between rows of C; a multiple of 4*L. */
+    uint32_t reserved12; /* reserved: write 0 */
+    uint32_t reserved13; /* reserved: write 0 */
+    uint32_t reserved14; /* reserved: write 0 */
+    uint32_t reserved15; /* reserved: write 0 */
+} zt_descriptor;
+
+#if defined(__cplusplus)
+#define ZT_STATIC_ASSERT(cond, name) static_assert(cond, #name)
+#elif defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L
+#define ZT_STATIC_ASSERT(cond, name) _Static_assert(cond, #name)
+#else
+#define ZT_STATIC_ASSERT(cond, name) typedef char zt_static_assert_##name[(cond) ? 1 : -1]
+#endif
+ZT_STATIC_ASSERT(sizeof(zt_descriptor) == 64, descriptor_size);
+ZT_STATIC_ASSERT(offsetof(zt_descriptor, mode) == 0, offset_mode);
+ZT_STATIC_ASSERT(offsetof(zt_descriptor, next) == 4, offset_next);
+ZT_STATIC_ASSERT(offsetof(zt_descriptor, m) == 8, offset_m);
+ZT_STATIC_ASSERT(offsetof(zt_descriptor, k) == 12, offset_k);
+ZT_STATIC_ASSERT(offsetof(zt_descriptor, n) == 16, offset_n);
+ZT_STATIC_ASSERT(offsetof(zt_descriptor, nnz) == 20, offset_nnz);
+ZT_STATIC_ASSERT(offsetof(zt_descriptor, a_rowptr) == 24, offset_a_rowptr);
+ZT_STATIC_ASSERT(offsetof(zt_descriptor, a_colidx) == 28, offset_a_colidx);
+ZT_STATIC_ASSERT(offsetof(zt_descriptor, a_values) == 32, offset_a_values);
+ZT_STATIC_ASSERT(offsetof(zt_descriptor, b_addr) == 36, offset_b_addr);
+ZT_STATIC_ASSERT(offsetof(zt_descriptor, c_addr) == 40, offset_c_addr);
+ZT_STATIC_ASSERT(offsetof(zt_descriptor, c_stride) == 44, offset_c_stride);
+
+#endif /* ZEROTILE_REGS_H */
