@@ -5,12 +5,14 @@ from amaranth.back import verilog, rtlil
 from amaranth.hdl import Value
 
 from .accelerator import Accelerator
+from . import LINT_WAIVERS
 from .config import TileConfig
 
 __all__ = ["accelerator_verilog", "simulation_verilog", "accelerator_rtlil", "component_rtlil",
-           "flat_ports", "TOP_NAME"]
+           "flat_ports", "TOP_NAME", "LINT_WAIVERS"]
 
 TOP_NAME = "zerotile"
+
 
 
 def flat_ports(component):

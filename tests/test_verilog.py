@@ -1,4 +1,4 @@
-"""The generated Verilog: lint-clean under Verilator -Wall (waivers in verif/lint_waivers.vlt,
+"""The generated Verilog: lint-clean under Verilator -Wall (waivers in rtl/lint_waivers.vlt,
 each with its reason) and free of latches after Yosys `proc`."""
 import re
 import subprocess

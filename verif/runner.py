@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import firmware
+from rtl import LINT_WAIVERS
 
 from .build_cache import cached_build, invalidate
 from .plan_run import default_timeout
@@ -25,7 +26,7 @@ __all__ = ["simulate", "SimResult", "SimulationError", "BusViolationError", "ava
 
 SIMULATORS = ("verilator", "icarus")
 ENGINES = ("native", "vip")
-WAIVERS = Path(__file__).parent / "lint_waivers.vlt"
+WAIVERS = LINT_WAIVERS
 QUIET_FINISH = Path(__file__).parent / "quiet_finish.cpp"
 _PACKAGE_ROOT = Path(firmware.__file__).resolve().parent.parent
 

@@ -34,6 +34,12 @@ def _add_config_args(p):
 def cmd_generate(args):
     from rtl.export import accelerator_verilog
     cfg = _config(args)
+    if args.fusesoc:
+        from synth.fusesoc import write_core, VLNV
+        core = write_core(args.fusesoc, cfg)
+        print(f"wrote {core} and zerotile.v (P={cfg.pes} L={cfg.lanes} bus={cfg.bus_bits}); "
+              f"lint it with: fusesoc --cores-root {args.fusesoc} run --target lint {VLNV}")
+        return 0
     text = accelerator_verilog(cfg, icarus_compatible=args.icarus)
     if args.output in (None, "-"):
         sys.stdout.write(text)
@@ -285,6 +291,30 @@ def cmd_demo(args):
     return 0 if ok else 1
 
 
+def cmd_header(args):
+    from firmware.c_header import c_header
+    text = c_header(_config(args) if args.expect_config else None)
+    if args.output in (None, "-"):
+        sys.stdout.write(text)
+    else:
+        _check_output_path("-o", args.output)
+        Path(args.output).write_text(text)
+        print(f"wrote {args.output}")
+    return 0
+
+
+def cmd_regs(args):
+    try:
+        from firmware.systemrdl import export
+        import systemrdl  # noqa: F401
+    except ImportError:
+        raise FormatError("zerotile regs needs the ip extra: pip install -e '.[ip]'") from None
+    _check_output_path("-o", args.output) if args.format != "html" else None
+    export(args.format, args.output)
+    print(f"wrote {args.output} ({args.format}, from rtl/regmap.py through systemrdl-compiler)")
+    return 0
+
+
 def cmd_readme(args):
     from zerotile import docs
     names = args.section or None
@@ -376,6 +406,9 @@ def build_parser():
     _add_config_args(g)
     g.add_argument("--icarus", action="store_true",
                    help="rewrite start-up initialisers for Icarus in SystemVerilog mode")
+    g.add_argument("--fusesoc", metavar="DIR",
+                   help="write a FuseSoC core into DIR instead: zerotile.v, its lint waivers "
+                        "and zerotile.core (targets default and lint)")
     g.set_defaults(func=cmd_generate)
     r = sub.add_parser("run", help="compute C = A.B on the RTL and check it against golden",
                        description="Compute C = A.B on the RTL and compare every element with "
@@ -421,6 +454,19 @@ def build_parser():
     r.set_defaults(func=cmd_run)
     d = sub.add_parser("demo", help="bundled real matrices, dense vs sparse, on the native engine")
     d.set_defaults(func=cmd_demo)
+    h = sub.add_parser("header", help="write the C header of the register map (from "
+                                      "rtl/regmap.py)")
+    h.add_argument("-o", "--output", help="output file (default: stdout)")
+    h.add_argument("--expect-config", action="store_true",
+                   help="also define ZT_EXPECTED_CONFIG / ZT_EXPECTED_B_WORDS for --pes etc.")
+    _add_config_args(h)
+    h.set_defaults(func=cmd_header)
+    rg = sub.add_parser("regs", help="the register map for other tools: SystemRDL, HTML or "
+                                     "IP-XACT (PeakRDL exporters)")
+    rg.add_argument("--format", choices=["rdl", "html", "ipxact"], default="rdl")
+    rg.add_argument("-o", "--output", required=True,
+                    help="output file (rdl, ipxact) or directory (html)")
+    rg.set_defaults(func=cmd_regs)
     m = sub.add_parser("readme", help="regenerate the README's tables of numbers (register map, "
                                       "performance targets, matrix results, synthesis sweep)")
     m.add_argument("--check", action="store_true",
