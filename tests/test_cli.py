@@ -195,3 +195,22 @@ def test_ctrl_c_is_one_line(tmp_path):
     stdout, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130, stdout + stderr
     assert "Traceback" not in stderr and stderr.strip().splitlines()[-1] == "zerotile: interrupted"
+
+
+def test_bench_writes_its_plots_and_follows_the_bound(tmp_path):
+    """`zerotile bench`: CSV, Markdown and two PNGs; every product correct; CSR never beats its
+    roofline floor, and the measured speedup stays within reach of what the bound explains."""
+    import csv
+    out = run_cli(["bench", "--out", "b"], tmp_path)
+    assert out.returncode == 0, out.stderr[-3000:]
+    for name in ("bench.csv", "bench.md", "speedup.png", "roofline.png"):
+        assert (tmp_path / "b" / name).stat().st_size > 0, name
+    rows = list(csv.DictReader(open(tmp_path / "b" / "bench.csv")))
+    assert all(r["correct"] == "True" for r in rows)
+    sweep = [r for r in rows if r["kind"] == "density"]
+    assert len(sweep) == 8
+    for r in sweep:
+        speedup, bound = float(r["speedup"]), float(r["bound_speedup"])
+        assert speedup <= bound * 1.0001, r
+        assert speedup >= 0.6 * bound, f"density {r['name']}: {speedup}x of {bound}x explained"
+        assert float(r["scipy_us"]) > 0 and float(r["tile_us"]) > 0

@@ -315,6 +315,17 @@ def cmd_regs(args):
     return 0
 
 
+def cmd_bench(args):
+    from zerotile.bench import run_bench
+    if args.fmax <= 0:
+        raise FormatError(f"--fmax must be positive, not {args.fmax}")
+    rows = run_bench(args.out, fmax_mhz=args.fmax)
+    from zerotile.bench import markdown
+    print(markdown(rows, args.fmax))
+    print(f"wrote bench.csv, bench.md, speedup.png and roofline.png to {args.out}/")
+    return 0 if all(r["correct"] for r in rows) else 1
+
+
 def cmd_readme(args):
     from zerotile import docs
     names = args.section or None
@@ -467,6 +478,14 @@ def build_parser():
     rg.add_argument("-o", "--output", required=True,
                     help="output file (rdl, ipxact) or directory (html)")
     rg.set_defaults(func=cmd_regs)
+    bn = sub.add_parser("bench", help="speedup against density, a roofline of the bundled "
+                                      "matrices and scipy.sparse on this CPU: CSV, Markdown, PNG")
+    bn.add_argument("--out", default="zerotile_bench", help="output folder (default "
+                                                            "./zerotile_bench)")
+    bn.add_argument("--fmax", type=float, default=103.3,
+                    help="clock for the tile's time in microseconds (default 103.3 MHz: the "
+                         "default configuration on ECP5)")
+    bn.set_defaults(func=cmd_bench)
     m = sub.add_parser("readme", help="regenerate the README's tables of numbers (register map, "
                                       "performance targets, matrix results, synthesis sweep)")
     m.add_argument("--check", action="store_true",

@@ -1,0 +1,202 @@
+"""``zerotile bench``: what the tile does with zeros, measured on the RTL (native engine) and
+drawn.
+
+1. Speedup against density: one shape (M = K = 256, N = 32), A uniformly random at densities
+   from 0.5 % to 100 %, run in CSR and in dense mode; the measured speedup (dense cycles / CSR
+   cycles) beside the ideal skip speedup 1/density and the bound-explained speedup (dense
+   cycles / CSR bound cycles: the best any CSR run could do on this hardware).
+2. A roofline of the bundled matrices (CSR, N = 16): achieved effectual MACs per cycle
+   against operational intensity (effectual MACs per byte of the busier AXI channel's
+   minimum traffic), under the compute roof P x L and the memory roof of one bus word per
+   cycle per channel: the honest bound of golden/bounds.py.
+3. scipy.sparse on this CPU for the same products (CSR x dense, int32, single-threaded; best of
+   several repeats), beside the tile's time at the ECP5 Fmax.
+
+Writes ``bench.csv``, ``bench.md``, ``speedup.png`` and ``roofline.png`` to the output folder.
+"""
+import csv
+import time
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+
+__all__ = ["run_bench", "DENSITIES", "ECP5_FMAX_MHZ"]
+
+DENSITIES = (0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
+SHAPE = (256, 256, 32)
+ROOF_N = 16
+SEED = 1
+# The default configuration's Fmax on ECP5 (`zerotile synth --target ecp5`, README synthesis
+# table); `zerotile bench --fmax` takes another.
+ECP5_FMAX_MHZ = 103.3
+FIELDS = ["kind", "name", "m", "k", "n", "nnz", "density", "csr_cycles", "csr_bound_cycles",
+          "dense_cycles", "speedup", "ideal_speedup", "bound_speedup", "effectual_macs",
+          "intensity", "macs_per_cycle", "roofline_efficiency", "tile_us", "scipy_us",
+          "correct"]
+
+
+def _random_a(m, k, density, seed):
+    rng = np.random.default_rng(seed)
+    nonzero = lambda size: rng.integers(1, 128, size) * rng.choice([-1, 1], size)
+    return sp.csr_array(sp.random_array((m, k), density=density, rng=rng, format="csr",
+                                        data_sampler=nonzero).astype(np.int8))
+
+
+def _scipy_us(a, b, budget=0.2):
+    """Best time of A (CSR, int32) @ B (int32) on this CPU, microseconds."""
+    a32, b32 = sp.csr_array(a, dtype=np.int32), b.astype(np.int32)
+    best, spent = float("inf"), 0.0
+    while spent < budget or best == float("inf"):
+        t0 = time.perf_counter()
+        a32 @ b32
+        dt = time.perf_counter() - t0
+        best, spent = min(best, dt), spent + dt
+        if spent > 5 * budget:
+            break
+    return best * 1e6
+
+
+def run_bench(out_dir, *, fmax_mhz=ECP5_FMAX_MHZ, progress=print):
+    import firmware
+    import golden
+    from rtl.config import TileConfig
+    from verif import simulate
+    from zerotile.workload import bundled_matrices, load_mtx, matrix_name, random_b, report
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    cfg = TileConfig()
+    cases = []           # (kind, name, A, B)
+    m, k, n = SHAPE
+    b_sweep = random_b(k, n, SEED)
+    for d in DENSITIES:
+        cases.append(("density", f"{d:g}", _random_a(m, k, d, SEED), b_sweep))
+    for path in bundled_matrices():
+        a, _ = load_mtx(path, SEED)
+        cases.append(("matrix", matrix_name(path), a, random_b(a.shape[1], ROOF_N, SEED)))
+    plans = []
+    for _, _, a, b in cases:
+        plans += [firmware.plan(a, b, mode="csr"), firmware.plan(a, b, mode="dense")]
+    progress(f"simulating {len(plans)} jobs on the native engine ...")
+    results = simulate(plans, engine="native", seed=SEED, label="bench")
+    rows = []
+    for i, (kind, name, a, b) in enumerate(cases):
+        ref = golden.spmm(a, b)
+        csr, _ = report(plans[2 * i], results[2 * i], a, b, c_ref=ref)
+        dense, _ = report(plans[2 * i + 1], results[2 * i + 1], a, b, c_ref=ref)
+        mm, kk = a.shape
+        nn = b.shape[1]
+        density = a.nnz / (mm * kk)
+        busiest = max(csr["min_dram_bytes_read"], csr["min_dram_bytes_written"])
+        rows.append({
+            "kind": kind, "name": name, "m": mm, "k": kk, "n": nn, "nnz": int(a.nnz),
+            "density": round(density, 6), "csr_cycles": csr["cycles"],
+            "csr_bound_cycles": csr["bound_cycles"], "dense_cycles": dense["cycles"],
+            "speedup": round(dense["cycles"] / csr["cycles"], 3),
+            "ideal_speedup": round(1 / density, 3) if density else None,
+            "bound_speedup": round(dense["cycles"] / csr["bound_cycles"], 3),
+            "effectual_macs": csr["effectual_macs"],
+            "intensity": round(csr["effectual_macs"] / busiest, 4),
+            "macs_per_cycle": round(csr["effectual_macs"] / csr["cycles"], 3),
+            "roofline_efficiency": csr["roofline_efficiency"],
+            "tile_us": round(csr["cycles"] / fmax_mhz, 2),
+            "scipy_us": round(_scipy_us(a, b), 2),
+            "correct": bool(csr["correct"] and dense["correct"]),
+        })
+    with open(out / "bench.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=FIELDS)
+        w.writeheader()
+        w.writerows(rows)
+    _plot_speedup([r for r in rows if r["kind"] == "density"], out / "speedup.png", cfg)
+    _plot_roofline([r for r in rows if r["kind"] == "matrix"], out / "roofline.png", cfg)
+    (out / "bench.md").write_text(markdown(rows, fmax_mhz))
+    return rows
+
+
+def markdown(rows, fmax_mhz=ECP5_FMAX_MHZ):
+    m, k, n = SHAPE
+    lines = [f"Speedup against density ({m} x {k} A, N = {n}, CSR vs dense mode on the same "
+             f"tile):", "",
+             "| density | CSR cycles | dense cycles | speedup | bound-explained | ideal 1/density |",
+             "|---|---|---|---|---|---|"]
+    for r in rows:
+        if r["kind"] == "density":
+            lines.append(f"| {float(r['name']):.1%} | {r['csr_cycles']:,} | {r['dense_cycles']:,} "
+                         f"| {r['speedup']:.1f}x | {r['bound_speedup']:.1f}x | "
+                         f"{r['ideal_speedup']:.0f}x |")
+    lines += ["", f"Bundled matrices, CSR, N = {ROOF_N}: the tile at {fmax_mhz:g} MHz (ECP5) "
+                  f"and scipy.sparse on this CPU (single thread, int32):", "",
+              "| matrix | nnz | MACs/cycle | roofline eff. | tile (us) | scipy (us) |",
+              "|---|---|---|---|---|---|"]
+    for r in rows:
+        if r["kind"] == "matrix":
+            lines.append(f"| {r['name']} | {r['nnz']:,} | {r['macs_per_cycle']:.2f} | "
+                         f"{r['roofline_efficiency']:.3f} | {r['tile_us']:,.1f} | "
+                         f"{r['scipy_us']:,.1f} |")
+    return "\n".join(lines) + "\n"
+
+
+def _pyplot():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def _plain_ticks(ax):
+    from matplotlib.ticker import FuncFormatter
+    plain = FuncFormatter(lambda v, _: f"{v:g}")
+    for axis in (ax.xaxis, ax.yaxis):
+        axis.set_major_formatter(plain)
+        axis.set_minor_formatter(FuncFormatter(
+            lambda v, _: f"{v:g}" if f"{v:.0e}"[0] in "25" else ""))
+
+
+def _plot_speedup(rows, path, cfg):
+    plt = _pyplot()
+    d = [r["density"] for r in rows]
+    fig, ax = plt.subplots(figsize=(7, 4.2), dpi=120)
+    ax.plot(d, [r["ideal_speedup"] for r in rows], "k--", label="ideal: 1 / density")
+    ax.plot(d, [r["bound_speedup"] for r in rows], ":", color="tab:gray",
+            label="bound-explained: dense cycles / CSR roofline floor")
+    ax.plot(d, [r["speedup"] for r in rows], "o-", color="tab:blue",
+            label="measured: dense cycles / CSR cycles")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("density of A")
+    ax.set_ylabel("speedup of CSR mode over dense mode")
+    m, k, n = SHAPE
+    ax.set_title(f"zerotile P={cfg.pes} L={cfg.lanes}: skipping zeros ({m}x{k} A, N={n})")
+    _plain_ticks(ax)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def _plot_roofline(rows, path, cfg):
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4.2), dpi=120)
+    xs = [r["intensity"] for r in rows]
+    lo, hi = min(xs) / 2, max(xs) * 4
+    grid = np.geomspace(lo, hi, 100)
+    roof = np.minimum(cfg.peak_macs_per_cycle, grid * cfg.bus_bytes)
+    ax.plot(grid, roof, "k-", label=f"roof: min({cfg.peak_macs_per_cycle} MACs/cycle, "
+                                    f"intensity x {cfg.bus_bytes} B/cycle per channel)")
+    ax.plot(xs, [r["macs_per_cycle"] for r in rows], "o", color="tab:blue",
+            label="achieved (CSR, N = 16)")
+    for r in rows:
+        ax.annotate(r["name"], (r["intensity"], r["macs_per_cycle"]), fontsize=7,
+                    textcoords="offset points", xytext=(4, -3))
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("operational intensity (effectual MACs per byte of the busier AXI channel)")
+    ax.set_ylabel("effectual MACs per cycle")
+    ax.set_title("zerotile roofline: bundled matrices against the honest bound")
+    _plain_ticks(ax)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
