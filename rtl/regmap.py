@@ -172,6 +172,12 @@ def markdown_table():
     lines = ["| offset | name | access | description |", "|---|---|---|---|"]
     for r in REGISTERS:
         lines.append(f"| 0x{r.offset:02X} | {r.name} | {r.access} | {r.description} |")
+    lines += ["", "Register fields (the registers not listed are one 32-bit value):", "",
+              "| register | field | bits | access | description |", "|---|---|---|---|---|"]
+    for reg, fields in FIELDS.items():
+        for f in fields:
+            bits = f"{f.lsb + f.width - 1}:{f.lsb}" if f.width > 1 else f"{f.lsb}"
+            lines.append(f"| {reg} | {f.name} | {bits} | {f.access} | {f.description} |")
     lines += ["", "Job descriptor (16 little-endian 32-bit words, 64-byte aligned):", "",
               "| word | field | meaning |", "|---|---|---|"]
     for f in DESCRIPTOR_FIELDS:
