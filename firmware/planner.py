@@ -10,7 +10,10 @@ Memory layout, from ``base`` upwards, every array starting on a 64-byte boundary
    with a poison pattern so a row the hardware never wrote shows up as a mismatch.
 
 B wider than one job can hold (``max_chunks * L`` columns, fewer when K is deep) is split
-into column tiles, one job each; all jobs share A and write disjoint column ranges of C.
+into column tiles; A beyond one job's limits (more than 65,535 rows, more than 2^22 - 1 stored
+entries, a dense stream of 256 MiB) into row blocks, each with its own arrays (row pointers
+rebased to 0). One job per (row block, column tile), chained in that order; jobs write
+disjoint parts of C, and A is read once per column tile.
 """
 from dataclasses import dataclass, field
 import math
@@ -25,7 +28,7 @@ from .errors import FormatError, TooLargeError
 from .operands import as_csr_int8, as_dense_int8
 
 __all__ = ["Job", "Plan", "plan", "pack_descriptor", "estimate_cycles", "choose_mode",
-           "check_size", "image_bytes", "POISON"]
+           "check_size", "image_bytes", "row_blocks", "POISON"]
 
 POISON = 0xA5
 MODES = ("auto", "dense", "csr")
@@ -93,17 +96,28 @@ def estimate_cycles(mode, m, k, n, nnz, config):
 
 
 def _fits(mode, m, k, nnz, config):
-    """Why one job of ``mode`` cannot take this A (None when it can)."""
-    if m > MAX_M:
-        return f"A has {m} rows; one job takes at most {MAX_M}"
+    """Why ``mode`` cannot take this A (None when it can). Rows, stored entries and dense
+    bytes beyond one job's limits are split into row blocks; K is not split (yet)."""
     if k > config.max_k:
         return (f"A has {k} columns (B has {k} rows) but the B scratchpad holds at most "
                 f"{config.max_k} rows ({config.b_words} words of {config.lanes} bytes)")
-    if mode == "csr" and nnz > MAX_NNZ:
-        return f"A has {nnz} stored entries; a CSR job takes at most {MAX_NNZ}"
-    if mode == "dense" and m * k >= MAX_DENSE_A_BYTES:
-        return f"dense A of {m}x{k} bytes exceeds one job's 256 MiB stream"
     return None
+
+
+def row_blocks(mode, indptr, k):
+    """[(first row, end row)]: consecutive rows, each block within one job's limits (at most
+    MAX_M rows; CSR: at most MAX_NNZ stored entries; dense: M x K below the 256 MiB stream)."""
+    m = len(indptr) - 1
+    max_rows = MAX_M if mode == "csr" else min(MAX_M, (MAX_DENSE_A_BYTES - 1) // k)
+    blocks, r0 = [], 0
+    while r0 < m:
+        r1 = min(m, r0 + max_rows)
+        if mode == "csr" and indptr[r1] - indptr[r0] > MAX_NNZ:
+            # the last row whose end keeps the block within MAX_NNZ entries
+            r1 = int(np.searchsorted(indptr, indptr[r0] + MAX_NNZ, side="right")) - 1
+        blocks.append((r0, r1))
+        r0 = r1
+    return blocks
 
 
 def image_bytes(mode, m, k, n, nnz, config):
@@ -111,9 +125,13 @@ def image_bytes(mode, m, k, n, nnz, config):
     L = config.lanes
     chunks_per_job = max(1, min(config.max_chunks, config.b_words // max(k, 1)))
     n_jobs = math.ceil(n / (chunks_per_job * L))
-    a = 4 * (m + 1) + 5 * nnz + 3 * DESCRIPTOR_ALIGN if mode == "csr" else m * k
+    # row blocks: at most this many (each adds its arrays' alignment and a row pointer)
+    blocks = max(math.ceil(m / MAX_M), math.ceil(nnz / MAX_NNZ) + math.ceil(m / MAX_M)) \
+        if mode == "csr" else math.ceil(m / max(1, min(MAX_M, (MAX_DENSE_A_BYTES - 1) // k)))
+    a = (4 * (m + blocks) + 5 * nnz if mode == "csr" else m * k) + 3 * blocks * DESCRIPTOR_ALIGN
     b = k * math.ceil(n / L) * L + n_jobs * DESCRIPTOR_ALIGN
-    return n_jobs * DESCRIPTOR_BYTES + a + b + m * math.ceil(n / L) * L * 4 + 4 * DESCRIPTOR_ALIGN
+    return (blocks * n_jobs * DESCRIPTOR_BYTES + a + b + m * math.ceil(n / L) * L * 4
+            + 4 * DESCRIPTOR_ALIGN)
 
 
 def check_size(m, k, n, nnz, *, mode="auto", config=None, base=0x1000):
@@ -170,13 +188,16 @@ def plan(a, b, *, config=None, mode="auto", base=0x1000):
         layout[name] = cursor
         cursor = _align(cursor + max(nbytes, 1))
 
-    alloc("descriptors", n_jobs * DESCRIPTOR_BYTES)
-    if mode == "csr":
-        alloc("rowptr", (m + 1) * 4)
-        alloc("colidx", nnz * 4)
-        alloc("values", nnz)
-    else:
-        alloc("values", m * k)
+    blocks = row_blocks(mode, a_csr.indptr, k)
+    alloc("descriptors", len(blocks) * n_jobs * DESCRIPTOR_BYTES)
+    for i, (r0, r1) in enumerate(blocks):
+        lo, hi = int(a_csr.indptr[r0]), int(a_csr.indptr[r1])
+        if mode == "csr":
+            alloc(f"rowptr{i}", (r1 - r0 + 1) * 4)
+            alloc(f"colidx{i}", (hi - lo) * 4)
+            alloc(f"values{i}", hi - lo)
+        else:
+            alloc(f"values{i}", (r1 - r0) * k)
     tiles = []
     for j in range(n_jobs):
         col0 = j * cols_per_job
@@ -193,30 +214,37 @@ def plan(a, b, *, config=None, mode="auto", base=0x1000):
         raw = np.ascontiguousarray(arr).tobytes()
         image[addr - base:addr - base + len(raw)] = raw
 
-    if mode == "csr":
-        put(layout["rowptr"], a_csr.indptr.astype("<i4"))
-        put(layout["colidx"], a_csr.indices.astype("<i4"))
-        put(layout["values"], a_csr.data.astype(np.int8))
-    else:
-        put(layout["values"], a_csr.toarray().astype(np.int8))
+    for i, (r0, r1) in enumerate(blocks):
+        lo, hi = int(a_csr.indptr[r0]), int(a_csr.indptr[r1])
+        if mode == "csr":
+            put(layout[f"rowptr{i}"], (a_csr.indptr[r0:r1 + 1] - lo).astype("<i4"))
+            put(layout[f"colidx{i}"], a_csr.indices[lo:hi].astype("<i4"))
+            put(layout[f"values{i}"], a_csr.data[lo:hi].astype(np.int8))
+        else:
+            put(layout[f"values{i}"], a_csr[r0:r1].toarray().astype(np.int8))
+    for j, (_, _, tile) in enumerate(tiles):
+        put(layout[f"b{j}"], tile)
     c0 = layout["c"]
     image[c0 - base:c0 - base + m * c_stride] = bytes([POISON]) * (m * c_stride)
 
     p = Plan(config=config, mode=mode, shape=(m, k, n), nnz=nnz, base=base, image=image,
              c_addr=c0, c_stride=c_stride)
-    for j, (col0, nj, tile) in enumerate(tiles):
-        desc_addr = layout["descriptors"] + j * DESCRIPTOR_BYTES
-        put(layout[f"b{j}"], tile)
-        fields = {
-            "MODE": MODE_CSR if mode == "csr" else MODE_DENSE,
-            "NEXT": desc_addr + DESCRIPTOR_BYTES if j + 1 < n_jobs else 0,
-            "M": m, "K": k, "N": nj, "NNZ": nnz if mode == "csr" else 0,
-            "A_ROWPTR": layout.get("rowptr", 0), "A_COLIDX": layout.get("colidx", 0),
-            "A_VALUES": layout["values"], "B_ADDR": layout[f"b{j}"],
-            "C_ADDR": c0 + col0 * 4, "C_STRIDE": c_stride,
-        }
-        put(desc_addr, pack_descriptor(fields))
-        p.jobs.append(Job(desc_addr, fields))
+    n_desc = len(blocks) * n_jobs
+    for i, (r0, r1) in enumerate(blocks):
+        lo, hi = int(a_csr.indptr[r0]), int(a_csr.indptr[r1])
+        for j, (col0, nj, _) in enumerate(tiles):
+            d = i * n_jobs + j
+            desc_addr = layout["descriptors"] + d * DESCRIPTOR_BYTES
+            fields = {
+                "MODE": MODE_CSR if mode == "csr" else MODE_DENSE,
+                "NEXT": desc_addr + DESCRIPTOR_BYTES if d + 1 < n_desc else 0,
+                "M": r1 - r0, "K": k, "N": nj, "NNZ": hi - lo if mode == "csr" else 0,
+                "A_ROWPTR": layout.get(f"rowptr{i}", 0), "A_COLIDX": layout.get(f"colidx{i}", 0),
+                "A_VALUES": layout[f"values{i}"], "B_ADDR": layout[f"b{j}"],
+                "C_ADDR": c0 + r0 * c_stride + col0 * 4, "C_STRIDE": c_stride,
+            }
+            put(desc_addr, pack_descriptor(fields))
+            p.jobs.append(Job(desc_addr, fields))
     return p
 
 

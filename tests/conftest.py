@@ -35,3 +35,12 @@ def describe_mismatch(label, got, expected, limit=5):
     for i, j in diff[:limit]:
         lines.append(f"  row {i} col {j}: expected {expected[i, j]}, got {got[i, j]}")
     return "\n".join(lines)
+
+
+# The longest modules first, so pytest-xdist (one module per worker) does not end on them.
+_LONGEST_FIRST = ("test_formal.py", "test_accelerator.py", "test_reliability.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    rank = {name: i for i, name in enumerate(_LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))

@@ -48,7 +48,7 @@ def check_result(name, res, a, b, cfg=CFG):
         cnt["stall_imbalance"] + cnt["stall_drain"]
     assert pe_cycles == cfg.pes * cnt["cycles_busy"], f"{name}: PE-cycle accounting"
     m, _, n = res.plan.shape
-    written = sum(m * math.ceil(j.fields["N"] / cfg.lanes) * 4 * cfg.lanes
+    written = sum(j.fields["M"] * math.ceil(j.fields["N"] / cfg.lanes) * 4 * cfg.lanes
                   for j in res.plan.jobs)
     assert cnt["dram_bytes_written"] == written, f"{name}: bytes written"
     assert cnt["dram_bytes_read"] >= bd.min_dram_bytes_read, f"{name}: bytes read"

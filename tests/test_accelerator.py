@@ -125,3 +125,23 @@ def test_other_configurations(params):
     results = simulate(plans, engine="native", seed=3, label=f"config {params}")
     for name, res in zip(names, results):
         check_result(f"{name} {params}", res, CASES[name][0], CASES[name][1], cfg)
+
+
+def test_row_blocks_beyond_one_job(monkeypatch):
+    """A with more rows than one job takes (70,000 > 65,535) in both modes, and a CSR A split
+    on stored entries (the per-job limit lowered to 150 to keep the run short): chained row
+    blocks on the RTL, C exact."""
+    import firmware.planner
+    tall = random_csr(70_000, 12, 0.05, 901)
+    b = random_b(12, 8, 901)
+    plans = [firmware.plan(tall, b, mode="csr"), firmware.plan(tall, b, mode="dense")]
+    assert [j.fields["M"] for j in plans[0].jobs] == [65_535, 4_465]
+    monkeypatch.setattr(firmware.planner, "MAX_NNZ", 150)
+    small = random_csr(60, 40, 0.2, 902)
+    b2 = random_b(40, 20, 902)
+    plans.append(firmware.plan(small, b2, mode="csr"))
+    assert len(plans[-1].jobs) >= 3
+    results = simulate(plans, engine="native", label="row blocks")
+    check_result("70,000-row CSR", results[0], tall, b)
+    check_result("70,000-row dense", results[1], tall, b)
+    check_result("CSR split on entries", results[2], small, b2)

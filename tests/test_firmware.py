@@ -167,30 +167,50 @@ def test_driver_reports_the_hardware_error():
             p, timeout_cycles=100))
 
 
-def test_dense_mode_is_not_bound_by_the_csr_nnz_limit():
-    """2048 x 4096 with more stored entries than a CSR job takes: fine in dense mode, chosen
-    by auto, refused by name in CSR mode."""
+def test_limits_of_one_job_become_row_blocks():
+    """2048 x 4096 with more stored entries than one CSR job takes: one dense job, or two CSR
+    row blocks, each within the limit, with rebased row pointers and their own slice of C."""
     from rtl.regmap import MAX_NNZ
     m, k = 2048, 4096
     nnz = MAX_NNZ + 5_697
-    assert firmware.check_size(m, k, 16, nnz, mode="dense") == ["dense"]
-    assert firmware.check_size(m, k, 16, nnz, mode="auto") == ["dense"]
-    with pytest.raises(TooLargeError, match="a CSR job takes at most"):
-        firmware.check_size(m, k, 16, nnz, mode="csr")
+    assert firmware.check_size(m, k, 16, nnz, mode="auto") == ["dense", "csr"]
     rng = np.random.default_rng(3)
     a = np.zeros(m * k, np.int8)
     a[rng.choice(m * k, nnz, replace=False)] = 1
     a = sp.csr_array(a.reshape(m, k))
-    assert a.nnz == nnz
-    p = plan(a, np.ones((k, 16), np.int8), mode="dense")
-    assert p.mode == "dense" and len(p.image) <= firmware.image_bytes("dense", m, k, 16, nnz,
-                                                                     p.config)
-    assert plan(a, np.ones((k, 16), np.int8), mode="auto").mode == "dense"
+    b = np.ones((k, 16), np.int8)
+    dense = plan(a, b, mode="dense")
+    assert [j.fields["M"] for j in dense.jobs] == [m, m]      # one row block, two column tiles
+    assert len(dense.image) <= firmware.image_bytes("dense", m, k, 16, nnz, dense.config)
+    csr = plan(a, b, mode="csr")
+    blocks = csr.jobs[::2]                                     # first column tile of each block
+    assert len(csr.jobs) == 4 and sum(j.fields["M"] for j in blocks) == m
+    assert all(j.fields["NNZ"] <= MAX_NNZ for j in csr.jobs)
+    assert sum(j.fields["NNZ"] for j in blocks) == nnz
+    second = csr.jobs[2].fields
+    rp = np.frombuffer(bytes(csr.image[second["A_ROWPTR"] - csr.base:][:4 * (second["M"] + 1)]),
+                       "<i4")
+    assert rp[0] == 0 and rp[-1] == second["NNZ"]
+    assert second["C_ADDR"] == csr.c_addr + csr.jobs[0].fields["M"] * csr.c_stride
+    assert len(csr.image) <= firmware.image_bytes("csr", m, k, 16, nnz, csr.config)
+
+
+def test_row_blocks_split_on_rows_and_on_entries():
+    from firmware.planner import row_blocks
+    from rtl.regmap import MAX_M, MAX_NNZ
+    indptr = np.arange(0, 3 * MAX_M + 2) * 2          # 2 entries per row
+    blocks = row_blocks("csr", indptr, 8)
+    assert blocks == [(0, MAX_M), (MAX_M, 2 * MAX_M), (2 * MAX_M, 3 * MAX_M),
+                      (3 * MAX_M, 3 * MAX_M + 1)]
+    heavy = np.concatenate([[0], np.cumsum(np.full(10, MAX_NNZ // 3))])
+    blocks = row_blocks("csr", heavy, 4096)
+    assert blocks == [(0, 3), (3, 6), (6, 9), (9, 10)]
+    assert all(heavy[r1] - heavy[r0] <= MAX_NNZ for r0, r1 in blocks)
+    assert row_blocks("dense", np.zeros(100_001), 4096)[0] == (0, 65_535)
 
 
 @pytest.mark.parametrize("m, k, n, message", [
     (10, 10, 2**31, "the accelerator addresses 4 GiB"),
-    (65536, 10, 4, "one job takes at most 65535"),
     (10, 5000, 4, "B scratchpad holds at most 4096 rows"),
 ])
 def test_sizes_are_checked_before_anything_is_allocated(m, k, n, message):
