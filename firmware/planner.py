@@ -10,18 +10,24 @@ Memory layout, from ``base`` upwards, every array starting on a 64-byte boundary
    with a poison pattern so a row the hardware never wrote shows up as a mismatch.
 
 B wider than one job can hold (``max_chunks * L`` columns, fewer when K is deep) is split
-into column tiles; A beyond one job's limits (more than 65,535 rows, more than 2^22 - 1 stored
+into column tiles; B deeper than the scratchpad (K above ``max_k``) into K slabs, whose jobs
+after the first accumulate into C (descriptor FLAGS.ACCUMULATE: the hardware reads each C
+chunk back and adds); A beyond one job's limits (more than 65,535 rows, more than 2^22 - 1 stored
 entries, a dense stream of 256 MiB) into row blocks, each with its own arrays (row pointers
-rebased to 0). One job per (row block, column tile), chained in that order; jobs write
-disjoint parts of C, and A is read once per column tile.
+rebased to 0), and into one part per K slab. One job per (row block, column tile, K slab),
+chained in that order; A is read once per column tile, and C once per K slab after the
+first (the traffic the real-sizes work will cut). With ``c`` given, every job accumulates
+into it.
 """
 from dataclasses import dataclass, field
 import math
 
 import numpy as np
+import scipy.sparse as sp
 
 from rtl.config import TileConfig
 from rtl.regmap import (DESC, DESCRIPTOR_BYTES, DESCRIPTOR_ALIGN, MODE_DENSE, MODE_CSR, MAX_M,
+                        FLAG_ACCUMULATE,
                         MAX_NNZ, MAX_DENSE_A_BYTES)
 
 from .errors import FormatError, TooLargeError
@@ -56,6 +62,7 @@ class Plan:
     jobs: list = field(default_factory=list)
     c_addr: int = 0
     c_stride: int = 0
+    accumulate: bool = False  # C = C + A @ B (the old C was given)
 
     @property
     def limit(self):
@@ -95,15 +102,6 @@ def estimate_cycles(mode, m, k, n, nnz, config):
     return max(compute, memory)
 
 
-def _fits(mode, m, k, nnz, config):
-    """Why ``mode`` cannot take this A (None when it can). Rows, stored entries and dense
-    bytes beyond one job's limits are split into row blocks; K is not split (yet)."""
-    if k > config.max_k:
-        return (f"A has {k} columns (B has {k} rows) but the B scratchpad holds at most "
-                f"{config.max_k} rows ({config.b_words} words of {config.lanes} bytes)")
-    return None
-
-
 def row_blocks(mode, indptr, k):
     """[(first row, end row)]: consecutive rows, each block within one job's limits (at most
     MAX_M rows; CSR: at most MAX_NNZ stored entries; dense: M x K below the 256 MiB stream)."""
@@ -121,16 +119,21 @@ def row_blocks(mode, indptr, k):
 
 
 def image_bytes(mode, m, k, n, nnz, config):
-    """Bytes of DRAM a plan of this shape occupies, computed without allocating anything."""
+    """Bytes of DRAM a plan of this shape occupies (an upper bound), computed without
+    allocating anything."""
     L = config.lanes
-    chunks_per_job = max(1, min(config.max_chunks, config.b_words // max(k, 1)))
-    n_jobs = math.ceil(n / (chunks_per_job * L))
+    slabs = math.ceil(k / config.max_k)
+    depth = min(k, config.max_k)
+    chunks_per_job = max(1, min(config.max_chunks, config.b_words // depth))
+    n_tiles = math.ceil(n / (chunks_per_job * L))
     # row blocks: at most this many (each adds its arrays' alignment and a row pointer)
     blocks = max(math.ceil(m / MAX_M), math.ceil(nnz / MAX_NNZ) + math.ceil(m / MAX_M)) \
-        if mode == "csr" else math.ceil(m / max(1, min(MAX_M, (MAX_DENSE_A_BYTES - 1) // k)))
-    a = (4 * (m + blocks) + 5 * nnz if mode == "csr" else m * k) + 3 * blocks * DESCRIPTOR_ALIGN
-    b = k * math.ceil(n / L) * L + n_jobs * DESCRIPTOR_ALIGN
-    return (blocks * n_jobs * DESCRIPTOR_BYTES + a + b + m * math.ceil(n / L) * L * 4
+        if mode == "csr" else math.ceil(m / max(1, min(MAX_M, (MAX_DENSE_A_BYTES - 1) // depth)))
+    parts = blocks * slabs
+    a = (4 * (m + blocks) * slabs + 5 * nnz if mode == "csr" else m * k) + \
+        3 * parts * DESCRIPTOR_ALIGN
+    b = k * math.ceil(n / L) * L + n_tiles * slabs * DESCRIPTOR_ALIGN
+    return (parts * n_tiles * DESCRIPTOR_BYTES + a + b + m * math.ceil(n / L) * L * 4
             + 4 * DESCRIPTOR_ALIGN)
 
 
@@ -141,21 +144,27 @@ def check_size(m, k, n, nnz, *, mode="auto", config=None, base=0x1000):
     config = config or TileConfig()
     if mode not in MODES:
         raise FormatError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
-    modes = ("dense", "csr") if mode == "auto" else (mode,)
-    why = {md: _fits(md, m, k, nnz, config) for md in modes}
-    ok = [md for md in modes if why[md] is None]
+    modes = ["dense", "csr"] if mode == "auto" else [mode]
+    need = {md: image_bytes(md, m, k, n, nnz, config) for md in modes}
+    ok = [md for md in modes if base + need[md] <= 1 << config.addr_bits]
     if not ok:
-        raise TooLargeError(why[modes[-1]] if mode == "auto" else why[mode])
-    need = min(image_bytes(md, m, k, n, nnz, config) for md in ok)
-    if base + need > 1 << config.addr_bits:
-        raise TooLargeError(f"A.B of {m}x{k} by {k}x{n} needs {need / 2**30:.1f} GiB of DRAM "
+        least = min(need.values())
+        raise TooLargeError(f"A.B of {m}x{k} by {k}x{n} needs {least / 2**30:.1f} GiB of DRAM "
                             f"(C alone is {m}x{n} int32); the accelerator addresses "
                             f"{2 ** (config.addr_bits - 30)} GiB")
     return ok
 
 
-def plan(a, b, *, config=None, mode="auto", base=0x1000):
-    """Validate ``A`` (ndarray or scipy.sparse) and ``B`` (ndarray) and lay out the jobs."""
+def k_slabs(k, config):
+    """[(first row of B, end row)]: B deeper than the scratchpad takes in slabs; the jobs of
+    the second and later slabs accumulate into C."""
+    depth = min(k, config.max_k)
+    return [(k0, min(k, k0 + depth)) for k0 in range(0, k, depth)]
+
+
+def plan(a, b, *, c=None, config=None, mode="auto", base=0x1000):
+    """Validate ``A`` (ndarray or scipy.sparse) and ``B`` (ndarray) and lay out the jobs of
+    ``C = A @ B``, or with ``c`` (M x N int32, the old C) of ``C = C + A @ B``."""
     config = config or TileConfig()
     if mode not in MODES:
         raise FormatError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
@@ -170,14 +179,23 @@ def plan(a, b, *, config=None, mode="auto", base=0x1000):
     n = b.shape[1]
     if min(m, k, n) == 0:
         raise FormatError(f"empty product: A is {m}x{k}, B is {b.shape[0]}x{n}")
+    if c is not None:
+        c = np.asarray(c)
+        if c.shape != (m, n):
+            raise FormatError(f"C to accumulate into is {c.shape[0]}x{c.shape[1]}, the product "
+                              f"is {m}x{n}")
+        if c.dtype.kind not in "iu" or (c.size and (c.min() < -2**31 or c.max() >= 2**31)):
+            raise FormatError("C to accumulate into must hold int32 integers")
     nnz = int(a_csr.nnz)
     modes = check_size(m, k, n, nnz, mode=mode, config=config, base=base)
     mode = choose_mode(modes, m, k, n, nnz, config)
 
     L = config.lanes
-    chunks_per_job = min(config.max_chunks, config.b_words // k)
+    slabs = k_slabs(k, config)
+    depth = slabs[0][1]
+    chunks_per_job = min(config.max_chunks, config.b_words // depth)
     cols_per_job = chunks_per_job * L
-    n_jobs = math.ceil(n / cols_per_job)
+    n_tiles = math.ceil(n / cols_per_job)
     c_stride = math.ceil(n / L) * L * 4
 
     layout = {}
@@ -188,25 +206,28 @@ def plan(a, b, *, config=None, mode="auto", base=0x1000):
         layout[name] = cursor
         cursor = _align(cursor + max(nbytes, 1))
 
-    blocks = row_blocks(mode, a_csr.indptr, k)
-    alloc("descriptors", len(blocks) * n_jobs * DESCRIPTOR_BYTES)
+    blocks = row_blocks(mode, a_csr.indptr, depth)
+    n_desc = len(blocks) * n_tiles * len(slabs)
+    alloc("descriptors", n_desc * DESCRIPTOR_BYTES)
+    parts = {}                 # (block, slab) -> the part of A it multiplies
     for i, (r0, r1) in enumerate(blocks):
-        lo, hi = int(a_csr.indptr[r0]), int(a_csr.indptr[r1])
-        if mode == "csr":
-            alloc(f"rowptr{i}", (r1 - r0 + 1) * 4)
-            alloc(f"colidx{i}", (hi - lo) * 4)
-            alloc(f"values{i}", hi - lo)
-        else:
-            alloc(f"values{i}", (r1 - r0) * k)
+        for s, (k0, k1) in enumerate(slabs):
+            part = a_csr[r0:r1, k0:k1] if (k0, k1) != (0, k) else a_csr[r0:r1]
+            part = sp.csr_array(part)
+            parts[i, s] = part
+            if mode == "csr":
+                alloc(f"rowptr{i}.{s}", (r1 - r0 + 1) * 4)
+                alloc(f"colidx{i}.{s}", part.nnz * 4)
+                alloc(f"values{i}.{s}", part.nnz)
+            else:
+                alloc(f"values{i}.{s}", (r1 - r0) * (k1 - k0))
     tiles = []
-    for j in range(n_jobs):
+    for j in range(n_tiles):
         col0 = j * cols_per_job
         nj = min(cols_per_job, n - col0)
-        chunks = math.ceil(nj / L)
-        tile = np.zeros((k, chunks * L), dtype=np.int8)
-        tile[:, :nj] = b[:, col0:col0 + nj]
-        tiles.append((col0, nj, tile))
-        alloc(f"b{j}", tile.nbytes)
+        tiles.append((col0, nj))
+        for s, (k0, k1) in enumerate(slabs):
+            alloc(f"b{j}.{s}", (k1 - k0) * math.ceil(nj / L) * L)
     alloc("c", m * c_stride)
     image = bytearray(cursor - base)
 
@@ -214,37 +235,47 @@ def plan(a, b, *, config=None, mode="auto", base=0x1000):
         raw = np.ascontiguousarray(arr).tobytes()
         image[addr - base:addr - base + len(raw)] = raw
 
-    for i, (r0, r1) in enumerate(blocks):
-        lo, hi = int(a_csr.indptr[r0]), int(a_csr.indptr[r1])
+    for (i, s), part in parts.items():
         if mode == "csr":
-            put(layout[f"rowptr{i}"], (a_csr.indptr[r0:r1 + 1] - lo).astype("<i4"))
-            put(layout[f"colidx{i}"], a_csr.indices[lo:hi].astype("<i4"))
-            put(layout[f"values{i}"], a_csr.data[lo:hi].astype(np.int8))
+            put(layout[f"rowptr{i}.{s}"], part.indptr.astype("<i4"))
+            put(layout[f"colidx{i}.{s}"], part.indices.astype("<i4"))
+            put(layout[f"values{i}.{s}"], part.data.astype(np.int8))
         else:
-            put(layout[f"values{i}"], a_csr[r0:r1].toarray().astype(np.int8))
-    for j, (_, _, tile) in enumerate(tiles):
-        put(layout[f"b{j}"], tile)
+            put(layout[f"values{i}.{s}"], part.toarray().astype(np.int8))
+    for j, (col0, nj) in enumerate(tiles):
+        for s, (k0, k1) in enumerate(slabs):
+            tile = np.zeros((k1 - k0, math.ceil(nj / L) * L), dtype=np.int8)
+            tile[:, :nj] = b[k0:k1, col0:col0 + nj]
+            put(layout[f"b{j}.{s}"], tile)
     c0 = layout["c"]
-    image[c0 - base:c0 - base + m * c_stride] = bytes([POISON]) * (m * c_stride)
+    if c is None:
+        image[c0 - base:c0 - base + m * c_stride] = bytes([POISON]) * (m * c_stride)
+    else:
+        old = np.zeros((m, c_stride // 4), dtype="<i4")
+        old[:, :n] = c
+        put(c0, old)
 
     p = Plan(config=config, mode=mode, shape=(m, k, n), nnz=nnz, base=base, image=image,
-             c_addr=c0, c_stride=c_stride)
-    n_desc = len(blocks) * n_jobs
+             c_addr=c0, c_stride=c_stride, accumulate=c is not None)
+    d = 0
     for i, (r0, r1) in enumerate(blocks):
-        lo, hi = int(a_csr.indptr[r0]), int(a_csr.indptr[r1])
-        for j, (col0, nj, _) in enumerate(tiles):
-            d = i * n_jobs + j
-            desc_addr = layout["descriptors"] + d * DESCRIPTOR_BYTES
-            fields = {
-                "MODE": MODE_CSR if mode == "csr" else MODE_DENSE,
-                "NEXT": desc_addr + DESCRIPTOR_BYTES if d + 1 < n_desc else 0,
-                "M": r1 - r0, "K": k, "N": nj, "NNZ": hi - lo if mode == "csr" else 0,
-                "A_ROWPTR": layout.get(f"rowptr{i}", 0), "A_COLIDX": layout.get(f"colidx{i}", 0),
-                "A_VALUES": layout[f"values{i}"], "B_ADDR": layout[f"b{j}"],
-                "C_ADDR": c0 + r0 * c_stride + col0 * 4, "C_STRIDE": c_stride,
-            }
-            put(desc_addr, pack_descriptor(fields))
-            p.jobs.append(Job(desc_addr, fields))
+        for j, (col0, nj) in enumerate(tiles):
+            for s, (k0, k1) in enumerate(slabs):
+                desc_addr = layout["descriptors"] + d * DESCRIPTOR_BYTES
+                d += 1
+                fields = {
+                    "MODE": MODE_CSR if mode == "csr" else MODE_DENSE,
+                    "NEXT": desc_addr + DESCRIPTOR_BYTES if d < n_desc else 0,
+                    "M": r1 - r0, "K": k1 - k0, "N": nj,
+                    "NNZ": parts[i, s].nnz if mode == "csr" else 0,
+                    "A_ROWPTR": layout.get(f"rowptr{i}.{s}", 0),
+                    "A_COLIDX": layout.get(f"colidx{i}.{s}", 0),
+                    "A_VALUES": layout[f"values{i}.{s}"], "B_ADDR": layout[f"b{j}.{s}"],
+                    "C_ADDR": c0 + r0 * c_stride + col0 * 4, "C_STRIDE": c_stride,
+                    "FLAGS": FLAG_ACCUMULATE if (c is not None or s > 0) else 0,
+                }
+                put(desc_addr, pack_descriptor(fields))
+                p.jobs.append(Job(desc_addr, fields))
     return p
 
 

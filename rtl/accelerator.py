@@ -13,9 +13,10 @@ from .read_engine import ReadEngine
 from .register_slice import RegisterSlice
 from .register_file import RegisterFile
 from .regmap import (REGISTERS, COUNTERS, ErrorCode, ID_MAGIC, VERSION, DESC, DESCRIPTOR_BYTES,
-                     config_word,
+                     config_word, FLAG_ACCUMULATE,
                      DESCRIPTOR_ALIGN, MODE_CSR, MAX_M, MAX_NNZ, MAX_DENSE_A_BYTES)
 from .write_engine import WriteEngine, write_request_layout
+from .accumulate_stage import AccumulateStage
 
 __all__ = ["Accelerator"]
 
@@ -83,6 +84,9 @@ class Accelerator(wiring.Component):
         m.submodules.col_idxs = ResetInserter(flush)(col_idxs)
         m.submodules.values = ResetInserter(flush)(values)
         m.submodules.scanner = ResetInserter(flush)(scanner)
+        # C += A.B: each C chunk is read back (stream 0, free once B is loaded) and added.
+        acc = AccumulateStage(lanes=L, bus_bits=cfg.bus_bits, addr_bits=cfg.addr_bits)
+        m.submodules.accumulate = ResetInserter(flush)(acc)
         for i, pe in enumerate(pes):
             m.submodules[f"pe{i}"] = ResetInserter(flush)(pe)
 
@@ -120,6 +124,8 @@ class Accelerator(wiring.Component):
 
         m.d.comb += [scanner.csr.eq(csr), scanner.m.eq(job.M), scanner.k.eq(job.K),
                      scanner.nnz.eq(job.NNZ)]
+        m.d.comb += [acc.enable.eq(job.FLAGS[0]), acc.rd_pending.eq(reader.pending0),
+                     acc.rd_data.payload.eq(reader.data0.payload)]
 
         # --- B scratchpad -----------------------------------------------------------------
         m.submodules.b_scratchpad = bmem = Memory(shape=8 * L, depth=cfg.b_words, init=[])
@@ -154,8 +160,11 @@ class Accelerator(wiring.Component):
                 cand = (last + 1 + offset) % P
                 with m.If((last_pick == last) & pes[cand].results.valid):
                     m.d.comb += [pick.eq(cand), any_result.eq(1)]
-        m.d.comb += [writer.requests.payload.eq(req),
-                     writer.requests.valid.eq(req_valid & ~aborting)]
+        m.d.comb += [acc.requests.payload.eq(req),
+                     acc.requests.valid.eq(req_valid & ~aborting),
+                     writer.requests.payload.eq(acc.out.payload),
+                     writer.requests.valid.eq(acc.out.valid & ~aborting),
+                     acc.out.ready.eq(writer.requests.ready & ~aborting)]
         # The picked result enters a register slice: the PEs' ready depends on registers only.
         picked_layout = data.StructLayout({"row": 16, "chunk": range(cfg.max_chunks),
                                            "data": 32 * L})
@@ -165,10 +174,10 @@ class Accelerator(wiring.Component):
         # row * C_STRIDE as two 16 x 16 products (one DSP each); the address adds them.
         placed = Signal(data.StructLayout({"valid": 1, "row_lo": 32, "row_hi": 16,
                                            "base": cfg.addr_bits, "data": 32 * L}))
-        req_free = ~req_valid | (writer.requests.valid & writer.requests.ready)
+        req_free = ~req_valid | (acc.requests.valid & acc.requests.ready)
         placed_free = ~placed.valid | req_free
         m.d.comb += picked.ready.eq(placed_free)
-        with m.If(writer.requests.valid & writer.requests.ready):
+        with m.If(acc.requests.valid & acc.requests.ready):
             m.d.sync += req_valid.eq(0)
         with m.If(placed.valid & req_free):
             m.d.sync += [req_valid.eq(1), req.data.eq(placed.data),
@@ -194,7 +203,7 @@ class Accelerator(wiring.Component):
         with m.If(flush):
             m.d.sync += [req_valid.eq(0), placed.valid.eq(0)]
         results_pending = req_valid | placed.valid | picked.valid | ~result_slice.sink.ready | \
-            any_result
+            any_result | ~acc.idle
 
         # --- status and counters ----------------------------------------------------------
         busy = Signal()
@@ -349,7 +358,8 @@ class Accelerator(wiring.Component):
                     chunks.eq(n_chunks),
                     m_minus_1.eq(job.M[:16] - 1),
                     dense_vals.eq(job.M[:16] * job.K[:17]),
-                    bad_fields.eq((job.MODE > 1) | (job.M == 0) | (job.M > MAX_M) |
+                    bad_fields.eq((job.MODE > 1) | (job.FLAGS > FLAG_ACCUMULATE) |
+                                  (job.M == 0) | (job.M > MAX_M) |
                                   (job.K == 0) | (job.K > cfg.max_k) | (job.N == 0) |
                                   (job.N > cfg.max_n) | (csr & (job.NNZ > MAX_NNZ)) |
                                   misaligned |
@@ -449,6 +459,11 @@ class Accelerator(wiring.Component):
                         m.d.sync += [b_chunk.eq(b_chunk + 1), b_addr.eq(b_addr + job.K)]
                 datapath_errors()
             with m.State("RUN"):
+                # Stream 0 (B is loaded) reads back old C chunks for the accumulate stage.
+                m.d.comb += [reader.start0.eq(acc.rd_start), reader.addr0.eq(acc.rd_addr),
+                             reader.beats0.eq(acc.rd_beats), acc.rd_allowed.eq(1),
+                             acc.rd_data.valid.eq(reader.data0.valid),
+                             reader.data0.ready.eq(acc.rd_data.ready)]
                 pes_idle = Cat(*(pe.idle for pe in pes)).all()
                 with m.If(scanner.done & pes_idle & ~results_pending & writer.idle):
                     m.next = "NEXT"

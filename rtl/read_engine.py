@@ -29,6 +29,8 @@ class ReadEngine(wiring.Component):
       on the engine issues nothing more (until reset). ``read_error`` and ``window_error``
       (with ``error_addr``) come from registers, one cycle after the response or the pick.
     * ``beat``: one cycle per beat accepted on R (for the byte counter).
+    * ``pending{i}``: stream ``i`` still has beats to issue (a new ``start{i}`` would replace
+      them).
 
     Bursts are INCR, at most ``max_burst`` beats, never cross a 4 KiB boundary, and are issued
     only when the stream's buffer (``fifo_beats``) has room for the whole burst, so R is never
@@ -61,6 +63,7 @@ class ReadEngine(wiring.Component):
             members[f"addr{i}"] = In(addr_bits)
             members[f"beats{i}"] = In(MAX_STREAM_BEATS_BITS)
             members[f"data{i}"] = Out(stream.Signature(bus_bits))
+            members[f"pending{i}"] = Out(1)
         super().__init__(members)
 
     def elaborate(self, platform):
@@ -175,6 +178,7 @@ class ReadEngine(wiring.Component):
                          fifos[i].w_stream.valid.eq(mine & ~self.abort)]
             issued = can_issue & (picked == i) & tags.w_stream.valid
             m.d.sync += inflight[i].eq(inflight[i] + Mux(issued, blen[i], 0) - mine)
+            m.d.comb += getattr(self, f"pending{i}").eq(left[i] != 0)
             with m.If(getattr(self, f"start{i}")):
                 m.d.sync += [addr[i].eq(getattr(self, f"addr{i}")),
                              left[i].eq(getattr(self, f"beats{i}")), settle[i].eq(2)]

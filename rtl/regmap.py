@@ -8,7 +8,7 @@ from enum import IntEnum
 
 __all__ = ["Register", "REGISTERS", "REG", "COUNTERS", "DescriptorField", "DESCRIPTOR_FIELDS",
            "DESC", "DESCRIPTOR_BYTES", "DESCRIPTOR_ALIGN", "ErrorCode", "Status", "Control",
-           "ID_MAGIC", "VERSION", "MODE_DENSE", "MODE_CSR", "MAX_M", "MAX_NNZ",
+           "ID_MAGIC", "VERSION", "MODE_DENSE", "MODE_CSR", "FLAG_ACCUMULATE", "MAX_M", "MAX_NNZ",
            "MAX_DENSE_A_BYTES", "Field", "FIELDS", "config_word", "decode_fields",
            "markdown_table"]
 
@@ -133,6 +133,7 @@ REG = {r.name: r.offset for r in REGISTERS}
 
 MODE_DENSE = 0
 MODE_CSR = 1
+FLAG_ACCUMULATE = 1           # FLAGS bit 0
 
 # Limits of one job, whatever the configuration (the B scratchpad adds K x chunks <= b_words).
 MAX_M = 65535                 # rows of A
@@ -160,6 +161,8 @@ _DESC_LIST = [
     ("B_ADDR", "Address of B: K rows of ceil(N/L)*L int8, zero-padded."),
     ("C_ADDR", "Address of C's first element (int32), aligned to 4*L bytes."),
     ("C_STRIDE", "Bytes between rows of C; a multiple of 4*L."),
+    ("FLAGS", "bit 0 ACCUMULATE: C += A.B (the old C is read back, inside the window); other "
+              "bits reserved (0)."),
 ]
 DESCRIPTOR_FIELDS = [DescriptorField(n, i, d) for i, (n, d) in enumerate(_DESC_LIST)]
 DESC = {f.name: f.word for f in DESCRIPTOR_FIELDS}
