@@ -36,13 +36,21 @@ def tamper(plan, field, value, job=0):
     return plan
 
 
-def check_result(name, res, a, b, cfg=CFG):
+def random_c(m, n, seed):
+    """An old C to accumulate into: seeded int32 over the whole range (so sums wrap)."""
+    return np.random.default_rng(seed + 2000).integers(-2**31, 2**31, (m, n), dtype=np.int64)
+
+
+def check_result(name, res, a, b, cfg=CFG, c=None):
+    """The one check every job gets: C (= A.B, or c + A.B when accumulating) equal to golden,
+    the counters consistent, the roofline floor not beaten."""
     assert res.error is None, f"{name}: {res.error}"
-    ref = golden.spmm(a, b)
+    assert (c is not None) == res.plan.accumulate, f"{name}: accumulate mismatch in the test"
+    ref = golden.spmm(a, b, c)
     assert np.array_equal(res.c, ref), describe_mismatch(name, res.c, ref)
     cnt = res.counters
     bd = golden.bounds(a, b, mode=res.plan.mode, peak_macs_per_cycle=cfg.peak_macs_per_cycle,
-                       bus_bytes_per_cycle=cfg.bus_bytes)
+                       bus_bytes_per_cycle=cfg.bus_bytes, accumulate=res.plan.accumulate)
     assert cnt["effectual_macs"] == bd.effectual_macs, f"{name}: effectual MAC counter"
     pe_cycles = cnt["lane_slots"] // cfg.lanes + cnt["stall_memory"] + \
         cnt["stall_imbalance"] + cnt["stall_drain"]

@@ -16,7 +16,7 @@ from verif import simulate
 from zerotile.workload import load_mtx, DATA_DIR
 
 from conftest import TARGETS
-from jobs import CFG, random_csr, random_b, check_result
+from jobs import CFG, random_csr, random_b, random_c, check_result
 
 SEEDS = [11, 12]
 
@@ -145,3 +145,34 @@ def test_row_blocks_beyond_one_job(monkeypatch):
     check_result("70,000-row CSR", results[0], tall, b)
     check_result("70,000-row dense", results[1], tall, b)
     check_result("CSR split on entries", results[2], small, b2)
+
+
+def accumulate_cases():
+    """(name, A, B, old C or None, mode): C += A.B, and B deeper than the scratchpad (K slabs,
+    the jobs after the first accumulating)."""
+    out = []
+    a, b = random_csr(21, 30, 0.3, 950), random_b(30, 2 * CFG.max_n + 5, 950)
+    for mode in ("csr", "dense"):
+        out.append((f"accumulate {mode} (3 column tiles, int32 wrap)", a, b,
+                    random_c(21, b.shape[1], 950), mode))
+    deep = CFG.max_k + 300
+    a, b = random_csr(9, deep, 0.02, 951), random_b(deep, 12, 951)
+    for mode in ("csr", "dense"):
+        out.append((f"K = {deep} in two slabs, {mode}", a, b, None, mode))
+    out.append((f"K = {deep}, accumulating into C, csr", a, b, random_c(9, 12, 951), "csr"))
+    return out
+
+
+ACCUMULATE = accumulate_cases()
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_accumulate_and_deep_k(target):
+    engine, sim = target
+    plans = [firmware.plan(a, b, c=c, mode=mode) for _, a, b, c, mode in ACCUMULATE]
+    assert all(j.fields["FLAGS"] == 1 for j in plans[0].jobs)
+    assert [j.fields["FLAGS"] for j in plans[2].jobs] == [0, 1, 0, 1]   # 2 tiles x 2 slabs
+    results = simulate(plans, engine=engine, sim=sim, seed=5, label=f"accumulate on {sim}",
+                       pause_probability=0.2 if sim == "verilator" else 0.0)
+    for (name, a, b, c, _), res in zip(ACCUMULATE, results):
+        check_result(f"{name} on {engine}/{sim}", res, a, b, c=c)

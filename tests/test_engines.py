@@ -14,18 +14,20 @@ from verif import simulate
 from verif.dram import Fault, SLVERR, DECERR
 from verif.native import DramTiming, VIP_EQUIVALENT_TIMING
 
-from jobs import CFG, random_csr, random_b, check_result, tamper
+from jobs import CFG, random_csr, random_b, random_c, check_result, tamper
 
 CYCLE_TOLERANCE = 0.02
 TIMING_COUNTERS = ("cycles_busy", "stall_memory", "stall_imbalance", "stall_drain")
 
 
 def agreement_jobs():
-    """(name, plan, faults, soft reset after, A, B): one simulation's worth of mixed jobs."""
+    """(name, plan, faults, soft reset after, A, B, old C): one simulation's worth of mixed
+    jobs."""
     jobs = []
 
-    def add(name, a, b, mode, faults=(), reset=None, plan=None):
-        jobs.append((name, plan or firmware.plan(a, b, mode=mode), list(faults), reset, a, b))
+    def add(name, a, b, mode, faults=(), reset=None, plan=None, c=None):
+        jobs.append((name, plan or firmware.plan(a, b, c=c, mode=mode), list(faults), reset,
+                     a, b, c))
 
     for seed, (m, k, n, density) in enumerate([(37, 45, 20, 0.1), (64, 64, 64, 0.5),
                                                (9, 300, 7, 0.02), (120, 96, 40, 0.2)]):
@@ -35,6 +37,9 @@ def agreement_jobs():
     a, b = random_csr(30, 40, 0.3, 520), random_b(40, 3 * CFG.max_n + 5, 520)
     add("chained csr (4 descriptors)", a, b, "csr")
     add("chained dense (4 descriptors)", a, b, "dense")
+    add("accumulate csr", a, b, "csr", c=random_c(30, b.shape[1], 521))
+    a, b = random_csr(7, CFG.max_k + 50, 0.05, 522), random_b(CFG.max_k + 50, 9, 522)
+    add("K in two slabs, dense", a, b, "dense")
     a, b = random_csr(40, 48, 0.2, 530), random_b(48, 20, 530)
     p = firmware.plan(a, b, mode="csr")
     add("SLVERR reading B", a, b, "csr", plan=p,
@@ -69,7 +74,7 @@ def runs():
 def test_native_and_vip_engines_agree(runs):
     vip, native = runs["vip"], runs["native"]
     assert len(vip) == len(native) == len(JOBS)
-    for (name, plan, faults, reset, a, b), v, n in zip(JOBS, vip, native):
+    for (name, plan, faults, reset, a, b, c), v, n in zip(JOBS, vip, native):
         assert n.error == v.error, f"{name}: native says {n.error!r}, vip says {v.error!r}"
         if faults:
             assert n.faults_hit == v.faults_hit, f"{name}: faults hit {n.faults_hit} vs {v.faults_hit}"
@@ -78,8 +83,8 @@ def test_native_and_vip_engines_agree(runs):
             continue
         if v.error:      # same code and ERROR_ADDR (compared above, in the message)
             continue
-        check_result(f"{name} (native)", n, a, b)
-        check_result(f"{name} (vip)", v, a, b)
+        check_result(f"{name} (native)", n, a, b, c=c)
+        check_result(f"{name} (vip)", v, a, b, c=c)
         assert np.array_equal(n.c, v.c), f"{name}: C differs between the engines"
         for key, value in v.counters.items():
             got = n.counters[key]
@@ -100,7 +105,7 @@ def test_cycle_counts_agree_exactly_with_vip_timing(runs):
 def test_one_evaluation_per_cycle_equals_the_two_evaluation_reference():
     """The fast cycle relies on every m_axi_* output being a register; the exact cycle does not.
     With random pauses on every channel both must give identical results and counters."""
-    plans = [j[1] for j in JOBS[:10]]
+    plans = [j[1] for j in JOBS[:12]]
     kw = dict(engine="native", seed=4, pause_probability=0.3, label="exact vs fast")
     fast = simulate(plans, **kw)
     exact = simulate(plans, native_exact=True, **kw)

@@ -49,11 +49,18 @@ def test_shape_mismatch_and_empty():
         plan(np.full((2, 2), 0.5), np.ones((2, 2), np.int8))
 
 
-def test_too_large_for_the_scratchpad():
+def test_deep_b_is_split_into_k_slabs_that_accumulate():
     cfg = TileConfig()
-    a = sp.csr_array((1, cfg.b_words + 1), dtype=np.int8)
-    with pytest.raises(TooLargeError, match="B scratchpad holds at most 4096 rows"):
-        plan(a, np.zeros((cfg.b_words + 1, 2), np.int8))
+    k = 2 * cfg.max_k + 10
+    a = sp.csr_array((np.arange(3 * k) % 7 == 0).reshape(3, k).astype(np.int8))
+    p = plan(a, np.ones((k, 2), np.int8), mode="csr")
+    assert [j.fields["K"] for j in p.jobs] == [cfg.max_k, cfg.max_k, 10]
+    assert [j.fields["FLAGS"] for j in p.jobs] == [0, 1, 1]
+    assert sum(j.fields["NNZ"] for j in p.jobs) == a.nnz
+    p = plan(a, np.ones((k, 2), np.int8), c=np.ones((3, 2), np.int64), mode="dense")
+    assert [j.fields["FLAGS"] for j in p.jobs] == [1, 1, 1] and p.accumulate
+    with pytest.raises(FormatError, match="C to accumulate into is 2x2"):
+        plan(a, np.ones((k, 2), np.int8), c=np.ones((2, 2), np.int64))
 
 
 @pytest.mark.parametrize("mode", ["csr", "dense"])
@@ -211,7 +218,7 @@ def test_row_blocks_split_on_rows_and_on_entries():
 
 @pytest.mark.parametrize("m, k, n, message", [
     (10, 10, 2**31, "the accelerator addresses 4 GiB"),
-    (10, 5000, 4, "B scratchpad holds at most 4096 rows"),
+    (2, 300_000_000, 16, "the accelerator addresses 4 GiB"),
 ])
 def test_sizes_are_checked_before_anything_is_allocated(m, k, n, message):
     with pytest.raises(TooLargeError, match=message):

@@ -115,8 +115,8 @@ def cmd_run(args):
     import firmware
     import golden
     from verif import simulate
-    from zerotile.workload import (load_mtx, load_b, random_b, mtx_header, resolve_matrix,
-                                   matrix_name, report)
+    from zerotile.workload import (load_mtx, load_b, random_b, random_c, mtx_header,
+                                   resolve_matrix, matrix_name, report)
     out = sys.stderr if args.json == "-" else sys.stdout     # keep stdout for the JSON
     say = lambda *a: print(*a, file=out)
     if args.n is not None and args.b is not None:
@@ -147,15 +147,18 @@ def cmd_run(args):
         b, b_note = random_b(k, n, args.seed), f"B: {k}x{n} seeded int8 (--seed {args.seed})"
     say(f"A: {path}: {m}x{k}, {a.nnz} stored entries; {note}")
     say(b_note)
-    plans = [firmware.plan(a, b, config=cfg, mode=args.mode)]
+    c_old = random_c(m, n, args.seed) if args.accumulate else None
+    if c_old is not None:
+        say(f"C += A.B: the old C is {m}x{n} seeded int32 (--seed {args.seed})")
+    plans = [firmware.plan(a, b, c=c_old, config=cfg, mode=args.mode)]
     if args.mode == "auto":
         est = {md: firmware.estimate_cycles(md, m, k, n, a.nnz, cfg)
                for md in firmware.check_size(m, k, n, a.nnz, config=cfg)}
         say(f"mode auto chose {plans[0].mode}: the lower cycle estimate of the modes that fit ("
             + ", ".join(f"{md} ~{v:,.0f}" for md, v in est.items()) + ")")
     if args.compare_dense:
-        plans.append(firmware.plan(a, b, config=cfg, mode="dense"))
-    c_ref = golden.spmm(a, b)
+        plans.append(firmware.plan(a, b, c=c_old, config=cfg, mode="dense"))
+    c_ref = golden.spmm(a, b, c_old)
     waves_dir = Path("zerotile_waves").resolve() if args.waves else None
     t0 = time.monotonic()
     results = simulate(plans, engine=engine, sim=args.sim, dram=dram, waves=args.waves,
@@ -440,6 +443,8 @@ def build_parser():
                         "limits the job fits (printed)")
     r.add_argument("--compare-dense", action="store_true",
                    help="also run dense mode and report speedup_vs_dense")
+    r.add_argument("--accumulate", action="store_true",
+                   help="C += A.B: C starts as seeded int32 values (read back by the hardware)")
     r.add_argument("--seed", type=_non_negative("--seed"), default=1,
                    help="seed of the int8 values (default 1)")
     r.add_argument("--engine", choices=["native", "vip"],

@@ -9,7 +9,7 @@ import golden
 from firmware import FormatError
 
 __all__ = ["read_mtx", "mtx_header", "resolve_matrix", "load_mtx", "load_b", "random_b",
-           "bundled_matrices", "matrix_name", "report", "DATA_DIR"]
+           "bundled_matrices", "matrix_name", "random_c", "report", "DATA_DIR"]
 
 DATA_DIR = Path(__file__).parent / "data"
 
@@ -129,13 +129,19 @@ def bundled_matrices():
     return sorted(list(DATA_DIR.glob("*.mtx")) + list(DATA_DIR.glob("*.mtx.gz")), key=matrix_name)
 
 
+def random_c(m, n, seed):
+    """C to accumulate into (``zerotile run --accumulate``): seeded int32 over the whole range."""
+    return np.random.default_rng(seed + 2).integers(-2**31, 2**31, (m, n), dtype=np.int64)
+
+
 def report(plan, sim_result, a, b, *, c_ref):
     """The metrics of one run, from the hardware's counters and golden's bounds."""
     cfg = plan.config
     m, k, n = plan.shape
     bd = golden.bounds(a, b, mode=plan.mode, peak_macs_per_cycle=cfg.peak_macs_per_cycle,
-                       bus_bytes_per_cycle=cfg.bus_bytes)
+                       bus_bytes_per_cycle=cfg.bus_bytes, accumulate=plan.accumulate)
     out = {"shape": [m, k, n], "nnz_a": int(plan.nnz), "mode": plan.mode,
+           "accumulate": plan.accumulate, "jobs": len(plan.jobs),
            "config": cfg.as_dict(), "peak_macs_per_cycle": cfg.peak_macs_per_cycle,
            "ideal_compute_cycles": bd.ideal_compute_cycles, "min_dram_bytes": bd.min_dram_bytes,
            "min_dram_bytes_read": bd.min_dram_bytes_read,

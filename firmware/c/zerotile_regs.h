@@ -115,7 +115,7 @@ typedef struct {
     uint32_t b_addr; /* Address of B: K rows of ceil(N/L)*L int8, zero-padded. */
     uint32_t c_addr; /* Address of C's first element (int32), aligned to 4*L bytes. */
     uint32_t c_stride; /* Bytes between rows of C; a multiple of 4*L. */
-    uint32_t reserved12; /* reserved: write 0 */
+    uint32_t flags; /* bit 0 ACCUMULATE: C += A.B (the old C is read back, inside the window); other bits reserved (0). */
     uint32_t reserved13; /* reserved: write 0 */
     uint32_t reserved14; /* reserved: write 0 */
     uint32_t reserved15; /* reserved: write 0 */
@@ -141,5 +141,6 @@ ZT_STATIC_ASSERT(offsetof(zt_descriptor, a_values) == 32, offset_a_values);
 ZT_STATIC_ASSERT(offsetof(zt_descriptor, b_addr) == 36, offset_b_addr);
 ZT_STATIC_ASSERT(offsetof(zt_descriptor, c_addr) == 40, offset_c_addr);
 ZT_STATIC_ASSERT(offsetof(zt_descriptor, c_stride) == 44, offset_c_stride);
+ZT_STATIC_ASSERT(offsetof(zt_descriptor, flags) == 48, offset_flags);
 
 #endif /* ZEROTILE_REGS_H */
