@@ -37,8 +37,17 @@ async def run_plan(driver, bus, plan, timeout, reset_after):
 
 
 def default_timeout(plan):
-    """Cycles after which a plan counts as hung: generous over its own estimate."""
+    """Cycles after which a plan counts as hung: generous over the sum of its jobs' estimates
+    (an accumulating job also reads back and rewrites its part of C, a chunk per ~4 cycles)."""
+    import math
     import firmware
-    m, k, n = plan.shape
-    est = firmware.estimate_cycles(plan.mode, m, k, n, plan.nnz, plan.config)
-    return int(8 * est + 4 * len(plan.image) // plan.config.bus_bytes + 20_000)
+    cfg = plan.config
+    total = 0
+    for job in plan.jobs:
+        f = job.fields
+        m, k, n = f["M"], f["K"], f["N"]
+        est = firmware.estimate_cycles(plan.mode, m, k, n, f["NNZ"], cfg)
+        if f.get("FLAGS", 0) & 1:
+            est += 4 * m * math.ceil(n / cfg.lanes)
+        total += est + 200
+    return int(8 * total + 4 * len(plan.image) // cfg.bus_bytes + 20_000)
