@@ -147,19 +147,34 @@ class Accelerator(wiring.Component):
             wiring.connect(m, getattr(scanner, f"entries{i}"), pe.entries)
 
         # --- result arbiter: PE results -> write requests ----------------------------------
-        # Three registered stages: pick a finished chunk (round robin), multiply its row by
-        # C_STRIDE, add the base and chunk offsets into the write request.
+        # Registered stages: grant a PE with a finished chunk (round robin), take its chunk into
+        # a register slice, multiply its row by C_STRIDE, add the base and chunk offsets into
+        # the write request.
         aborting = Signal()       # a register: high exactly while the controller is in ABORT
         req = Signal(write_request_layout(32 * L, cfg.addr_bits))
         req_valid = Signal()
+        # The arbiter grants one PE from a register (round robin); the grant moves on when its
+        # result is taken, to another PE if one has a result (the PE just taken is not
+        # eligible in that cycle: its next result, if any, shows a cycle later). The PEs'
+        # result FIFOs see only ``take`` and a registered select.
         last_pick = Signal(range(max(P, 2)))
+        grant = Signal(range(max(P, 2)))
+        grant_valid = Signal()
         pick = Signal(range(max(P, 2)))
         any_result = Signal()
+        take = Signal()
+        rr_last = Signal(range(max(P, 2)))
+        m.d.comb += rr_last.eq(Mux(take, grant, last_pick))
         for offset in reversed(range(P)):
             for last in range(P):
                 cand = (last + 1 + offset) % P
-                with m.If((last_pick == last) & pes[cand].results.valid):
+                eligible = pes[cand].results.valid & ~(take & (grant == cand))
+                with m.If((rr_last == last) & eligible):
                     m.d.comb += [pick.eq(cand), any_result.eq(1)]
+        with m.If(~grant_valid | take):
+            m.d.sync += [grant.eq(pick), grant_valid.eq(any_result)]
+        with m.If(take):
+            m.d.sync += last_pick.eq(grant)
         m.d.comb += [acc.requests.payload.eq(req),
                      acc.requests.valid.eq(req_valid & ~aborting),
                      writer.requests.payload.eq(acc.out.payload),
@@ -188,9 +203,9 @@ class Accelerator(wiring.Component):
                          placed.row_lo.eq(res.row * job.C_STRIDE[:16]),
                          placed.row_hi.eq(res.row * job.C_STRIDE[16:]),
                          placed.base.eq(job.C_ADDR + res.chunk * chunk_bytes)]
-        take = any_result & result_slice.sink.ready
-        m.d.comb += result_slice.sink.valid.eq(any_result)
-        with m.Switch(pick):
+        m.d.comb += [take.eq(grant_valid & result_slice.sink.ready),
+                     result_slice.sink.valid.eq(grant_valid)]
+        with m.Switch(grant):
             for i, pe in enumerate(pes):
                 with m.Case(i):
                     res = pe.results.payload
@@ -198,12 +213,10 @@ class Accelerator(wiring.Component):
                                  result_slice.sink.payload.row.eq(res.row),
                                  result_slice.sink.payload.chunk.eq(res.chunk),
                                  result_slice.sink.payload.data.eq(res.data)]
-                    with m.If(take):
-                        m.d.sync += last_pick.eq(i)
         with m.If(flush):
-            m.d.sync += [req_valid.eq(0), placed.valid.eq(0)]
+            m.d.sync += [req_valid.eq(0), placed.valid.eq(0), grant_valid.eq(0)]
         results_pending = req_valid | placed.valid | picked.valid | ~result_slice.sink.ready | \
-            any_result | ~acc.idle
+            grant_valid | Cat(*(pe.results.valid for pe in pes)).any() | ~acc.idle
 
         # --- status and counters ----------------------------------------------------------
         busy = Signal()
