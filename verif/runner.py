@@ -78,6 +78,11 @@ def available_simulators():
     return out
 
 
+def default_engine(sim):
+    """The engine a simulator runs on unless one is named: native on Verilator, vip on Icarus."""
+    return "vip" if sim == "icarus" else "native"
+
+
 def require_fst_support():
     """Verilator's FST writer needs the LZ4 headers; say so before a build fails on them."""
     probe = subprocess.run(["g++", "-E", "-x", "c++", "-"], input="#include <lz4.h>\n",
@@ -160,7 +165,7 @@ def simulate(plans, *, engine=None, sim="verilator", dram=None, waves=False,
     ``SimResult`` per plan run (fewer if the hardware hung); raises ``BusViolationError`` if
     the bus monitor saw any forbidden transaction.
     """
-    engine = engine or ("vip" if sim == "icarus" else "native")
+    engine = engine or default_engine(sim)
     if engine not in ENGINES:
         raise SimulationError(f"unknown engine {engine!r}; choose from {', '.join(ENGINES)}")
     if sim not in SIMULATORS:

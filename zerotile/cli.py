@@ -64,7 +64,8 @@ def _fmt(x, digits=3):
 def _engine(args):
     """(engine, DramTiming or None) from --engine, --sim and --dram-latency."""
     from verif.native import DramTiming
-    engine = args.engine or ("vip" if args.sim == "icarus" else "native")
+    from verif.runner import default_engine
+    engine = args.engine or default_engine(args.sim)
     if engine == "native" and args.sim != "verilator":
         raise FormatError(f"--sim {args.sim} runs on the vip engine: add --engine vip")
     if engine == "vip":
@@ -312,7 +313,8 @@ def cmd_regs(args):
         import systemrdl  # noqa: F401
     except ImportError:
         raise FormatError("zerotile regs needs the ip extra: pip install -e '.[ip]'") from None
-    _check_output_path("-o", args.output) if args.format != "html" else None
+    if args.format != "html":              # html writes a directory
+        _check_output_path("-o", args.output)
     export(args.format, args.output)
     print(f"wrote {args.output} ({args.format}, from rtl/regmap.py through systemrdl-compiler)")
     return 0
