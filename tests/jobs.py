@@ -3,26 +3,15 @@ descriptors (bypassing the firmware's checks), and the one result check every jo
 import math
 
 import numpy as np
-import scipy.sparse as sp
 
 import golden
 from rtl.config import TileConfig
 from rtl.regmap import DESC
+from zerotile.workload import random_csr  # noqa: F401  (the tests draw A the product way)
 
 from conftest import describe_mismatch
 
 CFG = TileConfig()
-
-
-def nonzero_int8(rng, size):
-    return (rng.integers(1, 128, size) * rng.choice([-1, 1], size)).astype(np.int8)
-
-
-def random_csr(m, k, density, seed):
-    rng = np.random.default_rng(seed)
-    a = sp.random_array((m, k), density=density, rng=rng, format="csr",
-                        data_sampler=lambda size: nonzero_int8(rng, size))
-    return sp.csr_array(a.astype(np.int8))
 
 
 def random_b(k, n, seed):

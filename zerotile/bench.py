@@ -36,13 +36,6 @@ FIELDS = ["kind", "name", "m", "k", "n", "nnz", "density", "csr_cycles", "csr_bo
           "correct"]
 
 
-def _random_a(m, k, density, seed):
-    rng = np.random.default_rng(seed)
-    nonzero = lambda size: rng.integers(1, 128, size) * rng.choice([-1, 1], size)
-    return sp.csr_array(sp.random_array((m, k), density=density, rng=rng, format="csr",
-                                        data_sampler=nonzero).astype(np.int8))
-
-
 def _scipy_us(a, b, budget=0.2):
     """Best time of A (CSR, int32) @ B (int32) on this CPU, microseconds."""
     a32, b32 = sp.csr_array(a, dtype=np.int32), b.astype(np.int32)
@@ -62,7 +55,8 @@ def run_bench(out_dir, *, fmax_mhz=ECP5_FMAX_MHZ, progress=print):
     import golden
     from rtl.config import TileConfig
     from verif import simulate
-    from zerotile.workload import bundled_matrices, load_mtx, matrix_name, random_b, report
+    from zerotile.workload import (bundled_matrices, load_mtx, matrix_name, random_b,
+                                   random_csr, report)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     cfg = TileConfig()
@@ -70,7 +64,7 @@ def run_bench(out_dir, *, fmax_mhz=ECP5_FMAX_MHZ, progress=print):
     m, k, n = SHAPE
     b_sweep = random_b(k, n, SEED)
     for d in DENSITIES:
-        cases.append(("density", f"{d:g}", _random_a(m, k, d, SEED), b_sweep))
+        cases.append(("density", f"{d:g}", random_csr(m, k, d, SEED), b_sweep))
     for path in bundled_matrices():
         a, _ = load_mtx(path, SEED)
         cases.append(("matrix", matrix_name(path), a, random_b(a.shape[1], ROOF_N, SEED)))

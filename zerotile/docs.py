@@ -7,7 +7,8 @@ Sections (between ``<!-- NAME:begin -->`` and ``<!-- NAME:end -->``):
 * ``register-map``: ``rtl.regmap.markdown_table()``;
 * ``synth-sweep``: ``docs/synth_sweep.csv`` (written by ``zerotile synth --sweep``);
 * ``performance-targets``: the three target workloads on the native engine, default DRAM;
-* ``matrix-results``: every bundled matrix, CSR and dense, N = 16, seed 1, native engine.
+* ``matrix-results``: every bundled matrix, CSR and dense, N = 16, seed 1, native engine;
+* ``bench-results``: ``docs/bench/bench.md`` (written by ``zerotile bench --out docs/bench``).
 """
 from pathlib import Path
 
@@ -24,14 +25,11 @@ N_COLUMNS, SEED = 16, 1
 def target_workloads():
     """(name, A, B, mode): the performance targets (seed 7 for the dense operands, the
     CSR 256 x 256 10 % matrix of tests/jobs.py with seed 8)."""
-    import scipy.sparse as sp
+    from zerotile.workload import random_csr
     rng = np.random.default_rng(7)
     a_dense = rng.integers(-128, 128, (64, 64)).astype(np.int8)
     b_dense = rng.integers(-128, 128, (64, 64)).astype(np.int8)
-    rng8 = np.random.default_rng(8)
-    nonzero = lambda size: (rng8.integers(1, 128, size) * rng8.choice([-1, 1], size))
-    a_sparse = sp.csr_array(sp.random_array((256, 256), density=0.10, rng=rng8, format="csr",
-                                            data_sampler=nonzero).astype(np.int8))
+    a_sparse = random_csr(256, 256, 0.10, 8)
     b_sparse = np.random.default_rng(8 + 1000).integers(-128, 128, (256, 32)).astype(np.int8)
     return [("dense 64x64x64, random int8", a_dense, b_dense, "dense"),
             ("CSR 256x256, 10 % uniform, N = 32", a_sparse, b_sparse, "csr"),
@@ -98,6 +96,8 @@ def sections():
     return {
         "register-map": markdown_table,
         "synth-sweep": lambda: sweep_markdown(read_sweep_csv(ROOT / "docs" / "synth_sweep.csv")),
+        # measured on the machine that ran `zerotile bench --out docs/bench` (scipy timings)
+        "bench-results": lambda: (ROOT / "docs" / "bench" / "bench.md").read_text(),
         "performance-targets": _targets_table,
         "matrix-results": _matrix_table,
     }

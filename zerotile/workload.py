@@ -9,7 +9,8 @@ import golden
 from firmware import FormatError
 
 __all__ = ["read_mtx", "mtx_header", "resolve_matrix", "load_mtx", "load_b", "random_b",
-           "bundled_matrices", "matrix_name", "random_c", "report", "DATA_DIR"]
+           "bundled_matrices", "matrix_name", "random_c", "random_csr", "nonzero_int8", "report",
+           "DATA_DIR"]
 
 DATA_DIR = Path(__file__).parent / "data"
 
@@ -79,12 +80,22 @@ def load_mtx(path, seed):
     return _seeded_int8(read_mtx(path), matrix_name(path), seed)
 
 
+def nonzero_int8(rng, size):
+    """``size`` seeded int8 values in [-127, -1] and [1, 127]."""
+    return (rng.integers(1, 128, size) * rng.choice(np.array([-1, 1]), size)).astype(np.int8)
+
+
+def random_csr(m, k, density, seed):
+    """A uniformly random CSR A (``density`` of its entries stored) of seeded nonzero int8."""
+    rng = np.random.default_rng(seed)
+    a = sp.random_array((m, k), density=density, rng=rng, format="csr",
+                        data_sampler=lambda size: nonzero_int8(rng, size))
+    return sp.csr_array(a.astype(np.int8))
+
+
 def _seeded_int8(a, name, seed):
     stored_zero = (a.data == 0)
-    rng = np.random.default_rng(seed)
-    mag = rng.integers(1, 128, a.nnz)
-    sign = rng.choice(np.array([-1, 1]), a.nnz)
-    data = (mag * sign).astype(np.int8)
+    data = nonzero_int8(np.random.default_rng(seed), a.nnz)
     data[stored_zero] = 0
     a = sp.csr_array((data, a.indices.astype(np.int32), a.indptr.astype(np.int32)),
                      shape=a.shape)
