@@ -62,7 +62,7 @@ def c_header(config=None):
     for e in ErrorCode:
         out.append(f"    ZT_ERROR_{e.name} = {int(e)},")
     out += ["} zt_error_code;", "",
-            f"#define ZT_ERROR_NAMES {{ " + ", ".join(f'"{e.name}"' for e in ErrorCode) + " }",
+            "#define ZT_ERROR_NAMES { " + ", ".join(f'"{e.name}"' for e in ErrorCode) + " }",
             f"#define ZT_ERROR_COUNT {len(ErrorCode)}u", "",
             f"/* One job descriptor: {DESCRIPTOR_BYTES} bytes, little-endian 32-bit words, "
             f"{DESCRIPTOR_ALIGN}-byte aligned in DRAM. */",

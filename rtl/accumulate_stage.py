@@ -1,6 +1,6 @@
 """The result path's accumulate stage: ``C += A.B`` by read-modify-write of each C chunk."""
 from amaranth.hdl import *
-from amaranth.lib import wiring, stream, data
+from amaranth.lib import wiring, stream
 from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 

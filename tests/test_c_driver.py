@@ -46,8 +46,8 @@ def test_committed_header_is_current():
 def _dump_program():
     """C source printing every fact of the header, one `kind name value` line each."""
     lines = ['#include <stdio.h>', f'#include "{HEADER_NAME}"', "int main(void) {",
-             f'    printf("id %lu\\n", (unsigned long)ZT_ID_MAGIC);',
-             f'    printf("version %lu\\n", (unsigned long)ZT_VERSION);']
+             '    printf("id %lu\\n", (unsigned long)ZT_ID_MAGIC);',
+             '    printf("version %lu\\n", (unsigned long)ZT_VERSION);']
     for r in REGISTERS:
         lines.append(f'    printf("reg {r.name} %lu\\n", (unsigned long)ZT_REG_{r.name});')
     for reg, fields in FIELDS.items():

@@ -27,8 +27,6 @@ __all__ = ["DramTiming", "NativeModel", "NativeBus", "run_native", "HARNESS",
 
 HARNESS = Path(__file__).parent / "native" / "harness.cpp"
 LIBRARY = "libzerotile_native.so"
-CHANNELS = ("ar", "r", "aw", "w", "b")
-SLVERR, DECERR = 2, 3
 REGISTER_ACCESS_CYCLES = 10_000    # an AXI4-Lite access not answered by then is a hang
 
 # DRAM behind a ~100 MHz fabric clock: a DDR3/DDR4 controller (e.g. a MIG or LiteDRAM) plus an
