@@ -34,7 +34,7 @@ from .errors import FormatError, TooLargeError
 from .operands import as_csr_int8, as_dense_int8
 
 __all__ = ["Job", "Plan", "plan", "pack_descriptor", "estimate_cycles", "choose_mode",
-           "check_size", "image_bytes", "row_blocks", "POISON"]
+           "check_size", "image_bytes", "row_blocks", "first_touch_order", "POISON"]
 
 POISON = 0xA5
 MODES = ("auto", "dense", "csr")
@@ -63,6 +63,7 @@ class Plan:
     c_addr: int = 0
     c_stride: int = 0
     accumulate: bool = False  # C = C + A @ B (the old C was given)
+    column_order: object = None   # CSR: A's columns / B's rows as laid out (order[new] = old)
 
     @property
     def limit(self):
@@ -124,7 +125,7 @@ def image_bytes(mode, m, k, n, nnz, config):
     L = config.lanes
     slabs = math.ceil(k / config.max_k)
     depth = min(k, config.max_k)
-    chunks_per_job = max(1, min(config.max_chunks, config.b_words // depth))
+    chunks_per_job = max(1, config.chunks_fitting(depth))
     n_tiles = math.ceil(n / (chunks_per_job * L))
     # row blocks: at most this many (each adds its arrays' alignment and a row pointer)
     blocks = max(math.ceil(m / MAX_M), math.ceil(nnz / MAX_NNZ) + math.ceil(m / MAX_M)) \
@@ -153,6 +154,15 @@ def check_size(m, k, n, nnz, *, mode="auto", config=None, base=0x1000):
                             f"(C alone is {m}x{n} int32); the accelerator addresses "
                             f"{2 ** (config.addr_bits - 30)} GiB")
     return ok
+
+
+def first_touch_order(a_csr):
+    """The columns of a CSR ``A`` in the order of their first stored entry (rows in order,
+    entries in stored order), then the columns no entry uses: ``order[new] = old``."""
+    k = a_csr.shape[1]
+    used, first = np.unique(a_csr.indices, return_index=True)
+    unused = np.setdiff1d(np.arange(k), used, assume_unique=True)
+    return np.concatenate([used[np.argsort(first, kind="stable")], unused]).astype(np.int64)
 
 
 def k_slabs(k, config):
@@ -190,10 +200,21 @@ def plan(a, b, *, c=None, config=None, mode="auto", base=0x1000):
     modes = check_size(m, k, n, nnz, mode=mode, config=config, base=base)
     mode = choose_mode(modes, m, k, n, nnz, config)
 
+    column_order = None
+    if mode == "csr":
+        # A[:, p] @ B[p, :]: the same product, B in the order the rows of A first need it
+        column_order = first_touch_order(a_csr)
+        new_index = np.empty(k, dtype=np.int64)
+        new_index[column_order] = np.arange(k)
+        a_csr = sp.csr_array((a_csr.data, new_index[a_csr.indices], a_csr.indptr),
+                             shape=(m, k))
+        a_csr.sort_indices()
+        b = b[column_order]
+
     L = config.lanes
     slabs = k_slabs(k, config)
     depth = slabs[0][1]
-    chunks_per_job = min(config.max_chunks, config.b_words // depth)
+    chunks_per_job = config.chunks_fitting(depth)
     cols_per_job = chunks_per_job * L
     n_tiles = math.ceil(n / cols_per_job)
     c_stride = math.ceil(n / L) * L * 4
@@ -256,7 +277,7 @@ def plan(a, b, *, c=None, config=None, mode="auto", base=0x1000):
         put(c0, old)
 
     p = Plan(config=config, mode=mode, shape=(m, k, n), nnz=nnz, base=base, image=image,
-             c_addr=c0, c_stride=c_stride, accumulate=c is not None)
+             c_addr=c0, c_stride=c_stride, accumulate=c is not None, column_order=column_order)
     d = 0
     for i, (r0, r1) in enumerate(blocks):
         for j, (col0, nj) in enumerate(tiles):

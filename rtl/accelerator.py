@@ -127,18 +127,30 @@ class Accelerator(wiring.Component):
         m.d.comb += [acc.enable.eq(job.FLAGS[0]), acc.rd_pending.eq(reader.pending0),
                      acc.rd_data.payload.eq(reader.data0.payload)]
 
-        # --- B scratchpad -----------------------------------------------------------------
-        m.submodules.b_scratchpad = bmem = Memory(shape=8 * L, depth=cfg.b_words, init=[])
-        b_wr = bmem.write_port()
+        # --- B scratchpad: one bank per PE ---------------------------------------------------
         # PEs form groups of ``2**group_shift`` that split a row's chunks between them:
         # groups are as small as the job's chunks allow, so short rows (few chunks) still
-        # keep every PE busy and long rows never wait for one PE.
+        # keep every PE busy and long rows never wait for one PE. PE ``i`` owns the chunks
+        # ``c`` with ``c mod G == i mod G`` (G the group size) and reads only its own bank,
+        # which holds exactly those chunks: the ``t``-th at words ``t*K .. t*K + K - 1``. PEs
+        # of different groups own the same chunks, so their banks hold copies; with at least
+        # P chunks every bank is distinct and the scratchpad holds ``P * b_words`` words.
         group_shift = Signal(range(max(P.bit_length(), 2)))
+        group_mask = Signal(range(max(P, 2)))
         b_row = Signal(range(cfg.b_words + 1))     # rows of B loaded so far
+        b_wr_addr = Signal(range(cfg.b_words))
+        b_wr_data = Signal(8 * L)
+        b_wr_chunk = Signal(range(cfg.max_chunks))
+        b_wr_en = Signal()
         for i, pe in enumerate(pes):
-            rd = bmem.read_port()
+            bank = Memory(shape=8 * L, depth=cfg.b_words, init=[])
+            m.submodules[f"b_bank{i}"] = bank
+            wr = bank.write_port()
+            rd = bank.read_port()
             group_size = Const(1, P.bit_length() + 1) << group_shift
-            m.d.comb += [rd.addr.eq(pe.b_addr), pe.b_data.eq(rd.data),
+            m.d.comb += [wr.addr.eq(b_wr_addr), wr.data.eq(b_wr_data),
+                         wr.en.eq(b_wr_en & ((b_wr_chunk & group_mask) == (i & group_mask))),
+                         rd.addr.eq(pe.b_addr), pe.b_data.eq(rd.data),
                          pe.chunks.eq(chunks), pe.k.eq(job.K), pe.b_rows.eq(b_row),
                          pe.chunk_step.eq(group_size),
                          pe.first_chunk.eq(i & (group_size - 1)),
@@ -282,6 +294,7 @@ class Accelerator(wiring.Component):
         dense_vals = Signal(33)
         bad_fields = Signal()
         b_needed = Signal(32)
+        b_bank_needed = Signal(32)
 
         def inside(base, nbytes, end):
             return (nbytes == 0) | ((base >= window_base) & (end <= window_limit))
@@ -389,6 +402,8 @@ class Accelerator(wiring.Component):
                     nv = Mux(csr, job.NNZ[:22], dense_vals)
                     m.d.sync += [
                         b_needed.eq(job.K[:17] * chunks[:8]),
+                        # words per bank: K per chunk a PE owns (groups of up to P PEs)
+                        b_bank_needed.eq(job.K[:17] * ((chunks[:8] + P - 1) >> (P.bit_length() - 1))),
                         rp_beats.eq(Mux(csr, ((job.M[:16] + 1) * 4 + bb - 1) >> shift, 0)),
                         col_beats.eq(Mux(csr, (job.NNZ[:22] * 4 + bb - 1) >> shift, 0)),
                         val_count.eq(nv),
@@ -399,16 +414,16 @@ class Accelerator(wiring.Component):
                     m.next = "BOUNDS"
                 datapath_errors()
             with m.State("BOUNDS"):
-                with m.If(b_needed > cfg.b_words):
+                with m.If(b_bank_needed > cfg.b_words):
                     latch_error(ErrorCode.BAD_DESCRIPTOR, desc_addr)
                 with m.Else():
                     m.d.sync += [b_beats.eq(b_needed * words_per_b),
                                  c_rows_span.eq(span_lo + (span_hi << 16))]
                     # Smallest power-of-two group covering the chunks, at most all PEs.
-                    m.d.sync += group_shift.eq(P.bit_length() - 1)
+                    m.d.sync += [group_shift.eq(P.bit_length() - 1), group_mask.eq(P - 1)]
                     for sh in reversed(range(P.bit_length() - 1)):
                         with m.If(chunks <= (1 << sh)):
-                            m.d.sync += group_shift.eq(sh)
+                            m.d.sync += [group_shift.eq(sh), group_mask.eq((1 << sh) - 1)]
                     m.next = "SPAN"
                 datapath_errors()
             with m.State("SPAN"):
@@ -448,8 +463,8 @@ class Accelerator(wiring.Component):
                     m.next = "LOAD_B"
                 datapath_errors()
             with m.State("LOAD_B"):
-                # DRAM holds B row-major (K rows of chunks*L bytes); the scratchpad holds it
-                # chunk-major: word c*K + k.
+                # DRAM holds B row-major (K rows of chunks*L bytes); chunk c of row k goes to
+                # the banks of the PEs owning c, word (c div G)*K + k.
                 beat = reader.data0.payload
                 m.d.comb += reader.data0.ready.eq(1)
                 if words_per_b == 1:
@@ -462,14 +477,18 @@ class Accelerator(wiring.Component):
                         m.d.sync += [b_shift.eq(word), b_beat.eq(b_beat + 1)]
                         with m.If(b_beat == words_per_b - 1):
                             m.d.sync += b_beat.eq(0)
-                m.d.comb += [b_wr.addr.eq(b_addr), b_wr.data.eq(word), b_wr.en.eq(word_done)]
+                m.d.comb += [b_wr_addr.eq(b_addr), b_wr_data.eq(word), b_wr_chunk.eq(b_chunk),
+                             b_wr_en.eq(word_done)]
                 with m.If(word_done):
                     with m.If(b_chunk == chunks - 1):
                         m.d.sync += [b_chunk.eq(0), b_row.eq(b_row + 1), b_addr.eq(b_row + 1)]
                         with m.If(b_row == job.K - 1):      # the last word of B
                             m.next = "RUN"
                     with m.Else():
-                        m.d.sync += [b_chunk.eq(b_chunk + 1), b_addr.eq(b_addr + job.K)]
+                        m.d.sync += b_chunk.eq(b_chunk + 1)
+                        # the next chunk is its bank's next slot when it wraps the group
+                        with m.If(((b_chunk + 1) & group_mask) == 0):
+                            m.d.sync += b_addr.eq(b_addr + job.K)
                 datapath_errors()
             with m.State("RUN"):
                 # Stream 0 (B is loaded) reads back old C chunks for the accumulate stage.

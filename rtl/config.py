@@ -15,7 +15,9 @@ class TileConfig:
     pes           P, processing elements; rows of A are dealt to them.
     lanes         L, int8 multiply lanes per PE (columns of B processed per PE per cycle).
     bus_bits      AXI4 data width towards DRAM.
-    b_words       depth of the B scratchpad in words of ``lanes`` bytes (K x ceil(N/L) must fit).
+    b_words       depth of each PE's B scratchpad bank in words of ``lanes`` bytes. A bank holds
+                  the chunks (``lanes`` columns of B) its PE owns, K words each: a job fits
+                  when K x ceil(chunks / pes) <= b_words (``chunks_fitting``).
     max_chunks    accumulator depth per PE in words of ``lanes`` int32: N <= max_chunks * lanes
                   per job (the firmware tiles wider B into several jobs).
     pe_fifo_depth entries queued per PE between the operand scanner and the PE.
@@ -71,12 +73,19 @@ class TileConfig:
 
     @property
     def max_k(self):
-        """Deepest B (rows) one job can take: one B row needs at least one scratchpad word."""
+        """Deepest B (rows) one job can take: one B row needs at least one word per bank."""
         return min(self.b_words, 1 << 16)
 
     @property
     def b_bytes(self):
-        return self.b_words * self.lanes
+        """Bytes of B the scratchpad holds when every bank is distinct (at least ``pes``
+        chunks); with fewer chunks the PEs of different groups keep copies."""
+        return self.pes * self.b_words * self.lanes
+
+    def chunks_fitting(self, k):
+        """Most chunks (``lanes`` columns each) of a K-deep B one job can hold (0 if K is
+        deeper than a bank)."""
+        return min(self.max_chunks, self.pes * (self.b_words // k))
 
     def as_dict(self):
         return asdict(self)

@@ -19,9 +19,10 @@ def result_layout(lanes, max_chunks):
 class ProcessingElement(wiring.Component):
     """Accumulates ``C[row, :] += A[row, col] * B[col, :]`` for each entry it receives.
 
-    B lives in the shared scratchpad chunk-major: word ``c * k + col`` holds
-    ``B[col, c*L : (c+1)*L]``. The PE owns chunks ``first_chunk, first_chunk + chunk_step, ...``
-    below ``chunks`` (PEs of one group split a row's chunks between them). For each entry it
+    The PE owns chunks ``first_chunk, first_chunk + chunk_step, ...`` below ``chunks`` (PEs of
+    one group split a row's chunks between them) and reads B from its own scratchpad bank,
+    which holds exactly those chunks: word ``t * k + col`` holds ``B[col, c*L : (c+1)*L]`` for
+    its ``t``-th chunk ``c = first_chunk + t * chunk_step``. For each entry it
     issues one lane-group per owned chunk, one per cycle, each reading one scratchpad word and
     updating one accumulator word; a PE that owns no chunk drops entries at one per cycle.
 
@@ -31,7 +32,7 @@ class ProcessingElement(wiring.Component):
       ``load`` is the queue fill. A row's entries arrive contiguously, ``first`` to ``last``.
     * ``chunks``, ``k``, ``first_chunk``, ``chunk_step``: job settings, stable from at least
       three cycles before the first entry until the PE is idle.
-    * ``b_addr`` / ``b_data``: a scratchpad read port with one cycle of latency.
+    * ``b_addr`` / ``b_data``: a read port of its scratchpad bank, one cycle of latency.
     * ``b_rows``: rows of B present in the scratchpad (B arrives row by row); an entry with
       ``col >= b_rows`` waits.
     * ``results``: the finished row, one ``result_layout`` item per chunk, emitted when the
@@ -87,15 +88,12 @@ class ProcessingElement(wiring.Component):
         head = Signal(entry_layout())
         m.d.comb += head.eq(queue.r_stream.payload)
 
-        # Settings derived once per job (registered: products of small numbers).
-        first_offset = Signal(range(self.b_words))
-        step_offset = Signal(range(2 * self.b_words))
+        # Settings, registered once per job.
         first_chunk = Signal.like(self.first_chunk)
         chunk_step = Signal.like(self.chunk_step)
         k = Signal.like(self.k)
         m.d.sync += [first_chunk.eq(self.first_chunk), chunk_step.eq(self.chunk_step),
-                     k.eq(self.k),
-                     first_offset.eq(first_chunk * k), step_offset.eq(chunk_step * k)]
+                     k.eq(self.k)]
 
         # Stage 0: issue one chunk of the head entry.
         # ``owns`` (this PE owns ``chunk``) and ``last`` (``chunk`` is its last chunk of the
@@ -105,7 +103,7 @@ class ProcessingElement(wiring.Component):
         owns = Signal()
         last = Signal()
         started = Signal()
-        restart = [chunk.eq(first_chunk), offset.eq(first_offset),
+        restart = [chunk.eq(first_chunk), offset.eq(0),
                    owns.eq(first_chunk < self.chunks),
                    last.eq(first_chunk + chunk_step >= self.chunks)]
         with m.If(~started):
@@ -128,7 +126,7 @@ class ProcessingElement(wiring.Component):
                 m.d.comb += queue.r_stream.ready.eq(1)
                 m.d.sync += restart
             with m.Else():
-                m.d.sync += [chunk.eq(chunk + chunk_step), offset.eq(offset + step_offset),
+                m.d.sync += [chunk.eq(chunk + chunk_step), offset.eq(offset + k),
                              owns.eq(1), last.eq(chunk + 2 * chunk_step >= self.chunks)]
         with m.If(queue.r_stream.valid & started & ~owns):
             m.d.comb += queue.r_stream.ready.eq(1)

@@ -51,7 +51,7 @@ _REG_LIST = [
     ("ID", "ro", f"Identification, reads 0x{ID_MAGIC:08X} ('ZTIL')."),
     ("VERSION", "ro", "Hardware version, major<<16 | minor<<8 | patch."),
     ("CONFIG", "ro", "pes[7:0], lanes[15:8], bus_bits/8[23:16], max_chunks[31:24]."),
-    ("B_WORDS", "ro", "Depth of the B scratchpad in words of `lanes` bytes."),
+    ("B_WORDS", "ro", "Depth of each PE's B scratchpad bank in words of `lanes` bytes."),
     ("CONTROL", "rw", "bit 0: interrupt enable."),
     ("STATUS", "w1c", "bit 0 busy (ro), bit 1 done (w1c), bit 2 error (w1c). The interrupt is "
                       "(done or error) and enabled."),
@@ -135,7 +135,8 @@ MODE_DENSE = 0
 MODE_CSR = 1
 FLAG_ACCUMULATE = 1           # FLAGS bit 0
 
-# Limits of one job, whatever the configuration (the B scratchpad adds K x chunks <= b_words).
+# Limits of one job, whatever the configuration (the B scratchpad adds
+# K x ceil(chunks / pes) <= b_words: each PE's bank holds K words per chunk it owns).
 MAX_M = 65535                 # rows of A
 MAX_NNZ = (1 << 22) - 1       # stored entries of a CSR A
 MAX_DENSE_A_BYTES = 1 << 28   # M x K of a dense A (the read engine's per-stream beat count)

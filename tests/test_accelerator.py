@@ -156,10 +156,11 @@ def accumulate_cases():
         out.append((f"accumulate {mode} (3 column tiles, int32 wrap)", a, b,
                     random_c(21, b.shape[1], 950), mode))
     deep = CFG.max_k + 300
-    a, b = random_csr(9, deep, 0.02, 951), random_b(deep, 12, 951)
+    wide = CFG.pes * CFG.lanes + 4      # one chunk per bank at this depth: two column tiles
+    a, b = random_csr(9, deep, 0.02, 951), random_b(deep, wide, 951)
     for mode in ("csr", "dense"):
         out.append((f"K = {deep} in two slabs, {mode}", a, b, None, mode))
-    out.append((f"K = {deep}, accumulating into C, csr", a, b, random_c(9, 12, 951), "csr"))
+    out.append((f"K = {deep}, accumulating into C, csr", a, b, random_c(9, wide, 951), "csr"))
     return out
 
 

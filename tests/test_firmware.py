@@ -85,7 +85,13 @@ def test_layout_alignment_and_round_trip(mode):
         vals = img[f["A_VALUES"] - base:][:13 * 7].view(np.int8).reshape(13, 7)
         assert np.array_equal(vals, a.toarray())
     btile = img[f["B_ADDR"] - base:][:7 * 16].view(np.int8).reshape(7, 16)
-    assert np.array_equal(btile[:, :11], b) and not btile[:, 11:].any()
+    order = p.column_order if mode == "csr" else np.arange(7)    # CSR: B rows renumbered
+    assert np.array_equal(btile[:, :11], b[order]) and not btile[:, 11:].any()
+    if mode == "csr":
+        ix = np.frombuffer(bytes(p.image[f["A_COLIDX"] - base:][:a.nnz * 4]), "<i4")
+        data = np.frombuffer(bytes(p.image[f["A_VALUES"] - base:][:a.nnz]), np.int8)
+        stored = sp.csr_array((data, order[ix], rp), shape=a.shape)
+        assert (stored != a).nnz == 0, "A's columns renumbered consistently with B's rows"
     desc = np.frombuffer(bytes(p.image[p.first_descriptor - base:][:DESCRIPTOR_BYTES]), "<u4")
     assert desc[DESC["M"]] == 13 and desc[DESC["K"]] == 7 and desc[DESC["N"]] == 11
     # Unpacking reads the C region back; the poison pattern is what an unwritten C holds.
@@ -106,9 +112,14 @@ def test_wide_b_is_tiled_into_chained_jobs():
 
 def test_deep_k_reduces_columns_per_job():
     cfg = TileConfig()
-    k = cfg.b_words // 2 + 1          # only one chunk of B fits
-    p = plan(sp.csr_array((2, k), dtype=np.int8), np.ones((k, 20), np.int8), mode="csr")
-    assert [j.fields["N"] for j in p.jobs] == [8, 8, 4]
+    L, P = cfg.lanes, cfg.pes
+    k = cfg.b_words // 2 + 1          # one chunk per bank: P chunks per job
+    p = plan(sp.csr_array((2, k), dtype=np.int8), np.ones((k, P * L + 4), np.int8), mode="csr")
+    assert [j.fields["N"] for j in p.jobs] == [P * L, 4]
+    k = cfg.b_words // 2              # two chunks per bank
+    p = plan(sp.csr_array((2, k), dtype=np.int8), np.ones((k, 2 * P * L + 4), np.int8),
+             mode="csr")
+    assert [j.fields["N"] for j in p.jobs] == [min(cfg.max_n, 2 * P * L), 4]
 
 
 def test_auto_mode_picks_csr_for_sparse_and_dense_for_dense():
@@ -187,14 +198,14 @@ def test_limits_of_one_job_become_row_blocks():
     a = sp.csr_array(a.reshape(m, k))
     b = np.ones((k, 16), np.int8)
     dense = plan(a, b, mode="dense")
-    assert [j.fields["M"] for j in dense.jobs] == [m, m]      # one row block, two column tiles
+    assert [j.fields["M"] for j in dense.jobs] == [m]         # one row block, one column tile
     assert len(dense.image) <= firmware.image_bytes("dense", m, k, 16, nnz, dense.config)
     csr = plan(a, b, mode="csr")
-    blocks = csr.jobs[::2]                                     # first column tile of each block
-    assert len(csr.jobs) == 4 and sum(j.fields["M"] for j in blocks) == m
+    blocks = csr.jobs                                          # one column tile per block
+    assert len(csr.jobs) == 2 and sum(j.fields["M"] for j in blocks) == m
     assert all(j.fields["NNZ"] <= MAX_NNZ for j in csr.jobs)
     assert sum(j.fields["NNZ"] for j in blocks) == nnz
-    second = csr.jobs[2].fields
+    second = csr.jobs[1].fields
     rp = np.frombuffer(bytes(csr.image[second["A_ROWPTR"] - csr.base:][:4 * (second["M"] + 1)]),
                        "<i4")
     assert rp[0] == 0 and rp[-1] == second["NNZ"]

@@ -81,6 +81,16 @@ def decode(plan):
         if field["NEXT"] == 0:
             break
         desc_addr = field["NEXT"]
+    if plan.column_order is not None:
+        # CSR plans store A's columns and B's rows renumbered (order[new] = old): undo it
+        order = plan.column_order
+        assert sorted(order) == list(range(k)), "column order must be a permutation"
+        b = b[np.argsort(order)]
+        if a[0] == "csr":
+            _, indptr, indices, data = a
+            a = sp.csr_array((data.copy(), order[indices], indptr.copy()), shape=(m, k))
+            a.sort_indices()
+            a = ("csr", a.indptr, a.indices, a.data)
     assert col0 == n, "the jobs' column tiles must cover B exactly"
     return a, b
 

@@ -170,9 +170,13 @@ def malformed_cases():
         ("huge K", tamper(good(), "K", 0xFFFF_FFFF), bad_desc),
         ("N wider than the accumulators", tamper(good(), "N", CFG.max_n + 1), bad_desc),
         ("nnz beyond the hardware limit", tamper(good(), "NNZ", MAX_NNZ + 1), bad_desc),
+        # M x K within the dense stream limit: the A it names runs past the window
         ("huge dense job (65535 x 4096)",
-         tamper(tamper(good("dense"), "M", 65535), "K", 4096), bad_desc),
-        ("B does not fit the scratchpad", tamper(good(), "K", CFG.max_k), bad_desc),
+         tamper(tamper(good("dense"), "M", 65535), "K", 4096), ErrorCode.OPERAND_OUTSIDE_WINDOW),
+        # max_n columns at the deepest K: two chunks per bank, twice what a bank holds
+        ("B does not fit the scratchpad",
+         tamper(tamper(tamper(good(), "K", CFG.max_k), "N", CFG.max_n), "C_STRIDE",
+                4 * CFG.max_n), bad_desc),
         ("C rows overlap (C_STRIDE too small)", tamper(good(), "C_STRIDE", 32), bad_desc),
         ("misaligned B", tamper(good(), "B_ADDR", good().jobs[0].fields["B_ADDR"] + 4), bad_desc),
         ("misaligned C", tamper(good(), "C_ADDR", good().c_addr + 4), bad_desc),
