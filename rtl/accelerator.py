@@ -6,6 +6,7 @@ from amaranth.lib.wiring import In, Out
 
 from .axi import AXI4Signature, AXI4LiteSignature
 from .beat_splitter import BeatSplitter
+from .element_window import ElementWindow
 from .config import TileConfig
 from .operand_scanner import OperandScanner
 from .processing_element import ProcessingElement
@@ -72,12 +73,13 @@ class Accelerator(wiring.Component):
                             addr_bits=cfg.addr_bits)
         writer = WriteEngine(chunk_bits=32 * L, bus_bits=cfg.bus_bits, addr_bits=cfg.addr_bits)
         row_ptrs = BeatSplitter(bus_bits=cfg.bus_bits, elem_bits=32)
-        col_idxs = BeatSplitter(bus_bits=cfg.bus_bits, elem_bits=32)
-        values = BeatSplitter(bus_bits=cfg.bus_bits, elem_bits=8)
-        load_bits = cfg.pe_fifo_depth.bit_length()
-        scanner = OperandScanner(pes=P, load_bits=load_bits)
+        W = cfg.scan_width
+        col_idxs = ElementWindow(bus_bits=cfg.bus_bits, elem_bits=32, width=W)
+        values = ElementWindow(bus_bits=cfg.bus_bits, elem_bits=8, width=W)
+        load_bits = (W * cfg.pe_fifo_depth).bit_length()
+        scanner = OperandScanner(pes=P, load_bits=load_bits, width=W)
         pes = [ProcessingElement(lanes=L, max_chunks=cfg.max_chunks, b_words=cfg.b_words,
-                                 fifo_depth=cfg.pe_fifo_depth) for _ in range(P)]
+                                 fifo_depth=cfg.pe_fifo_depth, width=W) for _ in range(P)]
         m.submodules.reader = ResetInserter(flush)(reader)
         m.submodules.writer = ResetInserter(flush)(writer)
         m.submodules.row_ptrs = ResetInserter(flush)(row_ptrs)
@@ -109,10 +111,10 @@ class Accelerator(wiring.Component):
         wiring.connect(m, reader.data2, col_idxs.beats)
         wiring.connect(m, reader.data3, values.beats)
         wiring.connect(m, row_ptrs.elements, scanner.row_ptr)
-        wiring.connect(m, col_idxs.elements, scanner.col_idx)
-        m.d.comb += [scanner.values.payload.eq(values.elements.payload),
-                     scanner.values.valid.eq(values.elements.valid),
-                     values.elements.ready.eq(scanner.values.ready)]
+        m.d.comb += [scanner.cols.eq(col_idxs.window), scanner.cols_avail.eq(col_idxs.avail),
+                     col_idxs.take.eq(scanner.cols_take),
+                     scanner.vals.eq(values.window), scanner.vals_avail.eq(values.avail),
+                     values.take.eq(scanner.vals_take)]
 
         # --- job registers ----------------------------------------------------------------
         job = Signal(data.StructLayout({name: 32 for name in DESC}))
@@ -156,7 +158,7 @@ class Accelerator(wiring.Component):
                          pe.first_chunk.eq(i & (group_size - 1)),
                          getattr(scanner, f"group{i}").eq(i >> group_shift)]
             m.d.comb += [getattr(scanner, f"load{i}").eq(pe.load)]
-            wiring.connect(m, getattr(scanner, f"entries{i}"), pe.entries)
+            wiring.connect(m, getattr(scanner, f"deals{i}"), pe.deals)
 
         # --- result arbiter: PE results -> write requests ----------------------------------
         # Registered stages: grant a PE with a finished chunk (round robin), take its chunk into

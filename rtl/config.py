@@ -20,7 +20,10 @@ class TileConfig:
                   when K x ceil(chunks / pes) <= b_words (``chunks_fitting``).
     max_chunks    accumulator depth per PE in words of ``lanes`` int32: N <= max_chunks * lanes
                   per job (the firmware tiles wider B into several jobs).
-    pe_fifo_depth entries queued per PE between the operand scanner and the PE.
+    pe_fifo_depth entries queued per PE between the operand scanner and the PE, per lane of
+                  its queue (``scan_width`` lanes).
+    scan_width    W, entries of A the operand scanner deals per cycle at most (all of one row,
+                  to one PE group): with fewer chunks than PEs, up to W groups keep busy.
     max_burst     longest AXI4 INCR burst issued, in beats.
     read_fifo_beats  per-stream read buffer; bounds the reads in flight per stream.
     """
@@ -30,6 +33,7 @@ class TileConfig:
     b_words: int = 4096
     max_chunks: int = 8
     pe_fifo_depth: int = 16
+    scan_width: int = 2
     max_burst: int = 16
     read_fifo_beats: int = 32
     addr_bits: int = 32
@@ -50,6 +54,9 @@ class TileConfig:
             raise ValueError(f"max_chunks must be a power of two >= 2, not {self.max_chunks!r}")
         if not _is_pow2(self.pe_fifo_depth) or self.pe_fifo_depth < 2:
             raise ValueError(f"pe_fifo_depth must be a power of two >= 2, not {self.pe_fifo_depth!r}")
+        if not _is_pow2(self.scan_width) or self.scan_width > 8:
+            raise ValueError(f"scan_width must be a power of two in 1..8, not "
+                             f"{self.scan_width!r}")
         if not _is_pow2(self.max_burst) or not 2 <= self.max_burst <= 256:
             raise ValueError(f"max_burst must be a power of two in 2..256, not {self.max_burst!r}")
         if not _is_pow2(self.read_fifo_beats) or self.read_fifo_beats < self.max_burst:

@@ -6,7 +6,7 @@ from amaranth.lib.wiring import In, Out
 from .regmap import ErrorCode
 from .register_slice import RegisterSlice
 
-__all__ = ["OperandScanner", "entry_layout"]
+__all__ = ["OperandScanner", "entry_layout", "deal_layout"]
 
 
 def entry_layout():
@@ -18,173 +18,192 @@ def entry_layout():
     })
 
 
-class OperandScanner(wiring.Component):
-    """Walks A row by row and deals each row, whole, to the least-loaded group of PEs.
+def deal_layout(width):
+    """Up to ``width`` consecutive entries of one row dealt in one cycle: ``entries[0]`` to
+    ``entries[count - 1]``, in order (``count`` >= 1 on a valid transfer)."""
+    return data.StructLayout({"count": range(width + 1),
+                              "entries": data.ArrayLayout(entry_layout(), width)})
 
-    Parameters: ``pes`` output streams, ``load_bits`` width of each PE's queue-load input.
+
+class OperandScanner(wiring.Component):
+    """Walks A row by row and deals each row, whole, to the least-loaded group of PEs, up to
+    ``width`` entries per cycle.
+
+    Parameters: ``pes`` output streams, ``load_bits`` width of each PE's queue-load input,
+    ``width`` entries dealt per cycle at most.
 
     Ports:
 
     * ``start`` (pulse) with ``csr`` (mode), ``m``, ``k``, ``nnz``: begin a job.
-    * ``row_ptr``, ``col_idx`` (CSR only), ``values``: element streams of A (int32, int32, int8).
-      Dense mode reads ``m * k`` values row-major and generates the column itself.
-    * ``entries{i}``: work for PE ``i`` (``entry_layout``); ``load{i}``: that PE's queue fill;
+    * ``row_ptr``: A's row pointers (CSR only, int32 stream).
+    * ``cols`` / ``cols_avail`` / ``cols_take`` and ``vals`` / ``vals_avail`` / ``vals_take``:
+      element windows (``ElementWindow``) of A's column indices (CSR only, int32) and values
+      (int8). Dense mode reads ``m * k`` values row-major and generates the column itself.
+    * ``deals{i}``: work for PE ``i`` (``deal_layout``); ``load{i}``: that PE's queue fill;
       ``group{i}``: the group PE ``i`` belongs to in this job (stable while the job runs).
-      Every entry of a row goes to all PEs of one group at once (they split its columns), in
-      the cycle all of them can take it. The next row goes to the group whose first PE had
-      the smallest load one cycle earlier (lowest group on ties).
+      Every deal goes to all PEs of one group at once (they split its columns), in the cycle
+      all of them can take it. A deal holds consecutive entries of one row: as many as the
+      row has left, at most ``width``, at most what the windows hold. The next row goes to
+      the group whose first PE had the smallest load one cycle earlier, the group of the row
+      being dealt counting as full (lowest group on ties).
     * ``done``: every row has been dealt (high until the next ``start``).
     * ``error`` (pulse) with ``error_code``: bad row pointers (``row_ptr[0] != 0``, decreasing,
       beyond ``nnz``, or ``row_ptr[m] != nnz``) or a column index ``>= k``. The scanner then
       stops consuming input until the next ``start``; the entries already dealt stay valid.
-    * ``blocked``: the scanner holds an entry whose PE group's queues are full (imbalance).
+    * ``blocked``: the scanner holds a deal whose PE group's queues are full (imbalance).
 
-    Throughput: one entry per cycle; each row costs one extra cycle to read its row pointer.
-    Each input stream passes a register slice first (one cycle of latency).
+    Throughput: ``width`` entries per cycle within a row; a row's last deal and the next
+    row's first are in different cycles, so a row of ``e`` entries takes ``max(1,
+    ceil(e / width))`` cycles (an empty row one). Row pointers are read ahead, off that path.
     """
 
-    def __init__(self, *, pes, load_bits):
+    def __init__(self, *, pes, load_bits, width=1):
         if pes < 1:
             raise ValueError(f"pes must be positive, not {pes!r}")
-        self.pes = pes
+        if width < 1:
+            raise ValueError(f"width must be positive, not {width!r}")
+        self.pes, self.width = pes, width
         members = {
             "start": In(1), "csr": In(1), "m": In(16), "k": In(17), "nnz": In(32),
             "row_ptr": In(stream.Signature(32)),
-            "col_idx": In(stream.Signature(32)),
-            "values": In(stream.Signature(signed(8))),
+            "cols": In(data.ArrayLayout(32, width)), "cols_avail": In(range(width + 1)),
+            "cols_take": Out(range(width + 1)),
+            "vals": In(data.ArrayLayout(signed(8), width)), "vals_avail": In(range(width + 1)),
+            "vals_take": Out(range(width + 1)),
             "done": Out(1), "error": Out(1), "error_code": Out(ErrorCode, init=ErrorCode.NONE),
             "blocked": Out(1),
         }
         for i in range(pes):
-            members[f"entries{i}"] = Out(stream.Signature(entry_layout()))
+            members[f"deals{i}"] = Out(stream.Signature(deal_layout(width)))
             members[f"load{i}"] = In(load_bits)
             members[f"group{i}"] = In(range(max(pes, 2)))
         super().__init__(members)
 
     def elaborate(self, platform):
         m = Module()
-        P = self.pes
-        outs = [getattr(self, f"entries{i}") for i in range(P)]
+        P, W = self.pes, self.width
+        outs = [getattr(self, f"deals{i}") for i in range(P)]
         loads = [getattr(self, f"load{i}") for i in range(P)]
-
-        # Each input passes through a register slice (one cycle), so the PEs' queue state does
-        # not reach back into the buffers upstream; a column index is compared with k on its
-        # way in and carries the result.
-        m.submodules.row_ptr_in = row_ptr_in = RegisterSlice(32)
-        m.submodules.col_idx_in = col_idx_in = RegisterSlice(
-            data.StructLayout({"col": 32, "out_of_range": 1}))
-        m.submodules.values_in = values_in = RegisterSlice(signed(8))
-        wiring.connect(m, wiring.flipped(self.row_ptr), row_ptr_in.sink)
-        wiring.connect(m, wiring.flipped(self.values), values_in.sink)
-        m.d.comb += [col_idx_in.sink.payload.col.eq(self.col_idx.payload),
-                     col_idx_in.sink.payload.out_of_range.eq(self.col_idx.payload >= self.k),
-                     col_idx_in.sink.valid.eq(self.col_idx.valid),
-                     self.col_idx.ready.eq(col_idx_in.sink.ready)]
-        row_ptr, col_idx, values = row_ptr_in.source, col_idx_in.source, values_in.source
-
-        row = Signal(17)
-        prev_ptr = Signal(32)
-        remaining = Signal(32)
-        col = Signal(16)          # dense mode: generated column
-        first = Signal()
-        target = Signal(range(max(P, 2)))
-
         groups = [getattr(self, f"group{i}") for i in range(P)]
 
-        # The least-loaded group, judged by its first PE (the PEs of a group move in lockstep),
-        # from the loads of the cycle before (registered: the queue levels do not reach the
-        # row decision combinationally).
+        # Row pointers pass a register slice (one cycle) on their way in.
+        m.submodules.row_ptr_in = row_ptr_in = RegisterSlice(32)
+        wiring.connect(m, wiring.flipped(self.row_ptr), row_ptr_in.sink)
+        row_ptr = row_ptr_in.source
+
+        row = Signal(17)            # the row being dealt
+        cur_valid = Signal()
+        remaining = Signal(32)      # its entries not dealt yet
+        first = Signal()
+        col = Signal(17)            # dense mode: its next column
+        target = Signal(range(max(P, 2)))
+        nxt_valid = Signal()        # the length of the row after it, read ahead
+        nxt_len = Signal(32)
+        prev_ptr = Signal(32)
+        fetched = Signal(17)        # rows whose length has been read
+
+        # The least-loaded group, judged by its first PE (the PEs of a group move in
+        # lockstep), from the loads of the cycle before; the group of the row being dealt
+        # counts as full, so consecutive short rows spread out.
         leader = [Const(1)] + [groups[i] != groups[i - 1] for i in range(1, P)]
         best = Signal(range(max(P, 2)))
-        cand, cand_load = groups[0], loads[0]
+        full = (1 << len(loads[0])) - 1
+        eff = [Mux(cur_valid & (groups[i] == target), full, loads[i]) for i in range(P)]
+        cand, cand_load = groups[0], eff[0]
         for i in range(1, P):
-            take = leader[i] & (loads[i] < cand_load)
+            take = leader[i] & (eff[i] < cand_load)
             cand = Mux(take, groups[i], cand)
-            cand_load = Mux(take, loads[i], cand_load)
+            cand_load = Mux(take, eff[i], cand_load)
         m.d.sync += best.eq(cand)
 
-        entry = Signal(entry_layout())
-        out_valid = Signal()
-        out_ready = Signal()
+        # The deal of this cycle.
+        deal = Signal(deal_layout(W))
+        n = Signal(range(W + 1))
+        empty = remaining == 0
+        rem_w = Mux(remaining >= W, W, remaining[:len(n)])
+        n_avail = Mux(self.vals_avail < rem_w, self.vals_avail, rem_w)
+        n_data = Mux(self.csr & (self.cols_avail < n_avail), self.cols_avail, n_avail)
+        m.d.comb += n.eq(Mux(empty, 1, n_data))
+        bad_col = Signal()
+        for j in range(W):
+            e = deal.entries[j]
+            m.d.comb += [e.row.eq(row), e.first.eq(first if j == 0 else 0),
+                         e.last.eq(empty | (remaining == j + 1)),
+                         e.value.eq(Mux(empty, 0, self.vals[j])),
+                         e.col.eq(Mux(empty, 0, Mux(self.csr, self.cols[j], col + j)))]
+            with m.If(self.csr & ~empty & (j < n) & (self.cols[j] >= self.k)):
+                m.d.comb += bad_col.eq(1)
+        m.d.comb += deal.count.eq(n)
+
+        running = Signal()
+        out_valid = running & cur_valid & (n != 0) & ~bad_col
         member = [groups[i] == target for i in range(P)]
-        m.d.comb += out_ready.eq(Cat(*(outs[i].ready | ~member[i] for i in range(P))).all())
+        out_ready = Cat(*(outs[i].ready | ~member[i] for i in range(P))).all()
         for i in range(P):
-            m.d.comb += [outs[i].payload.eq(entry),
+            m.d.comb += [outs[i].payload.eq(deal),
                          outs[i].valid.eq(out_valid & member[i] & out_ready)]
+        dealt = out_valid & out_ready
+        with m.If(dealt & ~empty):
+            m.d.comb += [self.vals_take.eq(n), self.cols_take.eq(Mux(self.csr, n, 0))]
+            m.d.sync += [remaining.eq(remaining - n), col.eq(col + n), first.eq(0)]
+        cur_done = dealt & (empty | (n == remaining))
+        m.d.comb += self.blocked.eq(running & cur_valid & (n != 0) & ~bad_col & ~out_ready)
+
+        # The next row becomes current when the current one is done (or there is none).
+        nxt_taken = running & nxt_valid & (~cur_valid | cur_done)
+        with m.If(cur_done):
+            m.d.sync += [row.eq(row + 1), cur_valid.eq(0)]
+        with m.If(nxt_taken):
+            m.d.sync += [cur_valid.eq(1), remaining.eq(nxt_len), first.eq(1), col.eq(0),
+                         target.eq(best), nxt_valid.eq(0)]
 
         def fail(code):
             m.d.comb += [self.error.eq(1), self.error_code.eq(code)]
             m.next = "STOPPED"
 
+        # Read the next row's length ahead, while its slot is free (or being freed).
+        fetch = running & (fetched != self.m) & (~nxt_valid | nxt_taken)
+        with m.If(fetch & ~self.csr):
+            m.d.sync += [nxt_valid.eq(1), nxt_len.eq(self.k), fetched.eq(fetched + 1)]
+        ptr = row_ptr.payload
+        ptr_bad = (ptr < prev_ptr) | (ptr > self.nnz)
+
         def on_start():
             with m.If(self.start):
-                m.d.sync += row.eq(0)
-                with m.If(self.csr):
-                    m.next = "FIRST_PTR"
-                with m.Else():
-                    m.next = "ROW"
+                m.d.sync += [row.eq(0), fetched.eq(0), cur_valid.eq(0), nxt_valid.eq(0),
+                             prev_ptr.eq(0)]
+                m.next = "FIRST_PTR"
 
         with m.FSM(name="scan"):
             with m.State("IDLE"):
                 on_start()
             with m.State("FIRST_PTR"):
-                m.d.comb += row_ptr.ready.eq(1)
-                with m.If(row_ptr.valid):
-                    with m.If(row_ptr.payload != 0):
-                        fail(ErrorCode.BAD_ROW_POINTERS)
-                    with m.Else():
-                        m.d.sync += prev_ptr.eq(0)
-                        m.next = "ROW"
-            with m.State("ROW"):
-                with m.If(row == self.m):
+                with m.If(~self.csr):
+                    m.next = "RUN"
+                with m.Else():
+                    m.d.comb += row_ptr.ready.eq(1)
+                    with m.If(row_ptr.valid):
+                        with m.If(ptr != 0):
+                            fail(ErrorCode.BAD_ROW_POINTERS)
+                        with m.Else():
+                            m.next = "RUN"
+            with m.State("RUN"):
+                m.d.comb += running.eq(1)
+                with m.If(fetch & self.csr):
+                    m.d.comb += row_ptr.ready.eq(1)
+                    with m.If(row_ptr.valid):
+                        with m.If(ptr_bad):
+                            fail(ErrorCode.BAD_ROW_POINTERS)
+                        with m.Else():
+                            m.d.sync += [nxt_valid.eq(1), nxt_len.eq(ptr - prev_ptr),
+                                         prev_ptr.eq(ptr), fetched.eq(fetched + 1)]
+                with m.If(cur_valid & bad_col):
+                    fail(ErrorCode.COLUMN_OUT_OF_RANGE)
+                with m.If((row == self.m) & ~cur_valid):
                     with m.If(self.csr & (prev_ptr != self.nnz)):
                         fail(ErrorCode.BAD_ROW_POINTERS)   # row_ptr[m] disagrees with nnz
                     with m.Else():
                         m.next = "DONE"
-                with m.Elif(~self.csr):
-                    m.d.sync += [remaining.eq(self.k), col.eq(0), first.eq(1), target.eq(best)]
-                    m.next = "EMIT"
-                with m.Else():
-                    ptr = row_ptr.payload
-                    m.d.comb += row_ptr.ready.eq(1)
-                    with m.If(row_ptr.valid):
-                        with m.If((ptr < prev_ptr) | (ptr > self.nnz)):
-                            fail(ErrorCode.BAD_ROW_POINTERS)
-                        with m.Else():
-                            m.d.sync += [remaining.eq(ptr - prev_ptr), prev_ptr.eq(ptr),
-                                         first.eq(1), target.eq(best)]
-                            m.next = "EMIT"
-            with m.State("EMIT"):
-                m.d.comb += [entry.row.eq(row), entry.first.eq(first)]
-                with m.If(remaining == 0):
-                    # Empty row: one zero entry so its row of C is written.
-                    m.d.comb += [entry.value.eq(0), entry.col.eq(0), entry.last.eq(1),
-                                 out_valid.eq(1)]
-                    m.d.comb += self.blocked.eq(~out_ready)
-                    with m.If(out_ready):
-                        m.d.sync += row.eq(row + 1)
-                        m.next = "ROW"
-                with m.Else():
-                    m.d.comb += [entry.value.eq(values.payload), entry.last.eq(remaining == 1)]
-                    have = Signal()
-                    with m.If(self.csr):
-                        m.d.comb += [have.eq(values.valid & col_idx.valid),
-                                     entry.col.eq(col_idx.payload.col)]
-                    with m.Else():
-                        m.d.comb += [have.eq(values.valid), entry.col.eq(col)]
-                    bad_col = self.csr & (col_idx.payload.out_of_range)
-                    m.d.comb += self.blocked.eq(have & ~out_ready)
-                    with m.If(have & bad_col):
-                        fail(ErrorCode.COLUMN_OUT_OF_RANGE)
-                    with m.Elif(have):
-                        m.d.comb += out_valid.eq(1)
-                        with m.If(out_ready):
-                            m.d.comb += [values.ready.eq(1), col_idx.ready.eq(self.csr)]
-                            m.d.sync += [remaining.eq(remaining - 1), col.eq(col + 1),
-                                         first.eq(0)]
-                            with m.If(remaining == 1):
-                                m.d.sync += row.eq(row + 1)
-                                m.next = "ROW"
             with m.State("DONE"):
                 m.d.comb += self.done.eq(1)
                 on_start()

@@ -5,7 +5,7 @@ from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from .operand_scanner import entry_layout
+from .operand_scanner import entry_layout, deal_layout
 
 __all__ = ["ProcessingElement", "result_layout"]
 
@@ -28,8 +28,10 @@ class ProcessingElement(wiring.Component):
 
     Ports:
 
-    * ``entries``: work from the scanner (``entry_layout``), queued ``fifo_depth`` deep;
-      ``load`` is the queue fill. A row's entries arrive contiguously, ``first`` to ``last``.
+    * ``deals``: work from the scanner, up to ``width`` entries per cycle (``deal_layout``),
+      queued ``fifo_depth`` entries deep per lane of the queue (``width`` lanes written round
+      robin, read in order); ``load`` is the queue fill. A row's entries arrive contiguously,
+      ``first`` to ``last``. ``deals.ready`` means any deal fits.
     * ``chunks``, ``k``, ``first_chunk``, ``chunk_step``: job settings, stable from at least
       three cycles before the first entry until the PE is idle.
     * ``b_addr`` / ``b_data``: a read port of its scratchpad bank, one cycle of latency.
@@ -45,16 +47,16 @@ class ProcessingElement(wiring.Component):
     Products are int8 x int8 -> int16, accumulated in int32 with two's-complement wrap.
     """
 
-    def __init__(self, *, lanes, max_chunks, b_words, fifo_depth):
+    def __init__(self, *, lanes, max_chunks, b_words, fifo_depth, width=1):
         for name, v in (("lanes", lanes), ("max_chunks", max_chunks), ("b_words", b_words),
-                        ("fifo_depth", fifo_depth)):
+                        ("fifo_depth", fifo_depth), ("width", width)):
             if v < 1 or v & (v - 1):
                 raise ValueError(f"{name} must be a power of two, not {v!r}")
-        self.lanes, self.max_chunks, self.b_words, self.fifo_depth = \
-            lanes, max_chunks, b_words, fifo_depth
+        self.lanes, self.max_chunks, self.b_words, self.fifo_depth, self.width = \
+            lanes, max_chunks, b_words, fifo_depth, width
         super().__init__({
-            "entries": In(stream.Signature(entry_layout())),
-            "load": Out(range(fifo_depth + 1)),
+            "deals": In(stream.Signature(deal_layout(width))),
+            "load": Out(range(width * fifo_depth + 1)),
             "chunks": In(range(max_chunks + 1)), "k": In(17),
             "first_chunk": In(range(max_chunks)), "chunk_step": In(range(1, max_chunks + 1)),
             "b_addr": Out(range(b_words)), "b_data": In(8 * lanes), "b_rows": In(17),
@@ -68,12 +70,43 @@ class ProcessingElement(wiring.Component):
         L = self.lanes
         rlayout = result_layout(L, self.max_chunks)
 
-        m.submodules.queue = queue = SyncFIFOBuffered(width=entry_layout().size,
-                                                      depth=self.fifo_depth)
-        m.d.comb += [queue.w_stream.payload.eq(self.entries.payload),
-                     queue.w_stream.valid.eq(self.entries.valid),
-                     self.entries.ready.eq(queue.w_stream.ready),
-                     self.load.eq(queue.level)]
+        # The queue: ``width`` FIFOs; a deal's entries go to consecutive ones from ``wsel``,
+        # the head is read from ``rsel``, both moving round robin, so order is kept.
+        W = self.width
+        queues = []
+        for j in range(W):
+            q = SyncFIFOBuffered(width=entry_layout().size, depth=self.fifo_depth)
+            m.submodules[f"queue{j}"] = q
+            queues.append(q)
+        wsel = Signal(range(max(W, 2)))
+        rsel = Signal(range(max(W, 2)))
+        m.d.comb += self.deals.ready.eq(Cat(*(q.w_stream.ready for q in queues)).all())
+        for j, q in enumerate(queues):
+            slot = (j - wsel) & (W - 1) if W > 1 else Const(0)
+            with m.Switch(slot):
+                for t in range(W):
+                    with m.Case(t):
+                        m.d.comb += q.w_stream.payload.eq(self.deals.payload.entries[t])
+            m.d.comb += q.w_stream.valid.eq(self.deals.valid & self.deals.ready &
+                                            (slot < self.deals.payload.count))
+        if W > 1:
+            with m.If(self.deals.valid & self.deals.ready):
+                m.d.sync += wsel.eq(wsel + self.deals.payload.count)
+        m.d.comb += self.load.eq(sum(q.level for q in queues))
+
+        head_valid = Signal()
+        head_payload = Signal(entry_layout().size)
+        head_ready = Signal()
+        with m.Switch(rsel):
+            for j, q in enumerate(queues):
+                with m.Case(j):
+                    m.d.comb += [head_valid.eq(q.r_stream.valid),
+                                 head_payload.eq(q.r_stream.payload),
+                                 q.r_stream.ready.eq(head_ready)]
+        if W > 1:
+            with m.If(head_valid & head_ready):
+                m.d.sync += rsel.eq(rsel + 1)
+
         out_depth = self.max_chunks + 4
         m.submodules.finished = finished = SyncFIFOBuffered(width=rlayout.size, depth=out_depth)
         m.d.comb += [self.results.payload.eq(finished.r_stream.payload),
@@ -86,7 +119,7 @@ class ProcessingElement(wiring.Component):
         in_flight = Signal(range(4))     # entries in stages 1 to 3
 
         head = Signal(entry_layout())
-        m.d.comb += head.eq(queue.r_stream.payload)
+        m.d.comb += head.eq(head_payload)
 
         # Settings, registered once per job.
         first_chunk = Signal.like(self.first_chunk)
@@ -108,28 +141,28 @@ class ProcessingElement(wiring.Component):
                    last.eq(first_chunk + chunk_step >= self.chunks)]
         with m.If(~started):
             m.d.sync += restart
-        with m.If(queue.r_stream.valid):
+        with m.If(head_valid):
             m.d.sync += started.eq(1)
         s1 = Signal(data.StructLayout({"valid": 1, "row": 16, "chunk": range(self.max_chunks),
                                        "value": signed(8), "first": 1, "last": 1}))
         room = finished.level + in_flight < out_depth
-        go = queue.r_stream.valid & room & owns & started & (head.col < self.b_rows)
+        go = head_valid & room & owns & started & (head.col < self.b_rows)
         m.d.comb += [
             self.issue.eq(go),
-            self.stalled.eq(queue.r_stream.valid & ~room),
+            self.stalled.eq(head_valid & ~room),
             self.b_addr.eq(offset + head.col),
         ]
         m.d.sync += [s1.valid.eq(go), s1.row.eq(head.row), s1.chunk.eq(chunk),
                      s1.value.eq(head.value), s1.first.eq(head.first), s1.last.eq(head.last)]
         with m.If(go):
             with m.If(last):
-                m.d.comb += queue.r_stream.ready.eq(1)
+                m.d.comb += head_ready.eq(1)
                 m.d.sync += restart
             with m.Else():
                 m.d.sync += [chunk.eq(chunk + chunk_step), offset.eq(offset + k),
                              owns.eq(1), last.eq(chunk + 2 * chunk_step >= self.chunks)]
-        with m.If(queue.r_stream.valid & started & ~owns):
-            m.d.comb += queue.r_stream.ready.eq(1)
+        with m.If(head_valid & started & ~owns):
+            m.d.comb += head_ready.eq(1)
 
         # Stage 1: the scratchpad read is in flight. Stage 2: its word is registered (block RAM
         # output to flip-flops, nothing else on that path).
@@ -170,5 +203,5 @@ class ProcessingElement(wiring.Component):
         m.d.comb += [result.row.eq(s3.row), result.chunk.eq(s3.chunk), result.data.eq(Cat(*sums)),
                      finished.w_stream.payload.eq(result),
                      finished.w_stream.valid.eq(s3.valid & s3.last)]
-        m.d.comb += self.idle.eq((queue.level == 0) & (in_flight == 0) & (finished.level == 0))
+        m.d.comb += self.idle.eq((self.load == 0) & (in_flight == 0) & (finished.level == 0))
         return m
