@@ -134,7 +134,8 @@ def image_bytes(mode, m, k, n, nnz, config):
     a = (4 * (m + blocks) * slabs + 5 * nnz if mode == "csr" else m * k) + \
         3 * parts * DESCRIPTOR_ALIGN
     b = k * math.ceil(n / L) * L + n_tiles * slabs * DESCRIPTOR_ALIGN
-    return (parts * n_tiles * DESCRIPTOR_BYTES + a + b + m * math.ceil(n / L) * L * 4
+    c_row = math.ceil(math.ceil(n / L) * L * 4 / config.bus_bytes) * config.bus_bytes
+    return (parts * n_tiles * DESCRIPTOR_BYTES + a + b + m * c_row
             + 4 * DESCRIPTOR_ALIGN)
 
 
@@ -217,7 +218,9 @@ def plan(a, b, *, c=None, config=None, mode="auto", base=0x1000):
     chunks_per_job = config.chunks_fitting(depth)
     cols_per_job = chunks_per_job * L
     n_tiles = math.ceil(n / cols_per_job)
-    c_stride = math.ceil(n / L) * L * 4
+    # a C row: whole chunks of L int32, padded to whole bus words (a chunk narrower than the
+    # bus is written as one strobed beat, whose bus word must lie inside C)
+    c_stride = math.ceil(math.ceil(n / L) * L * 4 / config.bus_bytes) * config.bus_bytes
 
     layout = {}
     cursor = base

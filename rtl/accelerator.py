@@ -56,7 +56,7 @@ class Accelerator(wiring.Component):
         cfg = self.config
         P, L, bb = cfg.pes, cfg.lanes, cfg.bus_bytes
         shift = bb.bit_length() - 1
-        words_per_b = (L * 8) // cfg.bus_bits     # bus beats per scratchpad word
+        words_per_b = (L * 8) // cfg.bus_bits     # bus beats per scratchpad word (0: several per beat)
         chunk_bytes = 4 * L
 
         # Clears the datapath between jobs and after an abort: a register, high in the FLUSH
@@ -74,7 +74,7 @@ class Accelerator(wiring.Component):
         writer = WriteEngine(chunk_bits=32 * L, bus_bits=cfg.bus_bits, addr_bits=cfg.addr_bits)
         row_ptrs = BeatSplitter(bus_bits=cfg.bus_bits, elem_bits=32)
         W = cfg.scan_width
-        col_idxs = ElementWindow(bus_bits=cfg.bus_bits, elem_bits=32, width=W)
+        col_idxs = ElementWindow(bus_bits=cfg.bus_bits, elem_bits=32, width=W, flag_limit=True)
         values = ElementWindow(bus_bits=cfg.bus_bits, elem_bits=8, width=W)
         load_bits = (W * cfg.pe_fifo_depth).bit_length()
         scanner = OperandScanner(pes=P, load_bits=load_bits, width=W)
@@ -85,6 +85,9 @@ class Accelerator(wiring.Component):
         m.submodules.row_ptrs = ResetInserter(flush)(row_ptrs)
         m.submodules.col_idxs = ResetInserter(flush)(col_idxs)
         m.submodules.values = ResetInserter(flush)(values)
+        if cfg.bus_bits > 8 * L:        # B words narrower than a beat
+            b_split = BeatSplitter(bus_bits=cfg.bus_bits, elem_bits=8 * L)
+            m.submodules.b_split = ResetInserter(flush)(b_split)
         m.submodules.scanner = ResetInserter(flush)(scanner)
         # C += A.B: each C chunk is read back (stream 0, free once B is loaded) and added.
         acc = AccumulateStage(lanes=L, bus_bits=cfg.bus_bits, addr_bits=cfg.addr_bits)
@@ -112,6 +115,7 @@ class Accelerator(wiring.Component):
         wiring.connect(m, reader.data3, values.beats)
         wiring.connect(m, row_ptrs.elements, scanner.row_ptr)
         m.d.comb += [scanner.cols.eq(col_idxs.window), scanner.cols_avail.eq(col_idxs.avail),
+                     scanner.cols_bad.eq(col_idxs.flags),
                      col_idxs.take.eq(scanner.cols_take),
                      scanner.vals.eq(values.window), scanner.vals_avail.eq(values.avail),
                      values.take.eq(scanner.vals_take)]
@@ -124,7 +128,8 @@ class Accelerator(wiring.Component):
         desc_shift = Signal(DESCRIPTOR_BYTES * 8)
         desc_bad = Signal()
 
-        m.d.comb += [scanner.csr.eq(csr), scanner.m.eq(job.M), scanner.k.eq(job.K),
+        m.d.comb += [col_idxs.limit.eq(job.K),
+                     scanner.csr.eq(csr), scanner.m.eq(job.M), scanner.k.eq(job.K),
                      scanner.nnz.eq(job.NNZ)]
         m.d.comb += [acc.enable.eq(job.FLAGS[0]), acc.rd_pending.eq(reader.pending0),
                      acc.rd_data.payload.eq(reader.data0.payload)]
@@ -419,7 +424,8 @@ class Accelerator(wiring.Component):
                 with m.If(b_bank_needed > cfg.b_words):
                     latch_error(ErrorCode.BAD_DESCRIPTOR, desc_addr)
                 with m.Else():
-                    m.d.sync += [b_beats.eq(b_needed * words_per_b),
+                    m.d.sync += [b_beats.eq(b_needed * words_per_b if words_per_b else
+                                            (b_needed * L + bb - 1) >> shift),
                                  c_rows_span.eq(span_lo + (span_hi << 16))]
                     # Smallest power-of-two group covering the chunks, at most all PEs.
                     m.d.sync += [group_shift.eq(P.bit_length() - 1), group_mask.eq(P - 1)]
@@ -429,7 +435,11 @@ class Accelerator(wiring.Component):
                     m.next = "SPAN"
                 datapath_errors()
             with m.State("SPAN"):
-                m.d.sync += c_span.eq(c_rows_span + chunks * chunk_bytes)
+                # the last row's chunks, to the end of the bus word the last one is in
+                row_end = chunks * chunk_bytes
+                if chunk_bytes < bb:
+                    row_end = (row_end + bb - 1) & ~(bb - 1)
+                m.d.sync += c_span.eq(c_rows_span + row_end)
                 m.next = "ENDS"
                 datapath_errors()
             ranges = [(job.A_ROWPTR, rp_beats << shift), (job.A_COLIDX, col_beats << shift),
@@ -462,17 +472,28 @@ class Accelerator(wiring.Component):
                         scanner.start.eq(1),
                     ]
                     m.d.sync += [b_addr.eq(0), b_chunk.eq(0), b_row.eq(0), b_beat.eq(0)]
+                    if words_per_b == 0:
+                        m.d.comb += [b_split.start.eq(1), b_split.count.eq(b_needed)]
                     m.next = "LOAD_B"
                 datapath_errors()
             with m.State("LOAD_B"):
                 # DRAM holds B row-major (K rows of chunks*L bytes); chunk c of row k goes to
                 # the banks of the PEs owning c, word (c div G)*K + k.
                 beat = reader.data0.payload
-                m.d.comb += reader.data0.ready.eq(1)
+                if words_per_b == 0:
+                    # a beat holds several words: split it, one word per cycle
+                    m.d.comb += [b_split.beats.payload.eq(beat),
+                                 b_split.beats.valid.eq(reader.data0.valid),
+                                 reader.data0.ready.eq(b_split.beats.ready),
+                                 b_split.elements.ready.eq(1)]
+                    word = b_split.elements.payload
+                    word_done = b_split.elements.valid
+                else:
+                    m.d.comb += reader.data0.ready.eq(1)
                 if words_per_b == 1:
                     word = beat
                     word_done = reader.data0.valid
-                else:
+                elif words_per_b > 1:
                     word = Cat(b_shift[cfg.bus_bits:], beat)
                     word_done = reader.data0.valid & (b_beat == words_per_b - 1)
                     with m.If(reader.data0.valid):
@@ -566,8 +587,9 @@ class Accelerator(wiring.Component):
             ]
         m.d.sync += [
             counters["DRAM_BYTES_READ"].eq(counters["DRAM_BYTES_READ"] + Mux(read_beat, bb, 0)),
+            # a chunk narrower than the bus is one strobed beat: its bytes are what is written
             counters["DRAM_BYTES_WRITTEN"].eq(counters["DRAM_BYTES_WRITTEN"] +
-                                              Mux(write_beat, bb, 0)),
+                                              Mux(write_beat, min(bb, chunk_bytes), 0)),
         ]
         with m.If(ctrl.ongoing("IDLE") & regs.doorbell_strobe):
             m.d.sync += [sig.eq(0) for sig in counters.values()]

@@ -21,7 +21,8 @@ class AccumulateStage(wiring.Component):
     * Read port (a sequential read stream of the read engine, lent for the job's run):
       ``rd_start`` (pulse) with ``rd_addr``/``rd_beats`` (one chunk), allowed while
       ``rd_allowed`` is high and ``rd_pending`` (the stream still has beats to issue) is low;
-      ``rd_data`` brings the chunk's beats back in order.
+      ``rd_data`` brings the chunk's beats back in order (a chunk narrower than the bus is
+      read as the one aligned beat that holds it).
     * ``idle``: no request is held (every request taken has left on ``out``).
 
     With ``enable``: each request starts the read of its chunk and waits in a queue of
@@ -34,9 +35,9 @@ class AccumulateStage(wiring.Component):
     def __init__(self, *, lanes, bus_bits, addr_bits=32, depth=8):
         if lanes < 1 or lanes & (lanes - 1):
             raise ValueError(f"lanes must be a power of two, not {lanes!r}")
-        if (32 * lanes) % bus_bits:
-            raise ValueError(f"a chunk of {lanes} int32 is not a whole number of "
-                             f"{bus_bits}-bit beats")
+        if (32 * lanes) % bus_bits and bus_bits % (32 * lanes):
+            raise ValueError(f"a chunk of {lanes} int32 neither fills whole {bus_bits}-bit "
+                             f"beats nor divides one")
         if depth < 2 or depth & (depth - 1):
             raise ValueError(f"depth must be a power of two >= 2, not {depth!r}")
         self.lanes, self.bus_bits, self.addr_bits, self.depth = lanes, bus_bits, addr_bits, depth
@@ -57,7 +58,9 @@ class AccumulateStage(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         L, chunk_bits = self.lanes, 32 * self.lanes
-        beats = chunk_bits // self.bus_bits
+        beats = max(1, chunk_bits // self.bus_bits)
+        narrow = chunk_bits < self.bus_bits
+        bus_bytes = self.bus_bits // 8
         layout = write_request_layout(chunk_bits, self.addr_bits)
 
         m.submodules.waiting = waiting = SyncFIFOBuffered(width=layout.size, depth=self.depth)
@@ -67,7 +70,7 @@ class AccumulateStage(wiring.Component):
         launch = Signal()           # a registered read request, issued when the stream is free
         launch_addr = Signal(self.addr_bits)
 
-        old = Signal(chunk_bits)
+        old = Signal(max(chunk_bits, self.bus_bits))
         old_beat = Signal(range(max(beats, 2)))
         old_full = Signal()
         head = Signal(layout)
@@ -86,7 +89,8 @@ class AccumulateStage(wiring.Component):
             with m.If(take):
                 m.d.sync += [launch.eq(1), launch_addr.eq(self.requests.payload.addr)]
             issue = launch & self.rd_allowed & ~self.rd_pending
-            m.d.comb += [self.rd_start.eq(issue), self.rd_addr.eq(launch_addr),
+            rd_addr = launch_addr & ~(bus_bytes - 1) if narrow else launch_addr
+            m.d.comb += [self.rd_start.eq(issue), self.rd_addr.eq(rd_addr),
                          self.rd_beats.eq(beats)]
             with m.If(issue):
                 m.d.sync += launch.eq(0)
@@ -102,9 +106,15 @@ class AccumulateStage(wiring.Component):
                     with m.If(old_beat == beats - 1):
                         m.d.sync += [old_beat.eq(0), old_full.eq(1)]
 
+            old_chunk = Signal(chunk_bits)
+            if narrow:      # the chunk's lanes within the beat, from its address
+                lo, hi = (chunk_bits // 8).bit_length() - 1, bus_bytes.bit_length() - 1
+                m.d.comb += old_chunk.eq(old.word_select(head.addr[lo:hi], chunk_bits))
+            else:
+                m.d.comb += old_chunk.eq(old)
             total = Signal(chunk_bits)
             m.d.comb += total.eq(Cat(*((head.data[32 * i:32 * (i + 1)] +
-                                        old[32 * i:32 * (i + 1)])[:32] for i in range(L))))
+                                        old_chunk[32 * i:32 * (i + 1)])[:32] for i in range(L))))
             m.d.comb += [self.out.payload.addr.eq(head.addr), self.out.payload.data.eq(total),
                          self.out.valid.eq(old_full & waiting.r_stream.valid),
                          waiting.r_stream.ready.eq(old_full & self.out.ready)]

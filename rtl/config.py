@@ -45,9 +45,6 @@ class TileConfig:
             raise ValueError(f"lanes must be a power of two >= 2, not {self.lanes!r}")
         if self.bus_bits not in (32, 64, 128, 256):
             raise ValueError(f"bus_bits must be 32, 64, 128 or 256, not {self.bus_bits!r}")
-        if (self.lanes * 8) % self.bus_bits:
-            raise ValueError(f"lanes * 8 must be a multiple of bus_bits; lanes={self.lanes} "
-                             f"is too narrow for a {self.bus_bits}-bit bus")
         if not _is_pow2(self.b_words) or self.b_words < 16:
             raise ValueError(f"b_words must be a power of two >= 16, not {self.b_words!r}")
         if not _is_pow2(self.max_chunks) or self.max_chunks < 2:

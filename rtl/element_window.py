@@ -19,38 +19,56 @@ class ElementWindow(wiring.Component):
     * ``window``: the next ``width`` elements, ``window[0]`` first; ``avail``: how many of them
       are valid (0..``width``). Both come from registers.
     * ``take``: how many elements the consumer takes this cycle (at most ``avail``).
+    * With ``flag_limit``: ``limit`` (stable while elements flow) and ``flags``: bit ``j`` is
+      high when ``window[j] >= limit`` (unsigned), computed as the element comes in, so the
+      consumer's range check is one register away.
 
     A beat is accepted when at most ``width`` elements are buffered (``beats.ready`` depends
     on registers only), so the window holds at most one beat plus ``width`` elements and
     keeps ``width`` elements per cycle flowing whenever the beats arrive fast enough.
     """
 
-    def __init__(self, *, bus_bits, elem_bits, width, count_bits=32):
+    def __init__(self, *, bus_bits, elem_bits, width, count_bits=32, flag_limit=False):
         if bus_bits % elem_bits:
             raise ValueError(f"bus_bits ({bus_bits}) must be a multiple of elem_bits "
                              f"({elem_bits})")
         if width < 1:
             raise ValueError(f"width must be positive, not {width!r}")
         self.bus_bits, self.elem_bits, self.width = bus_bits, elem_bits, width
-        super().__init__({
+        self.flag_limit = flag_limit
+        members = {
             "beats": In(stream.Signature(bus_bits)),
             "start": In(1), "count": In(count_bits),
             "window": Out(data.ArrayLayout(elem_bits, width)),
             "avail": Out(range(width + 1)),
             "take": In(range(width + 1)),
-        })
+        }
+        if flag_limit:
+            members.update(limit=In(elem_bits), flags=Out(width))
+        super().__init__(members)
 
     def elaborate(self, platform):
         m = Module()
-        W, eb = self.width, self.elem_bits
-        per = self.bus_bits // eb
+        W = self.width
+        per = self.bus_bits // self.elem_bits
         cap = per + W
+        # each element with its flag (element >= limit) as the top bit, when flagged
+        fb = 1 if self.flag_limit else 0
+        eb = self.elem_bits + fb
+        beat = Signal(per * eb)
+        for j in range(per):
+            elem = self.beats.payload.word_select(j, self.elem_bits)
+            m.d.comb += beat.word_select(j, eb).eq(
+                Cat(elem, elem >= self.limit) if fb else elem)
         buf = Signal(data.ArrayLayout(eb, cap))
         level = Signal(range(cap + 1))
         left = Signal.like(self.count)        # elements still to come in from beats
 
-        m.d.comb += [self.avail.eq(Mux(level < W, level, W)),
-                     self.window.as_value().eq(buf.as_value()[:W * eb])]
+        m.d.comb += self.avail.eq(Mux(level < W, level, W))
+        for j in range(W):
+            m.d.comb += self.window[j].eq(buf[j][:self.elem_bits])
+            if fb:
+                m.d.comb += self.flags[j].eq(buf[j][self.elem_bits])
         room = level <= W
         m.d.comb += self.beats.ready.eq(room & (left != 0))
         accept = self.beats.valid & self.beats.ready
@@ -72,7 +90,7 @@ class ElementWindow(wiring.Component):
                 for kk in range(W + 1):
                     if 0 <= j - kk < per:
                         with m.If((kept == kk) & (j >= kk)):
-                            m.d.comb += new.eq(self.beats.payload.word_select(j - kk, eb))
+                            m.d.comb += new.eq(beat.word_select(j - kk, eb))
             m.d.sync += buf[j].eq(new)
         m.d.sync += level.eq(kept + Mux(accept, n_in, 0))
         with m.If(accept):

@@ -38,7 +38,8 @@ class OperandScanner(wiring.Component):
     * ``row_ptr``: A's row pointers (CSR only, int32 stream).
     * ``cols`` / ``cols_avail`` / ``cols_take`` and ``vals`` / ``vals_avail`` / ``vals_take``:
       element windows (``ElementWindow``) of A's column indices (CSR only, int32) and values
-      (int8). Dense mode reads ``m * k`` values row-major and generates the column itself.
+      (int8); ``cols_bad``: which of ``cols`` are ``>= k``. Dense mode reads ``m * k`` values
+      row-major and generates the column itself.
     * ``deals{i}``: work for PE ``i`` (``deal_layout``); ``load{i}``: that PE's queue fill;
       ``group{i}``: the group PE ``i`` belongs to in this job (stable while the job runs).
       Every deal goes to all PEs of one group at once (they split its columns), in the cycle
@@ -55,6 +56,8 @@ class OperandScanner(wiring.Component):
     Throughput: ``width`` entries per cycle within a row; a row's last deal and the next
     row's first are in different cycles, so a row of ``e`` entries takes ``max(1,
     ceil(e / width))`` cycles (an empty row one). Row pointers are read ahead, off that path.
+    Deals pass a register slice (one cycle) on their way out, so the PEs' queue state does
+    not reach the windows combinationally.
     """
 
     def __init__(self, *, pes, load_bits, width=1):
@@ -67,7 +70,7 @@ class OperandScanner(wiring.Component):
             "start": In(1), "csr": In(1), "m": In(16), "k": In(17), "nnz": In(32),
             "row_ptr": In(stream.Signature(32)),
             "cols": In(data.ArrayLayout(32, width)), "cols_avail": In(range(width + 1)),
-            "cols_take": Out(range(width + 1)),
+            "cols_take": Out(range(width + 1)), "cols_bad": In(width),
             "vals": In(data.ArrayLayout(signed(8), width)), "vals_avail": In(range(width + 1)),
             "vals_take": Out(range(width + 1)),
             "done": Out(1), "error": Out(1), "error_code": Out(ErrorCode, init=ErrorCode.NONE),
@@ -104,7 +107,8 @@ class OperandScanner(wiring.Component):
 
         # The least-loaded group, judged by its first PE (the PEs of a group move in
         # lockstep), from the loads of the cycle before; the group of the row being dealt
-        # counts as full, so consecutive short rows spread out.
+        # counts as full, so consecutive short rows spread out. (``done`` waits for the deal
+        # slice to empty.)
         leader = [Const(1)] + [groups[i] != groups[i - 1] for i in range(1, P)]
         best = Signal(range(max(P, 2)))
         full = (1 << len(loads[0])) - 1
@@ -116,46 +120,60 @@ class OperandScanner(wiring.Component):
             cand_load = Mux(take, eff[i], cand_load)
         m.d.sync += best.eq(cand)
 
-        # The deal of this cycle.
+        # The deal of this cycle. ``rem_w`` is ``remaining`` capped at W + 1 (a register, kept
+        # beside it), so the deal's size is a few small comparisons away from registers.
+        rem_w = Signal(range(W + 2))
+
+        def set_remaining(value):
+            m.d.sync += [remaining.eq(value), rem_w.eq(Mux(value > W, W + 1, value[:len(rem_w)]))]
+
         deal = Signal(deal_layout(W))
         n = Signal(range(W + 1))
-        empty = remaining == 0
-        rem_w = Mux(remaining >= W, W, remaining[:len(n)])
-        n_avail = Mux(self.vals_avail < rem_w, self.vals_avail, rem_w)
+        empty = rem_w == 0
+        rem_cap = Mux(rem_w > W, W, rem_w)
+        n_avail = Mux(self.vals_avail < rem_cap, self.vals_avail, rem_cap)
         n_data = Mux(self.csr & (self.cols_avail < n_avail), self.cols_avail, n_avail)
         m.d.comb += n.eq(Mux(empty, 1, n_data))
         bad_col = Signal()
         for j in range(W):
             e = deal.entries[j]
             m.d.comb += [e.row.eq(row), e.first.eq(first if j == 0 else 0),
-                         e.last.eq(empty | (remaining == j + 1)),
+                         e.last.eq(empty | (rem_w == j + 1)),
                          e.value.eq(Mux(empty, 0, self.vals[j])),
                          e.col.eq(Mux(empty, 0, Mux(self.csr, self.cols[j], col + j)))]
-            with m.If(self.csr & ~empty & (j < n) & (self.cols[j] >= self.k)):
+            with m.If(self.csr & ~empty & (j < n) & self.cols_bad[j]):
                 m.d.comb += bad_col.eq(1)
         m.d.comb += deal.count.eq(n)
 
+        # Deals leave through a register slice, then go to every PE of their group at once.
+        m.submodules.deal_out = deal_out = RegisterSlice(data.StructLayout({
+            "deal": deal_layout(W), "target": range(max(P, 2))}))
         running = Signal()
         out_valid = running & cur_valid & (n != 0) & ~bad_col
-        member = [groups[i] == target for i in range(P)]
-        out_ready = Cat(*(outs[i].ready | ~member[i] for i in range(P))).all()
+        m.d.comb += [deal_out.sink.payload.deal.eq(deal), deal_out.sink.payload.target.eq(target),
+                     deal_out.sink.valid.eq(out_valid)]
+        held = deal_out.source
+        member = [groups[i] == held.payload.target for i in range(P)]
+        group_ready = Cat(*(outs[i].ready | ~member[i] for i in range(P))).all()
         for i in range(P):
-            m.d.comb += [outs[i].payload.eq(deal),
-                         outs[i].valid.eq(out_valid & member[i] & out_ready)]
-        dealt = out_valid & out_ready
+            m.d.comb += [outs[i].payload.eq(held.payload.deal),
+                         outs[i].valid.eq(held.valid & member[i] & group_ready)]
+        m.d.comb += [held.ready.eq(group_ready), self.blocked.eq(held.valid & ~group_ready)]
+        dealt = out_valid & deal_out.sink.ready
         with m.If(dealt & ~empty):
             m.d.comb += [self.vals_take.eq(n), self.cols_take.eq(Mux(self.csr, n, 0))]
-            m.d.sync += [remaining.eq(remaining - n), col.eq(col + n), first.eq(0)]
-        cur_done = dealt & (empty | (n == remaining))
-        m.d.comb += self.blocked.eq(running & cur_valid & (n != 0) & ~bad_col & ~out_ready)
+            set_remaining(remaining - n)
+            m.d.sync += [col.eq(col + n), first.eq(0)]
+        cur_done = dealt & (empty | (n == rem_w))
 
         # The next row becomes current when the current one is done (or there is none).
         nxt_taken = running & nxt_valid & (~cur_valid | cur_done)
         with m.If(cur_done):
             m.d.sync += [row.eq(row + 1), cur_valid.eq(0)]
         with m.If(nxt_taken):
-            m.d.sync += [cur_valid.eq(1), remaining.eq(nxt_len), first.eq(1), col.eq(0),
-                         target.eq(best), nxt_valid.eq(0)]
+            set_remaining(nxt_len)
+            m.d.sync += [cur_valid.eq(1), first.eq(1), col.eq(0), target.eq(best),
+                         nxt_valid.eq(0)]
 
         def fail(code):
             m.d.comb += [self.error.eq(1), self.error_code.eq(code)]
@@ -199,7 +217,7 @@ class OperandScanner(wiring.Component):
                                          prev_ptr.eq(ptr), fetched.eq(fetched + 1)]
                 with m.If(cur_valid & bad_col):
                     fail(ErrorCode.COLUMN_OUT_OF_RANGE)
-                with m.If((row == self.m) & ~cur_valid):
+                with m.If((row == self.m) & ~cur_valid & ~held.valid):
                     with m.If(self.csr & (prev_ptr != self.nnz)):
                         fail(ErrorCode.BAD_ROW_POINTERS)   # row_ptr[m] disagrees with nnz
                     with m.Else():

@@ -75,7 +75,7 @@ COUNTERS = [
     ("STALL_IMBALANCE", "PE-cycles idle while the scanner waited on another PE's full queue."),
     ("STALL_DRAIN", "PE-cycles idle after the A stream ended, while other PEs and writes finish."),
     ("DRAM_BYTES_READ", "Bytes read over AXI4 (full beats)."),
-    ("DRAM_BYTES_WRITTEN", "Bytes written over AXI4 (full beats)."),
+    ("DRAM_BYTES_WRITTEN", "Bytes written over AXI4 (strobed bytes of each W beat)."),
 ]
 
 REGISTERS = [Register(name, 4 * i, access, desc) for i, (name, access, desc) in enumerate(_REG_LIST)]

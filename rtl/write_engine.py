@@ -14,7 +14,9 @@ def write_request_layout(chunk_bits, addr_bits=32):
 
 
 class WriteEngine(wiring.Component):
-    """Writes each request of ``chunk_bits`` (a multiple of ``bus_bits``) as one INCR burst.
+    """Writes each request of ``chunk_bits`` as one INCR burst: ``chunk_bits / bus_bits`` full
+    beats, or, for a chunk narrower than the bus, one beat whose strobes cover the chunk's
+    bytes only (AWADDR is then the chunk's own address, unaligned to the bus).
 
     Ports:
 
@@ -38,9 +40,11 @@ class WriteEngine(wiring.Component):
     """
 
     def __init__(self, *, chunk_bits, bus_bits=64, addr_bits=32, max_outstanding=15):
-        if chunk_bits % bus_bits or chunk_bits // bus_bits > 256 or chunk_bits > 4096 * 8:
-            raise ValueError(f"chunk_bits must be a multiple of bus_bits ({bus_bits}) of at most "
-                             f"256 beats and 4 KiB, not {chunk_bits!r}")
+        if (chunk_bits % bus_bits and bus_bits % chunk_bits) or chunk_bits // bus_bits > 256 \
+                or chunk_bits > 4096 * 8 or chunk_bits & (chunk_bits - 1):
+            raise ValueError(f"chunk_bits must be a power of two, a multiple or a divisor of "
+                             f"bus_bits ({bus_bits}), of at most 256 beats and 4 KiB, "
+                             f"not {chunk_bits!r}")
         self.chunk_bits, self.bus_bits, self.addr_bits = chunk_bits, bus_bits, addr_bits
         self.max_outstanding = max_outstanding
         super().__init__({
@@ -54,7 +58,7 @@ class WriteEngine(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         axi = self.axi
-        beats = self.chunk_bits // self.bus_bits
+        beats = max(1, self.chunk_bits // self.bus_bits)
         bus_bytes = self.bus_bits // 8
         chunk_bytes = self.chunk_bits // 8
 
@@ -62,7 +66,7 @@ class WriteEngine(wiring.Component):
         aw_pending = Signal()
         addr = Signal(self.addr_bits)
         shreg = Signal(self.chunk_bits)
-        beat = Signal(range(beats))
+        beat = Signal(range(max(beats, 2)))   # >= 1 bit: no zero-width vectors in Verilog
         outstanding = Signal(range(self.max_outstanding + 1))
 
         m.d.comb += [
@@ -70,18 +74,28 @@ class WriteEngine(wiring.Component):
             axi.awsize.eq(bus_bytes.bit_length() - 1), axi.awburst.eq(BURST_INCR),
             axi.awid.eq(0), axi.awcache.eq(0b0011), axi.awprot.eq(0), axi.awlock.eq(0),
             axi.awqos.eq(0),
-            axi.wvalid.eq(held), axi.wdata.eq(shreg[:self.bus_bits]),
-            axi.wstrb.eq((1 << bus_bytes) - 1), axi.wlast.eq(beat == beats - 1),
+            axi.wvalid.eq(held), axi.wlast.eq(beat == beats - 1),
             axi.bready.eq(1),
             self.beat.eq(axi.wvalid & axi.wready),
         ]
+        if self.chunk_bits >= self.bus_bits:
+            m.d.comb += [axi.wdata.eq(shreg[:self.bus_bits]), axi.wstrb.eq((1 << bus_bytes) - 1)]
+        else:
+            # the chunk's byte lanes within the beat, from its address
+            lo, hi = chunk_bytes.bit_length() - 1, bus_bytes.bit_length() - 1
+            with m.Switch(addr[lo:hi]):
+                for slot in range(bus_bytes // chunk_bytes):
+                    with m.Case(slot):
+                        m.d.comb += [axi.wdata.eq(shreg << (slot * self.chunk_bits)),
+                                     axi.wstrb.eq(((1 << chunk_bytes) - 1) << (slot * chunk_bytes))]
         aw_go = axi.awvalid & axi.awready
         w_go = axi.wvalid & axi.wready
         b_go = axi.bvalid & axi.bready
         with m.If(aw_go):
             m.d.sync += aw_pending.eq(0)
         with m.If(w_go):
-            m.d.sync += [shreg.eq(shreg >> self.bus_bits), beat.eq(beat + 1)]
+            if beats > 1:
+                m.d.sync += [shreg.eq(shreg >> self.bus_bits), beat.eq(beat + 1)]
             with m.If(axi.wlast):
                 m.d.sync += [held.eq(0), beat.eq(0)]
         # Addresses of the bursts awaiting their B response, oldest first (B returns in order).

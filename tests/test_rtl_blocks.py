@@ -160,8 +160,11 @@ def test_register_file_reads_writes_and_rejects_unmapped():
 def test_config_validation_messages():
     with pytest.raises(ValueError, match="pes must be a power of two, not 3"):
         TileConfig(pes=3)
-    with pytest.raises(ValueError, match="lanes \\* 8 must be a multiple of bus_bits"):
-        TileConfig(lanes=4, bus_bits=64)
+    with pytest.raises(ValueError, match="bus_bits must be 32, 64, 128 or 256, not 48"):
+        TileConfig(bus_bits=48)
+    with pytest.raises(ValueError, match="scan_width must be a power of two in 1..8, not 3"):
+        TileConfig(scan_width=3)
+    TileConfig(lanes=2, bus_bits=256)      # any power-of-two L >= 2 on any bus width
 
 
 def test_write_engine_bursts_window_and_error_address():

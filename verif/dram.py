@@ -72,7 +72,7 @@ class MonitoredDram(AxiRam):
         return recv_checked
 
     def _check(self, kind, addr, beats, size, burst):
-        end = addr + beats * size
+        end = addr - addr % size + beats * size     # AXI4: an unaligned start ends aligned
         problems = []
         if burst != 1:
             problems.append(f"burst type {burst} is not INCR")

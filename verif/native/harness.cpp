@@ -171,7 +171,8 @@ struct Harness {
 
     void check_burst(const char* kind, uint64_t addr, int beats, int size, int burst,
                      bool is_write) {
-        uint64_t end = addr + uint64_t(beats) * size;
+        // AXI4: an unaligned start address covers bytes up to the next aligned boundary
+        uint64_t end = (addr & ~uint64_t(size - 1)) + uint64_t(beats) * size;
         char head[96];
         std::snprintf(head, sizeof head, "%s burst %#llx+%dx%d: ", kind,
                       (unsigned long long)addr, beats, size);
@@ -279,7 +280,7 @@ struct Harness {
             top->m_axi_rvalid = 0;
             if (!reads.empty() && reads.front().ready_at <= cycle && !paused(CH_R)) {
                 ReadBurst& h = reads.front();
-                uint64_t a = h.addr + uint64_t(h.beat) * bus_bytes;
+                uint64_t a = (h.addr & ~uint64_t(bus_bytes - 1)) + uint64_t(h.beat) * bus_bytes;
                 uint8_t data[32];
                 int resp = OKAY;
                 if (const Fault* f = fault_at(a, bus_bytes, KIND_READ)) {
@@ -315,7 +316,7 @@ struct Harness {
         while (!writes.empty() && !wbeats.empty()) {
             WriteBurst& h = writes.front();
             const WriteBeat& wb = wbeats.front();
-            uint64_t a = h.addr + uint64_t(h.beat) * bus_bytes;
+            uint64_t a = (h.addr & ~uint64_t(bus_bytes - 1)) + uint64_t(h.beat) * bus_bytes;
             if (const Fault* f = fault_at(a, bus_bytes, KIND_WRITE)) {
                 ++hit_write;
                 if (h.resp == OKAY || f->resp == DECERR) h.resp = f->resp;
