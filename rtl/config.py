@@ -35,7 +35,7 @@ class TileConfig:
     pe_fifo_depth: int = 16
     scan_width: int = 2
     max_burst: int = 16
-    read_fifo_beats: int = 32
+    read_fifo_beats: int = 64
     addr_bits: int = 32
 
     def __post_init__(self):

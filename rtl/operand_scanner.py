@@ -56,7 +56,7 @@ class OperandScanner(wiring.Component):
     Throughput: ``width`` entries per cycle within a row; a row's last deal and the next
     row's first are in different cycles, so a row of ``e`` entries takes ``max(1,
     ceil(e / width))`` cycles (an empty row one). Row pointers are read ahead, off that path.
-    Deals pass a register slice (one cycle) on their way out, so the PEs' queue state does
+    Deals pass two register slices (two cycles) on their way out, so the PEs' queue state does
     not reach the windows combinationally.
     """
 
@@ -152,7 +152,12 @@ class OperandScanner(wiring.Component):
         out_valid = running & cur_valid & (n != 0) & ~bad_col
         m.d.comb += [deal_out.sink.payload.deal.eq(deal), deal_out.sink.payload.target.eq(target),
                      deal_out.sink.valid.eq(out_valid)]
-        held = deal_out.source
+        # a second stage, so the placer can keep the first beside the scanner and the second
+        # beside the PEs (the deal fans out to every PE)
+        m.submodules.deal_fanout = deal_fanout = RegisterSlice(data.StructLayout({
+            "deal": deal_layout(W), "target": range(max(P, 2))}))
+        wiring.connect(m, deal_out.source, deal_fanout.sink)
+        held = deal_fanout.source
         member = [groups[i] == held.payload.target for i in range(P)]
         group_ready = Cat(*(outs[i].ready | ~member[i] for i in range(P))).all()
         for i in range(P):
@@ -217,7 +222,7 @@ class OperandScanner(wiring.Component):
                                          prev_ptr.eq(ptr), fetched.eq(fetched + 1)]
                 with m.If(cur_valid & bad_col):
                     fail(ErrorCode.COLUMN_OUT_OF_RANGE)
-                with m.If((row == self.m) & ~cur_valid & ~held.valid):
+                with m.If((row == self.m) & ~cur_valid & ~deal_out.source.valid & ~held.valid):
                     with m.If(self.csr & (prev_ptr != self.nnz)):
                         fail(ErrorCode.BAD_ROW_POINTERS)   # row_ptr[m] disagrees with nnz
                     with m.Else():

@@ -93,24 +93,30 @@ def test_random_backpressure_on_every_axi_channel(seed, engine):
 
 def test_performance_targets():
     """Cycle counts are deterministic: the targets (README, `zerotile readme`) from the hardware
-    counters, on the native engine with its default DRAM timing."""
+    counters, on the native engine with its default DRAM timing. The thresholds guard against
+    regressions; the README table gives the measured values against the real-sizes targets."""
+    import firmware
     from zerotile.docs import target_workloads
     work = target_workloads()
-    print("seeds 7 (dense) and 8 (CSR)")
-    plans = [firmware.plan(a, b, mode=mode) for _, a, b, mode in work]
-    res = simulate(plans, engine="native", label="performance")
-    (bd_dense, cnt_dense), (bd_csr, cnt_csr), (_, cnt_csr_dense) = (
-        check_result(name, r, a, b) for (name, a, b, _), r in zip(work, res))
+    print("seeds 7 (dense), 8 (CSR 256x256) and 9 (CSR 1024x1024)")
+    out = []
+    for name, a, b, mode, cfg in work:
+        res = simulate([firmware.plan(a, b, mode=mode, config=cfg)], engine="native",
+                       label=name)[0]
+        out.append(check_result(name, res, a, b, cfg))
+    (bd_dense, cnt_dense), (bd_csr, cnt_csr), (_, cnt_csr_dense), (bd_big, cnt_big), _ = out
     utilization = bd_dense.ideal_compute_cycles / cnt_dense["cycles_busy"]
     roofline = bd_csr.bound_cycles / cnt_csr["cycles_busy"]
     speedup = cnt_csr_dense["cycles_busy"] / cnt_csr["cycles_busy"]
-    print(f"dense 64x64x64: {cnt_dense['cycles_busy']} cycles, utilization {utilization:.3f}; "
+    big = bd_big.ideal_compute_cycles / cnt_big["cycles_busy"]
+    print(f"dense 256^3: {cnt_dense['cycles_busy']} cycles, utilization {utilization:.3f}; "
           f"CSR 256x256 10% N=32: {cnt_csr['cycles_busy']} cycles, roofline efficiency "
           f"{roofline:.3f}; same A dense: {cnt_csr_dense['cycles_busy']} cycles, speedup "
-          f"{speedup:.2f}")
-    assert utilization >= 0.80
-    assert roofline >= 0.60
-    assert speedup >= 4
+          f"{speedup:.2f}; P8 L16 bus128 N=64: utilization {big:.3f}")
+    assert utilization >= 0.95
+    assert roofline >= 0.80
+    assert speedup >= 8.5
+    assert big >= 0.80
 
 
 OTHER_CONFIGS = {

@@ -321,9 +321,25 @@ def cmd_regs(args):
 
 
 def cmd_bench(args):
-    from zerotile.bench import run_bench
+    from zerotile.bench import run_bench, run_matrix_bench, matrix_markdown
     if args.fmax <= 0:
         raise FormatError(f"--fmax must be positive, not {args.fmax}")
+    if args.matrices:
+        folder = Path(args.matrices)
+        paths = sorted(folder.glob("*.mtx")) + sorted(folder.glob("*.mtx.gz"))
+        if not paths:
+            raise FormatError(f"--matrices {folder}: no .mtx or .mtx.gz files there")
+        try:
+            ns = [int(x) for x in args.n.split(",")]
+        except ValueError:
+            raise FormatError(f"--n must be comma-separated integers, not {args.n!r}") from None
+        if any(n < 1 for n in ns):
+            raise FormatError(f"--n must be positive, not {args.n!r}")
+        rows = run_matrix_bench(paths, args.out, ns=ns, min_nnz=args.min_nnz,
+                                progress=lambda msg: print(msg, file=sys.stderr))
+        print(matrix_markdown(rows))
+        print(f"wrote matrices.csv and matrices.md to {args.out}/")
+        return 0 if all(r["mismatches"] == 0 for r in rows) else 1
     rows = run_bench(args.out, fmax_mhz=args.fmax)
     from zerotile.bench import markdown
     print(markdown(rows, args.fmax))
@@ -492,6 +508,13 @@ def build_parser():
     bn.add_argument("--fmax", type=float, default=103.3,
                     help="clock for the tile's time in microseconds (default 103.3 MHz: the "
                          "default configuration on ECP5)")
+    bn.add_argument("--matrices", metavar="DIR",
+                    help="instead: every .mtx / .mtx.gz in DIR in CSR mode at each --n, "
+                         "roofline efficiency and DRAM traffic (matrices.csv, matrices.md)")
+    bn.add_argument("--n", default="16,64", help="with --matrices: columns of B, "
+                                                 "comma-separated (default 16,64)")
+    bn.add_argument("--min-nnz", type=int, default=0,
+                    help="with --matrices: skip matrices with fewer stored entries")
     bn.set_defaults(func=cmd_bench)
     m = sub.add_parser("readme", help="regenerate the README's tables of numbers (register map, "
                                       "performance targets, matrix results, synthesis sweep)")

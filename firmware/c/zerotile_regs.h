@@ -14,7 +14,7 @@
 #define ZT_REG_ID 0x00u /* ro: Identification, reads 0x5A54494C ('ZTIL'). */
 #define ZT_REG_VERSION 0x04u /* ro: Hardware version, major<<16 | minor<<8 | patch. */
 #define ZT_REG_CONFIG 0x08u /* ro: pes[7:0], lanes[15:8], bus_bits/8[23:16], max_chunks[31:24]. */
-#define ZT_REG_B_WORDS 0x0Cu /* ro: Depth of the B scratchpad in words of `lanes` bytes. */
+#define ZT_REG_B_WORDS 0x0Cu /* ro: Depth of each PE's B scratchpad bank in words of `lanes` bytes. */
 #define ZT_REG_CONTROL 0x10u /* rw: bit 0: interrupt enable. */
 #define ZT_REG_STATUS 0x14u /* w1c: bit 0 busy (ro), bit 1 done (w1c), bit 2 error (w1c). The interrupt is (done or error) and enabled. */
 #define ZT_REG_ERROR_CODE 0x18u /* ro: Why the last chain stopped (ErrorCode); 0 after a clean chain. */
@@ -39,7 +39,7 @@
 #define ZT_REG_STALL_DRAIN_HI 0x6Cu /* ro: Bits 63:32. */
 #define ZT_REG_DRAM_BYTES_READ_LO 0x70u /* ro: Bytes read over AXI4 (full beats). Bits 31:0. */
 #define ZT_REG_DRAM_BYTES_READ_HI 0x74u /* ro: Bits 63:32. */
-#define ZT_REG_DRAM_BYTES_WRITTEN_LO 0x78u /* ro: Bytes written over AXI4 (full beats). Bits 31:0. */
+#define ZT_REG_DRAM_BYTES_WRITTEN_LO 0x78u /* ro: Bytes written over AXI4 (strobed bytes of each W beat). Bits 31:0. */
 #define ZT_REG_DRAM_BYTES_WRITTEN_HI 0x7Cu /* ro: Bits 63:32. */
 
 /* Register fields: ZT_<REGISTER>_<FIELD>_{SHIFT,MASK} */
@@ -76,7 +76,7 @@
 #define ZT_COUNTER_STALL_IMBALANCE 4u /* PE-cycles idle while the scanner waited on another PE's full queue. */
 #define ZT_COUNTER_STALL_DRAIN 5u /* PE-cycles idle after the A stream ended, while other PEs and writes finish. */
 #define ZT_COUNTER_DRAM_BYTES_READ 6u /* Bytes read over AXI4 (full beats). */
-#define ZT_COUNTER_DRAM_BYTES_WRITTEN 7u /* Bytes written over AXI4 (full beats). */
+#define ZT_COUNTER_DRAM_BYTES_WRITTEN 7u /* Bytes written over AXI4 (strobed bytes of each W beat). */
 
 /* Job descriptor modes and limits */
 #define ZT_MODE_DENSE 0u
