@@ -3,6 +3,8 @@ from amaranth.hdl import *
 from amaranth.lib import wiring, stream, data
 from amaranth.lib.wiring import In, Out
 
+from .register_slice import RegisterSlice
+
 __all__ = ["ElementWindow"]
 
 
@@ -23,9 +25,10 @@ class ElementWindow(wiring.Component):
       high when ``window[j] >= limit`` (unsigned), computed as the element comes in, so the
       consumer's range check is one register away.
 
-    A beat is accepted when at most ``width`` elements are buffered (``beats.ready`` depends
-    on registers only), so the window holds at most one beat plus ``width`` elements and
-    keeps ``width`` elements per cycle flowing whenever the beats arrive fast enough.
+    Beats pass a register slice first (one cycle; ``beats.ready`` depends on registers only).
+    A beat is taken in when at most ``width`` elements are buffered, so the window holds at
+    most one beat plus ``width`` elements and keeps ``width`` elements per cycle flowing
+    whenever the beats arrive fast enough.
     """
 
     def __init__(self, *, bus_bits, elem_bits, width, count_bits=32, flag_limit=False):
@@ -51,13 +54,16 @@ class ElementWindow(wiring.Component):
         m = Module()
         W = self.width
         per = self.bus_bits // self.elem_bits
+        m.submodules.beats_in = beats_in = RegisterSlice(self.bus_bits)
+        wiring.connect(m, wiring.flipped(self.beats), beats_in.sink)
+        beats = beats_in.source
         cap = per + W
         # each element with its flag (element >= limit) as the top bit, when flagged
         fb = 1 if self.flag_limit else 0
         eb = self.elem_bits + fb
         beat = Signal(per * eb)
         for j in range(per):
-            elem = self.beats.payload.word_select(j, self.elem_bits)
+            elem = beats.payload.word_select(j, self.elem_bits)
             m.d.comb += beat.word_select(j, eb).eq(
                 Cat(elem, elem >= self.limit) if fb else elem)
         buf = Signal(data.ArrayLayout(eb, cap))
@@ -70,8 +76,8 @@ class ElementWindow(wiring.Component):
             if fb:
                 m.d.comb += self.flags[j].eq(buf[j][self.elem_bits])
         room = level <= W
-        m.d.comb += self.beats.ready.eq(room & (left != 0))
-        accept = self.beats.valid & self.beats.ready
+        m.d.comb += beats.ready.eq(room & (left != 0))
+        accept = beats.valid & beats.ready
         n_in = Mux(left < per, left, per)
         kept = Signal(range(cap + 1))
         m.d.comb += kept.eq(level - self.take)

@@ -30,7 +30,8 @@ class ProcessingElement(wiring.Component):
 
     * ``deals``: work from the scanner, up to ``width`` entries per cycle (``deal_layout``),
       queued ``fifo_depth`` entries deep per lane of the queue (``width`` lanes written round
-      robin, read in order); ``load`` is the queue fill. A row's entries arrive contiguously,
+      robin, read in order); ``load`` is the queue fill one cycle earlier. A row's entries
+      arrive contiguously,
       ``first`` to ``last``. ``deals.ready`` means any deal fits.
     * ``chunks``, ``k``, ``first_chunk``, ``chunk_step``: job settings, stable from at least
       three cycles before the first entry until the PE is idle.
@@ -92,7 +93,7 @@ class ProcessingElement(wiring.Component):
         if W > 1:
             with m.If(self.deals.valid & self.deals.ready):
                 m.d.sync += wsel.eq(wsel + self.deals.payload.count)
-        m.d.comb += self.load.eq(sum(q.level for q in queues))
+        m.d.sync += self.load.eq(sum(q.level for q in queues))     # registered
 
         head_valid = Signal()
         head_payload = Signal(entry_layout().size)
@@ -203,5 +204,6 @@ class ProcessingElement(wiring.Component):
         m.d.comb += [result.row.eq(s3.row), result.chunk.eq(s3.chunk), result.data.eq(Cat(*sums)),
                      finished.w_stream.payload.eq(result),
                      finished.w_stream.valid.eq(s3.valid & s3.last)]
-        m.d.comb += self.idle.eq((self.load == 0) & (in_flight == 0) & (finished.level == 0))
+        queued = Cat(*(q.level != 0 for q in queues)).any()
+        m.d.comb += self.idle.eq(~queued & (in_flight == 0) & (finished.level == 0))
         return m
