@@ -339,6 +339,15 @@ class Accelerator(wiring.Component):
                 m.d.sync += [resetting.eq(1), aborting.eq(1)]
                 m.next = "ABORT"
 
+        # The two "everything has finished" conditions, registered: once true they stay true
+        # (nothing new can start: the scanner is done / the engines are aborted), so acting
+        # on them a cycle late is safe, and it keeps the engines' state off the controller's
+        # next-state logic. Each is qualified by the state it is used in, so a stale value
+        # from before the state never counts.
+        drained = Signal()
+        engines_idle = Signal()
+        pes_idle = Cat(*(pe.idle for pe in pes)).all()
+
         with m.FSM(name="control") as ctrl:
             with m.State("IDLE"):
                 with m.If(regs.soft_reset_strobe):
@@ -519,8 +528,7 @@ class Accelerator(wiring.Component):
                              reader.beats0.eq(acc.rd_beats), acc.rd_allowed.eq(1),
                              acc.rd_data.valid.eq(reader.data0.valid),
                              reader.data0.ready.eq(acc.rd_data.ready)]
-                pes_idle = Cat(*(pe.idle for pe in pes)).all()
-                with m.If(scanner.done & pes_idle & ~results_pending & writer.idle):
+                with m.If(drained):
                     m.next = "NEXT"
                 datapath_errors()
             with m.State("NEXT"):
@@ -540,7 +548,7 @@ class Accelerator(wiring.Component):
             with m.State("ABORT"):
                 with m.If(regs.soft_reset_strobe):
                     m.d.sync += resetting.eq(1)
-                with m.If(reader.idle & writer.idle):
+                with m.If(engines_idle):
                     m.d.sync += [flush.eq(1), aborting.eq(0), busy.eq(0),
                                  error.eq(~resetting & ~regs.soft_reset_strobe),
                                  resetting.eq(0)]
@@ -549,6 +557,11 @@ class Accelerator(wiring.Component):
                     m.next = "IDLE"
 
         m.d.comb += [reader.abort.eq(aborting | flush), writer.abort.eq(aborting | flush)]
+        m.d.sync += [
+            drained.eq(ctrl.ongoing("RUN") & scanner.done & pes_idle &
+                       ~results_pending & writer.idle),
+            engines_idle.eq(ctrl.ongoing("ABORT") & reader.idle & writer.idle),
+        ]
 
         # --- performance counters ---------------------------------------------------------
         # The events of each cycle are registered first and counted one cycle later (all of

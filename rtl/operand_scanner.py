@@ -48,9 +48,10 @@ class OperandScanner(wiring.Component):
       the group whose first PE had the smallest load one cycle earlier, the group of the row
       being dealt counting as full (lowest group on ties).
     * ``done``: every row has been dealt (high until the next ``start``).
-    * ``error`` (pulse) with ``error_code``: bad row pointers (``row_ptr[0] != 0``, decreasing,
-      beyond ``nnz``, or ``row_ptr[m] != nnz``) or a column index ``>= k``. The scanner then
-      stops consuming input until the next ``start``; the entries already dealt stay valid.
+    * ``error`` (pulse, from a register) with ``error_code``: bad row pointers
+      (``row_ptr[0] != 0``, decreasing, beyond ``nnz``, or ``row_ptr[m] != nnz``) or a column
+      index ``>= k``. The scanner then stops consuming input until the next ``start``; the
+      entries already dealt stay valid.
     * ``blocked``: the scanner holds a deal whose PE group's queues are full (imbalance).
 
     Throughput: ``width`` entries per cycle within a row; a row's last deal and the next
@@ -180,8 +181,13 @@ class OperandScanner(wiring.Component):
             m.d.sync += [cur_valid.eq(1), first.eq(1), col.eq(0), target.eq(best),
                          nxt_valid.eq(0)]
 
+        # Errors leave from registers (one cycle after the cause).
+        fail_now = Signal()
+        fail_code = Signal(ErrorCode)
+        m.d.sync += [self.error.eq(fail_now), self.error_code.eq(fail_code)]
+
         def fail(code):
-            m.d.comb += [self.error.eq(1), self.error_code.eq(code)]
+            m.d.comb += [fail_now.eq(1), fail_code.eq(code)]
             m.next = "STOPPED"
 
         # Read the next row's length ahead, while its slot is free (or being freed).

@@ -6,6 +6,7 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from .operand_scanner import entry_layout, deal_layout
+from .register_slice import RegisterSlice
 
 __all__ = ["ProcessingElement", "result_layout"]
 
@@ -95,18 +96,21 @@ class ProcessingElement(wiring.Component):
                 m.d.sync += wsel.eq(wsel + self.deals.payload.count)
         m.d.sync += self.load.eq(sum(q.level for q in queues))     # registered
 
-        head_valid = Signal()
-        head_payload = Signal(entry_layout().size)
-        head_ready = Signal()
+        # The queue's head, in order, through a register slice: the issue logic sees
+        # registers only, and the queues' read side only the slice's registered ready.
+        m.submodules.head = head_slice = RegisterSlice(entry_layout())
         with m.Switch(rsel):
             for j, q in enumerate(queues):
                 with m.Case(j):
-                    m.d.comb += [head_valid.eq(q.r_stream.valid),
-                                 head_payload.eq(q.r_stream.payload),
-                                 q.r_stream.ready.eq(head_ready)]
+                    m.d.comb += [head_slice.sink.valid.eq(q.r_stream.valid),
+                                 head_slice.sink.payload.eq(q.r_stream.payload),
+                                 q.r_stream.ready.eq(head_slice.sink.ready)]
         if W > 1:
-            with m.If(head_valid & head_ready):
+            with m.If(head_slice.sink.valid & head_slice.sink.ready):
                 m.d.sync += rsel.eq(rsel + 1)
+        head_valid = head_slice.source.valid
+        head_payload = head_slice.source.payload
+        head_ready = head_slice.source.ready
 
         out_depth = self.max_chunks + 4
         m.submodules.finished = finished = SyncFIFOBuffered(width=rlayout.size, depth=out_depth)
@@ -204,6 +208,6 @@ class ProcessingElement(wiring.Component):
         m.d.comb += [result.row.eq(s3.row), result.chunk.eq(s3.chunk), result.data.eq(Cat(*sums)),
                      finished.w_stream.payload.eq(result),
                      finished.w_stream.valid.eq(s3.valid & s3.last)]
-        queued = Cat(*(q.level != 0 for q in queues)).any()
+        queued = Cat(*(q.level != 0 for q in queues)).any() | head_valid | ~head_slice.sink.ready
         m.d.comb += self.idle.eq(~queued & (in_flight == 0) & (finished.level == 0))
         return m
