@@ -114,12 +114,15 @@ class OperandScanner(wiring.Component):
         best = Signal(range(max(P, 2)))
         full = (1 << len(loads[0])) - 1
         eff = [Mux(cur_valid & (groups[i] == target), full, loads[i]) for i in range(P)]
-        cand, cand_load = groups[0], eff[0]
-        for i in range(1, P):
-            take = leader[i] & (eff[i] < cand_load)
-            cand = Mux(take, groups[i], cand)
-            cand_load = Mux(take, eff[i], cand_load)
-        m.d.sync += best.eq(cand)
+        # a tree of pairwise picks (log2 P levels); on a tie the lower PE, so the lower group
+        cands = [(leader[i], eff[i], groups[i]) for i in range(P)]
+        while len(cands) > 1:
+            nxt = []
+            for (va, la, ga), (vb, lb, gb) in zip(cands[0::2], cands[1::2]):
+                take_b = vb & (~va | (lb < la))
+                nxt.append((va | vb, Mux(take_b, lb, la), Mux(take_b, gb, ga)))
+            cands = nxt
+        m.d.sync += best.eq(cands[0][2])
 
         # The deal of this cycle. ``rem_w`` is ``remaining`` capped at W + 1 (a register, kept
         # beside it), so the deal's size is a few small comparisons away from registers.
