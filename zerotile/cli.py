@@ -505,8 +505,8 @@ def build_parser():
                                       "matrices and scipy.sparse on this CPU: CSV, Markdown, PNG")
     bn.add_argument("--out", default="zerotile_bench", help="output folder (default "
                                                             "./zerotile_bench)")
-    bn.add_argument("--fmax", type=float, default=103.3,
-                    help="clock for the tile's time in microseconds (default 103.3 MHz: the "
+    bn.add_argument("--fmax", type=float, default=91.1,
+                    help="clock for the tile's time in microseconds (default 91.1 MHz: the "
                          "default configuration on ECP5)")
     bn.add_argument("--matrices", metavar="DIR",
                     help="instead: every .mtx / .mtx.gz in DIR in CSR mode at each --n, "
