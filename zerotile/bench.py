@@ -118,10 +118,7 @@ def run_matrix_bench(paths, out_dir, *, ns=(16, 64), min_nnz=0, progress=print):
     configuration (native engine, its default DRAM timing; pattern kept, seeded int8 values,
     seed 1): roofline efficiency against the honest bound and DRAM traffic against the
     minimum, from the hardware's counters. Writes ``matrices.csv`` and ``matrices.md``."""
-    import firmware
-    import golden
-    from verif import simulate
-    from zerotile.workload import load_mtx, matrix_name, mtx_header, random_b, report
+    from zerotile.workload import load_mtx, matrix_name, measure, mtx_header, random_b
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     rows = []
@@ -131,12 +128,9 @@ def run_matrix_bench(paths, out_dir, *, ns=(16, 64), min_nnz=0, progress=print):
             continue
         a, _ = load_mtx(path, SEED)
         for n in ns:
-            b = random_b(k, n, SEED)
-            p = firmware.plan(a, b, mode="csr")
-            progress(f"{matrix_name(path)} ({m}x{k}, {a.nnz:,} nonzeros), N = {n}: "
-                     f"{len(p.jobs)} job(s) ...")
-            res = simulate([p], engine="native", seed=SEED, label=matrix_name(path))[0]
-            rep, _ = report(p, res, a, b, c_ref=golden.spmm(a, b))
+            progress(f"{matrix_name(path)} ({m}x{k}, {a.nnz:,} nonzeros), N = {n} ...")
+            rep = measure(a, random_b(k, n, SEED), mode="csr", label=matrix_name(path),
+                          seed=SEED)
             rows.append({
                 "name": matrix_name(path), "m": m, "k": k, "n": n, "nnz": int(a.nnz),
                 "jobs": rep["jobs"], "mismatches": rep["mismatches"], "cycles": rep.get("cycles"),

@@ -49,15 +49,10 @@ def target_workloads():
 
 def run_targets():
     """The target workloads on the native engine (default DRAM timing): their reports."""
-    import firmware
-    import golden
-    from verif import simulate
-    from zerotile.workload import report
+    from zerotile.workload import measure
     reps = []
     for name, a, b, mode, cfg in target_workloads():
-        p = firmware.plan(a, b, mode=mode, config=cfg)
-        res = simulate([p], engine="native", seed=SEED, label=name)[0]
-        rep, _ = report(p, res, a, b, c_ref=golden.spmm(a, b))
+        rep = measure(a, b, mode=mode, config=cfg, label=name, seed=SEED)
         assert rep["correct"], f"{name}: wrong result on the RTL"
         reps.append(rep)
     return reps

@@ -10,7 +10,7 @@ from firmware import FormatError
 
 __all__ = ["read_mtx", "mtx_header", "resolve_matrix", "load_mtx", "load_b", "random_b",
            "bundled_matrices", "matrix_name", "random_c", "random_csr", "nonzero_int8", "report",
-           "DATA_DIR"]
+           "measure", "DATA_DIR"]
 
 DATA_DIR = Path(__file__).parent / "data"
 
@@ -143,6 +143,16 @@ def bundled_matrices():
 def random_c(m, n, seed):
     """C to accumulate into (``zerotile run --accumulate``): seeded int32 over the whole range."""
     return np.random.default_rng(seed + 2).integers(-2**31, 2**31, (m, n), dtype=np.int64)
+
+
+def measure(a, b, *, mode, config=None, label=None, seed=1):
+    """Plan ``A @ B`` in ``mode``, run it alone on the native engine (default DRAM timing) and
+    return its ``report`` (compared with golden)."""
+    import firmware
+    from verif import simulate
+    plan = firmware.plan(a, b, mode=mode, config=config)
+    result = simulate([plan], engine="native", seed=seed, label=label)[0]
+    return report(plan, result, a, b, c_ref=golden.spmm(a, b))[0]
 
 
 def report(plan, sim_result, a, b, *, c_ref):
