@@ -5,19 +5,30 @@ Memory layout, from ``base`` upwards, every array starting on a 64-byte boundary
 1. the descriptors (64 bytes each, chained through NEXT);
 2. A: CSR as int32 row pointers (M+1), int32 column indices (nnz), int8 values (nnz);
    dense as M*K int8, row-major;
-3. one B tile per job: K rows of ``chunks * L`` int8, columns beyond N zero-padded;
+3. B tiles: K rows of ``chunks * L`` int8, columns beyond N zero-padded, one per column tile
+   and distinct set of B rows a job uses;
 4. C: M rows of ``ceil(N/L) * L`` int32 (row stride a multiple of ``4*L`` bytes), prefilled
    with a poison pattern so a row the hardware never wrote shows up as a mismatch.
 
-B wider than one job can hold (``max_chunks * L`` columns, fewer when K is deep) is split
-into column tiles; B deeper than the scratchpad (K above ``max_k``) into K slabs, whose jobs
-after the first accumulate into C (descriptor FLAGS.ACCUMULATE: the hardware reads each C
-chunk back and adds); A beyond one job's limits (more than 65,535 rows, more than 2^22 - 1 stored
-entries, a dense stream of 256 MiB) into row blocks, each with its own arrays (row pointers
-rebased to 0), and into one part per K slab. One job per (row block, column tile, K slab),
-chained in that order; A is read once per column tile, and C once per K slab after the
-first (the traffic the real-sizes work will cut). With ``c`` given, every job accumulates
-into it.
+Cuts (``csr_tiling`` for CSR, chosen to move the fewest bytes):
+
+* column tiles: B wider than one job can hold (``max_chunks * L`` columns, fewer when K is
+  deep) is split into column tiles; A is read once per tile;
+* row blocks: A beyond one job's limits (more than 65,535 rows, more than 2^22 - 1 stored
+  entries, a dense stream of 256 MiB) is split into blocks of rows, each with its own arrays
+  (row pointers rebased to 0);
+* column windows (CSR, K deeper than a scratchpad bank): each job takes the consecutive rows
+  whose columns fit the scratchpad together, with its own copy of just those rows of B (in the
+  order the rows first use them) and A's column indices renumbered to match. A's rows are
+  reordered (reverse Cuthill-McKee) when that lets more rows share columns; C is then laid out
+  in that row order (``Plan.row_order``; ``Plan.unpack_c`` puts it back). B rows shared by
+  neighbouring windows are read once per window;
+* K slabs (dense A deeper than a bank, or a CSR row with more entries than a bank holds): the
+  jobs of the second and later slabs accumulate into C (descriptor FLAGS.ACCUMULATE: the
+  hardware reads each C chunk back and adds), reading and rewriting C once more each.
+
+One job per (part of A, column tile), chained in that order. With ``c`` given, every job
+accumulates into it.
 """
 from dataclasses import dataclass, field
 import math
@@ -64,6 +75,7 @@ class Plan:
     c_stride: int = 0
     accumulate: bool = False  # C = C + A @ B (the old C was given)
     column_order: object = None   # CSR: A's columns / B's rows as laid out (order[new] = old)
+    row_order: object = None      # C's rows as laid out, when reordered (order[new] = old)
 
     @property
     def limit(self):
@@ -82,7 +94,12 @@ class Plan:
         m, _, n = self.shape
         if len(raw) != self.c_bytes:
             raise ValueError(f"C region is {self.c_bytes} bytes, got {len(raw)}")
-        return np.frombuffer(bytes(raw), dtype="<i4").reshape(m, self.c_stride // 4)[:, :n].copy()
+        laid = np.frombuffer(bytes(raw), dtype="<i4").reshape(m, self.c_stride // 4)[:, :n]
+        if self.row_order is None:
+            return laid.copy()
+        c = np.empty_like(laid)
+        c[self.row_order] = laid
+        return c
 
 
 def choose_mode(modes, m, k, n, nnz, config):
@@ -123,20 +140,27 @@ def image_bytes(mode, m, k, n, nnz, config):
     """Bytes of DRAM a plan of this shape occupies (an upper bound), computed without
     allocating anything."""
     L = config.lanes
-    slabs = math.ceil(k / config.max_k)
-    depth = min(k, config.max_k)
-    chunks_per_job = max(1, config.chunks_fitting(depth))
-    n_tiles = math.ceil(n / (chunks_per_job * L))
-    # row blocks: at most this many (each adds its arrays' alignment and a row pointer)
-    blocks = max(math.ceil(m / MAX_M), math.ceil(nnz / MAX_NNZ) + math.ceil(m / MAX_M)) \
-        if mode == "csr" else math.ceil(m / max(1, min(MAX_M, (MAX_DENSE_A_BYTES - 1) // depth)))
-    parts = blocks * slabs
-    a = (4 * (m + blocks) * slabs + 5 * nnz if mode == "csr" else m * k) + \
-        3 * parts * DESCRIPTOR_ALIGN
-    b = k * math.ceil(n / L) * L + n_tiles * slabs * DESCRIPTOR_ALIGN
-    c_row = math.ceil(math.ceil(n / L) * L * 4 / config.bus_bytes) * config.bus_bytes
-    return (parts * n_tiles * DESCRIPTOR_BYTES + a + b + m * c_row
-            + 4 * DESCRIPTOR_ALIGN)
+    chunks = math.ceil(n / L)
+    c_row = math.ceil(chunks * L * 4 / config.bus_bytes) * config.bus_bytes
+    if mode == "csr":
+        # windows: each part but a block's last closes on more than ``cap`` columns used by
+        # it and the next row, so parts <= 2 nnz / cap (+ slabs of wide rows, + blocks at
+        # the per-job limits); each part's B rows are columns its entries use (or one).
+        cap = max(1, config.b_words // math.ceil(min(chunks, config.max_chunks) / config.pes))
+        cap = min(cap, config.max_k)
+        parts = 3 * math.ceil(nnz / cap) + math.ceil(m / MAX_M) + math.ceil(nnz / MAX_NNZ) + 2
+        tiles = chunks
+        a = 4 * (m + parts) + 5 * nnz + 3 * parts * DESCRIPTOR_ALIGN
+        b = (k + nnz + parts) * chunks * L + tiles * parts * DESCRIPTOR_ALIGN
+    else:
+        slabs = math.ceil(k / config.max_k)
+        depth = min(k, config.max_k)
+        tiles = math.ceil(n / (max(1, config.chunks_fitting(depth)) * L))
+        blocks = math.ceil(m / max(1, min(MAX_M, (MAX_DENSE_A_BYTES - 1) // depth)))
+        parts = blocks * slabs
+        a = m * k + parts * DESCRIPTOR_ALIGN
+        b = k * chunks * L + tiles * slabs * DESCRIPTOR_ALIGN
+    return parts * tiles * DESCRIPTOR_BYTES + a + b + m * c_row + 4 * DESCRIPTOR_ALIGN
 
 
 def check_size(m, k, n, nnz, *, mode="auto", config=None, base=0x1000):
@@ -167,10 +191,151 @@ def first_touch_order(a_csr):
 
 
 def k_slabs(k, config):
-    """[(first row of B, end row)]: B deeper than the scratchpad takes in slabs; the jobs of
-    the second and later slabs accumulate into C."""
+    """[(first row of B, end row)]: a dense B deeper than the scratchpad takes in slabs; the
+    jobs of the second and later slabs accumulate into C."""
     depth = min(k, config.max_k)
     return [(k0, min(k, k0 + depth)) for k0 in range(0, k, depth)]
+
+
+@dataclass
+class Part:
+    """The A of one job: rows ``r0 .. r1 - 1`` of A as laid out (``Plan.row_order``), and the
+    columns ``cols`` of A (original numbering) that are the job's B rows, in the order they
+    are laid out; ``a`` is that part of A with its columns renumbered ``0 .. len(cols) - 1``.
+    ``first``: the first part of its rows (writes C; the others accumulate into it)."""
+    r0: int
+    r1: int
+    cols: np.ndarray
+    a: object
+    first: bool
+
+
+def _first_touch(indices):
+    """The distinct values of ``indices`` in the order of their first occurrence."""
+    used, first = np.unique(indices, return_index=True)
+    return used[np.argsort(first, kind="stable")]
+
+
+def _pattern_rcm(a_csr):
+    """Reverse Cuthill-McKee order of A's rows (on the pattern of A + A^T when square, of the
+    bipartite row/column graph otherwise): rows that share columns end up close together."""
+    from scipy.sparse.csgraph import reverse_cuthill_mckee
+    m, k = a_csr.shape
+    pat = sp.csr_matrix((np.ones(a_csr.nnz, np.int8), a_csr.indices, a_csr.indptr), shape=(m, k))
+    if m == k:
+        graph = (pat + pat.T).tocsr()
+    else:
+        graph = sp.bmat([[None, pat], [pat.T, None]]).tocsr()
+    order = reverse_cuthill_mckee(graph, symmetric_mode=True)
+    return order[order < m].astype(np.int64)
+
+
+def column_windows(indptr, indices, k, cap):
+    """[(first row, end row)]: consecutive rows of a CSR A grouped so that each group uses at
+    most ``cap`` distinct columns (a row using more is a group of its own), within one job's
+    limits (MAX_M rows, MAX_NNZ entries)."""
+    m = len(indptr) - 1
+    stamp = np.full(k, -1, dtype=np.int64)
+    blocks, r0, used, block = [], 0, 0, 0
+    for r in range(m):
+        cols = indices[indptr[r]:indptr[r + 1]]
+        new = cols[stamp[cols] != block]
+        if r > r0 and (used + len(new) > cap or r - r0 >= MAX_M
+                       or indptr[r + 1] - indptr[r0] > MAX_NNZ):
+            blocks.append((r0, r))
+            block, r0, used, new = block + 1, r, 0, cols
+        stamp[new] = block
+        used += len(new)
+    blocks.append((r0, m))
+    return blocks
+
+
+def _csr_parts(a_csr, blocks, cap):
+    """The parts (``Part``) of a windowed CSR plan: per block its columns in first-touch order,
+    in slabs of at most ``cap`` (only a row with more than ``cap`` entries needs several)."""
+    parts = []
+    for r0, r1 in blocks:
+        rows = a_csr[r0:r1]
+        cols = _first_touch(rows.indices)
+        if len(cols) == 0:
+            cols = np.zeros(1, dtype=np.int64)          # an all-empty block: a zero B row
+        local = np.empty(a_csr.shape[1], dtype=np.int64)
+        local[cols] = np.arange(len(cols))
+        renum = sp.csr_array((rows.data, local[rows.indices], rows.indptr),
+                             shape=(r1 - r0, len(cols)))
+        for s, c0 in enumerate(range(0, len(cols), cap)):
+            c1 = min(len(cols), c0 + cap)
+            part = sp.csr_array(renum[:, c0:c1]) if (c0, c1) != (0, len(cols)) else renum
+            if s > 0 and part.nnz == 0:
+                continue                                 # adds nothing to C
+            part.sort_indices()
+            parts.append(Part(r0, r1, cols[c0:c1], part, s == 0))
+    return parts
+
+
+def _traffic(parts, tiles, m, nnz, config):
+    """Bytes a CSR plan moves: A once per column tile, each part's B rows, C written once and
+    read and written again by every part after a block's first."""
+    L = config.lanes
+    width = sum(math.ceil(nj / L) * L for _, nj in tiles)
+    a = len(tiles) * (5 * nnz + 4 * (m + len(parts)))
+    b = width * sum(len(p.cols) for p in parts)
+    c = 4 * width * (m + 2 * sum(p.r1 - p.r0 for p in parts if not p.first))
+    return a + b + c
+
+
+def csr_tiling(a_csr, n, config):
+    """Choose how a CSR ``A`` (M x K, K x N of B) is cut into jobs, minimising the bytes moved:
+    returns ``(row_order, column_order, parts, tiles)``.
+
+    * If K fits one bank at the widest column tile, A keeps its rows, its columns are renumbered
+      in first-touch order (B loads in the order the rows need it) and the only cuts are row
+      blocks at the per-job limits; ``tiles`` are the column tiles ``(first column, width)``.
+    * Otherwise each job takes the rows whose columns fit the scratchpad together (its B rows
+      are copied out in the order the rows first use them): rows of A are reordered (reverse
+      Cuthill-McKee) when that makes neighbouring rows share more columns, and C is laid out in
+      that order. The column-tile width is the one with the least traffic (wider tiles read A
+      fewer times, narrower ones leave room for more columns per job)."""
+    m, k = a_csr.shape
+    L = config.lanes
+    full = math.ceil(n / L)
+    widest = min(full, config.max_chunks)
+
+    def tiles_of(chunks):
+        cols = chunks * L
+        return [(c0, min(cols, n - c0)) for c0 in range(0, n, cols)]
+
+    if config.chunks_fitting(k) >= widest:
+        column_order = first_touch_order(a_csr)
+        new_index = np.empty(k, dtype=np.int64)
+        new_index[column_order] = np.arange(k)
+        a_csr = sp.csr_array((a_csr.data, new_index[a_csr.indices], a_csr.indptr), shape=(m, k))
+        a_csr.sort_indices()
+        parts = [Part(r0, r1, column_order, sp.csr_array(a_csr[r0:r1]), True)
+                 for r0, r1 in row_blocks("csr", a_csr.indptr, k)]
+        return None, column_order, parts, tiles_of(widest)
+
+    candidates = []
+    chunk_options = sorted({min(widest, 1 << i) for i in range(widest.bit_length() + 1)})
+    for row_order in (None, "rcm"):
+        if row_order == "rcm":
+            best = min(candidates, key=lambda c: c[0])
+            # natural order already keeps B reloads low: no reason to move C's rows
+            if best[0] <= 1.02 * _traffic([Part(0, m, np.arange(k), None, True)],
+                                          best[4], m, a_csr.nnz, config):
+                break
+            row_order = _pattern_rcm(a_csr)
+            a = sp.csr_array(a_csr[row_order])
+        else:
+            a = a_csr
+        for chunks in chunk_options:
+            cap = min(config.max_k, config.b_words // math.ceil(chunks / config.pes))
+            parts = _csr_parts(a, column_windows(a.indptr, a.indices, k, cap), cap)
+            tiles = tiles_of(chunks)
+            candidates.append((_traffic(parts, tiles, m, a_csr.nnz, config), len(parts) *
+                               len(tiles), row_order, parts, tiles))
+    traffic, _, row_order, parts, tiles = min(candidates, key=lambda c: (c[0], c[1]))
+    return row_order, None, parts, tiles
 
 
 def plan(a, b, *, c=None, config=None, mode="auto", base=0x1000):
@@ -201,23 +366,19 @@ def plan(a, b, *, c=None, config=None, mode="auto", base=0x1000):
     modes = check_size(m, k, n, nnz, mode=mode, config=config, base=base)
     mode = choose_mode(modes, m, k, n, nnz, config)
 
-    column_order = None
-    if mode == "csr":
-        # A[:, p] @ B[p, :]: the same product, B in the order the rows of A first need it
-        column_order = first_touch_order(a_csr)
-        new_index = np.empty(k, dtype=np.int64)
-        new_index[column_order] = np.arange(k)
-        a_csr = sp.csr_array((a_csr.data, new_index[a_csr.indices], a_csr.indptr),
-                             shape=(m, k))
-        a_csr.sort_indices()
-        b = b[column_order]
-
     L = config.lanes
-    slabs = k_slabs(k, config)
-    depth = slabs[0][1]
-    chunks_per_job = config.chunks_fitting(depth)
-    cols_per_job = chunks_per_job * L
-    n_tiles = math.ceil(n / cols_per_job)
+    row_order = column_order = None
+    if mode == "csr":
+        row_order, column_order, parts, tiles = csr_tiling(a_csr, n, config)
+    else:
+        slabs = k_slabs(k, config)
+        depth = slabs[0][1]
+        cols = config.chunks_fitting(depth) * L
+        tiles = [(c0, min(cols, n - c0)) for c0 in range(0, n, cols)]
+        dense = a_csr.toarray()
+        parts = [Part(r0, r1, np.arange(k0, k1), dense[r0:r1, k0:k1], s == 0)
+                 for r0, r1 in row_blocks(mode, a_csr.indptr, depth)
+                 for s, (k0, k1) in enumerate(slabs)]
     # a C row: whole chunks of L int32, padded to whole bus words (a chunk narrower than the
     # bus is written as one strobed beat, whose bus word must lie inside C)
     c_stride = math.ceil(math.ceil(n / L) * L * 4 / config.bus_bytes) * config.bus_bytes
@@ -230,28 +391,23 @@ def plan(a, b, *, c=None, config=None, mode="auto", base=0x1000):
         layout[name] = cursor
         cursor = _align(cursor + max(nbytes, 1))
 
-    blocks = row_blocks(mode, a_csr.indptr, depth)
-    n_desc = len(blocks) * n_tiles * len(slabs)
+    n_desc = len(parts) * len(tiles)
     alloc("descriptors", n_desc * DESCRIPTOR_BYTES)
-    parts = {}                 # (block, slab) -> the part of A it multiplies
-    for i, (r0, r1) in enumerate(blocks):
-        for s, (k0, k1) in enumerate(slabs):
-            part = a_csr[r0:r1, k0:k1] if (k0, k1) != (0, k) else a_csr[r0:r1]
-            part = sp.csr_array(part)
-            parts[i, s] = part
-            if mode == "csr":
-                alloc(f"rowptr{i}.{s}", (r1 - r0 + 1) * 4)
-                alloc(f"colidx{i}.{s}", part.nnz * 4)
-                alloc(f"values{i}.{s}", part.nnz)
-            else:
-                alloc(f"values{i}.{s}", (r1 - r0) * (k1 - k0))
-    tiles = []
-    for j in range(n_tiles):
-        col0 = j * cols_per_job
-        nj = min(cols_per_job, n - col0)
-        tiles.append((col0, nj))
-        for s, (k0, k1) in enumerate(slabs):
-            alloc(f"b{j}.{s}", (k1 - k0) * math.ceil(nj / L) * L)
+    for i, part in enumerate(parts):
+        if mode == "csr":
+            alloc(f"rowptr{i}", (part.r1 - part.r0 + 1) * 4)
+            alloc(f"colidx{i}", part.a.nnz * 4)
+            alloc(f"values{i}", part.a.nnz)
+        else:
+            alloc(f"values{i}", part.a.size)
+    # B: one copy per column tile and distinct set of B rows (parts of different row blocks
+    # share it when they use the same columns)
+    b_sets, part_set = {}, []
+    for part in parts:
+        part_set.append(b_sets.setdefault(part.cols.tobytes(), (len(b_sets), part.cols))[0])
+    for j, (_, nj) in enumerate(tiles):
+        for s, cols in b_sets.values():
+            alloc(f"b{j}.{s}", len(cols) * math.ceil(nj / L) * L)
     alloc("c", m * c_stride)
     image = bytearray(cursor - base)
 
@@ -259,47 +415,48 @@ def plan(a, b, *, c=None, config=None, mode="auto", base=0x1000):
         raw = np.ascontiguousarray(arr).tobytes()
         image[addr - base:addr - base + len(raw)] = raw
 
-    for (i, s), part in parts.items():
+    for i, part in enumerate(parts):
         if mode == "csr":
-            put(layout[f"rowptr{i}.{s}"], part.indptr.astype("<i4"))
-            put(layout[f"colidx{i}.{s}"], part.indices.astype("<i4"))
-            put(layout[f"values{i}.{s}"], part.data.astype(np.int8))
+            put(layout[f"rowptr{i}"], part.a.indptr.astype("<i4"))
+            put(layout[f"colidx{i}"], part.a.indices.astype("<i4"))
+            put(layout[f"values{i}"], part.a.data.astype(np.int8))
         else:
-            put(layout[f"values{i}.{s}"], part.toarray().astype(np.int8))
+            put(layout[f"values{i}"], part.a.astype(np.int8))
     for j, (col0, nj) in enumerate(tiles):
-        for s, (k0, k1) in enumerate(slabs):
-            tile = np.zeros((k1 - k0, math.ceil(nj / L) * L), dtype=np.int8)
-            tile[:, :nj] = b[k0:k1, col0:col0 + nj]
+        for s, cols in b_sets.values():
+            tile = np.zeros((len(cols), math.ceil(nj / L) * L), dtype=np.int8)
+            tile[:, :nj] = b[cols, col0:col0 + nj]
             put(layout[f"b{j}.{s}"], tile)
     c0 = layout["c"]
     if c is None:
         image[c0 - base:c0 - base + m * c_stride] = bytes([POISON]) * (m * c_stride)
     else:
         old = np.zeros((m, c_stride // 4), dtype="<i4")
-        old[:, :n] = c
+        old[:, :n] = c if row_order is None else c[row_order]
         put(c0, old)
 
     p = Plan(config=config, mode=mode, shape=(m, k, n), nnz=nnz, base=base, image=image,
-             c_addr=c0, c_stride=c_stride, accumulate=c is not None, column_order=column_order)
+             c_addr=c0, c_stride=c_stride, accumulate=c is not None, column_order=column_order,
+             row_order=row_order)
     d = 0
-    for i, (r0, r1) in enumerate(blocks):
+    for i, part in enumerate(parts):
         for j, (col0, nj) in enumerate(tiles):
-            for s, (k0, k1) in enumerate(slabs):
-                desc_addr = layout["descriptors"] + d * DESCRIPTOR_BYTES
-                d += 1
-                fields = {
-                    "MODE": MODE_CSR if mode == "csr" else MODE_DENSE,
-                    "NEXT": desc_addr + DESCRIPTOR_BYTES if d < n_desc else 0,
-                    "M": r1 - r0, "K": k1 - k0, "N": nj,
-                    "NNZ": parts[i, s].nnz if mode == "csr" else 0,
-                    "A_ROWPTR": layout.get(f"rowptr{i}.{s}", 0),
-                    "A_COLIDX": layout.get(f"colidx{i}.{s}", 0),
-                    "A_VALUES": layout[f"values{i}.{s}"], "B_ADDR": layout[f"b{j}.{s}"],
-                    "C_ADDR": c0 + r0 * c_stride + col0 * 4, "C_STRIDE": c_stride,
-                    "FLAGS": FLAG_ACCUMULATE if (c is not None or s > 0) else 0,
-                }
-                put(desc_addr, pack_descriptor(fields))
-                p.jobs.append(Job(desc_addr, fields))
+            desc_addr = layout["descriptors"] + d * DESCRIPTOR_BYTES
+            d += 1
+            fields = {
+                "MODE": MODE_CSR if mode == "csr" else MODE_DENSE,
+                "NEXT": desc_addr + DESCRIPTOR_BYTES if d < n_desc else 0,
+                "M": part.r1 - part.r0, "K": len(part.cols), "N": nj,
+                "NNZ": part.a.nnz if mode == "csr" else 0,
+                "A_ROWPTR": layout.get(f"rowptr{i}", 0),
+                "A_COLIDX": layout.get(f"colidx{i}", 0),
+                "A_VALUES": layout[f"values{i}"],
+                "B_ADDR": layout[f"b{j}.{part_set[i]}"],
+                "C_ADDR": c0 + part.r0 * c_stride + col0 * 4, "C_STRIDE": c_stride,
+                "FLAGS": FLAG_ACCUMULATE if (c is not None or not part.first) else 0,
+            }
+            put(desc_addr, pack_descriptor(fields))
+            p.jobs.append(Job(desc_addr, fields))
     return p
 
 

@@ -49,18 +49,32 @@ def test_shape_mismatch_and_empty():
         plan(np.full((2, 2), 0.5), np.ones((2, 2), np.int8))
 
 
-def test_deep_b_is_split_into_k_slabs_that_accumulate():
+def test_deep_dense_b_is_split_into_k_slabs_that_accumulate():
     cfg = TileConfig()
     k = 2 * cfg.max_k + 10
-    a = sp.csr_array((np.arange(3 * k) % 7 == 0).reshape(3, k).astype(np.int8))
-    p = plan(a, np.ones((k, 2), np.int8), mode="csr")
+    a = (np.arange(3 * k) % 7 == 0).reshape(3, k).astype(np.int8)
+    p = plan(a, np.ones((k, 2), np.int8), mode="dense")
     assert [j.fields["K"] for j in p.jobs] == [cfg.max_k, cfg.max_k, 10]
     assert [j.fields["FLAGS"] for j in p.jobs] == [0, 1, 1]
-    assert sum(j.fields["NNZ"] for j in p.jobs) == a.nnz
     p = plan(a, np.ones((k, 2), np.int8), c=np.ones((3, 2), np.int64), mode="dense")
     assert [j.fields["FLAGS"] for j in p.jobs] == [1, 1, 1] and p.accumulate
     with pytest.raises(FormatError, match="C to accumulate into is 2x2"):
         plan(a, np.ones((k, 2), np.int8), c=np.ones((2, 2), np.int64))
+
+
+def test_deep_csr_takes_only_the_columns_its_rows_use():
+    """K = 2 x max_k + 10: each job's B holds the columns its rows use (3,516 here, one job);
+    a row with more entries than a bank holds is cut into K slabs that accumulate."""
+    cfg = TileConfig()
+    k = 2 * cfg.max_k + 10
+    a = sp.csr_array((np.arange(3 * k) % 7 == 0).reshape(3, k).astype(np.int8))
+    p = plan(a, np.ones((k, 2), np.int8), mode="csr")
+    assert [j.fields["K"] for j in p.jobs] == [a.nnz] and p.jobs[0].fields["FLAGS"] == 0
+    wide = sp.csr_array(np.ones((2, k), np.int8))
+    p = plan(wide, np.ones((k, 2), np.int8), mode="csr")
+    assert [(j.fields["M"], j.fields["K"], j.fields["FLAGS"]) for j in p.jobs] == \
+        [(1, cfg.max_k, 0), (1, cfg.max_k, 1), (1, 10, 1)] * 2
+    assert sum(j.fields["NNZ"] for j in p.jobs) == wide.nnz
 
 
 @pytest.mark.parametrize("mode", ["csr", "dense"])
@@ -111,15 +125,19 @@ def test_wide_b_is_tiled_into_chained_jobs():
 
 
 def test_deep_k_reduces_columns_per_job():
+    """A dense A (every column used) deeper than half a bank: fewer chunks fit per job."""
     cfg = TileConfig()
     L, P = cfg.lanes, cfg.pes
     k = cfg.b_words // 2 + 1          # one chunk per bank: P chunks per job
-    p = plan(sp.csr_array((2, k), dtype=np.int8), np.ones((k, P * L + 4), np.int8), mode="csr")
+    p = plan(np.ones((2, k), np.int8), np.ones((k, P * L + 4), np.int8), mode="dense")
     assert [j.fields["N"] for j in p.jobs] == [P * L, 4]
     k = cfg.b_words // 2              # two chunks per bank
-    p = plan(sp.csr_array((2, k), dtype=np.int8), np.ones((k, 2 * P * L + 4), np.int8),
-             mode="csr")
+    p = plan(np.ones((2, k), np.int8), np.ones((k, 2 * P * L + 4), np.int8), mode="dense")
     assert [j.fields["N"] for j in p.jobs] == [min(cfg.max_n, 2 * P * L), 4]
+    # sparse: the planner may instead keep the tile wide and give each job fewer B rows
+    p = plan(sp.csr_array((2, k + 1), dtype=np.int8), np.ones((k + 1, P * L + 4), np.int8),
+             mode="csr")
+    assert [(j.fields["K"], j.fields["N"]) for j in p.jobs] == [(1, P * L + 4)]
 
 
 def test_auto_mode_picks_csr_for_sparse_and_dense_for_dense():
