@@ -46,7 +46,8 @@ class OperandScanner(wiring.Component):
       all of them can take it. A deal holds consecutive entries of one row: as many as the
       row has left, at most ``width``, at most what the windows hold. The next row goes to
       the group whose first PE had the smallest load one cycle earlier, the group of the row
-      being dealt counting as full (lowest group on ties).
+      being dealt counting as full (lowest group on ties). The loads are two cycles old when
+      they are compared (registered in the PE, and again beside the scanner).
     * ``done``: every row has been dealt (high until the next ``start``).
     * ``error`` (pulse, from a register) with ``error_code``: bad row pointers
       (``row_ptr[0] != 0``, decreasing, beyond ``nnz``, or ``row_ptr[m] != nnz``) or a column
@@ -107,13 +108,18 @@ class OperandScanner(wiring.Component):
         fetched = Signal(17)        # rows whose length has been read
 
         # The least-loaded group, judged by its first PE (the PEs of a group move in
-        # lockstep), from the loads of the cycle before; the group of the row being dealt
+        # lockstep), from the loads of two cycles before; the group of the row being dealt
         # counts as full, so consecutive short rows spread out. (``done`` waits for the deal
         # slice to empty.)
         leader = [Const(1)] + [groups[i] != groups[i - 1] for i in range(1, P)]
         best = Signal(range(max(P, 2)))
         full = (1 << len(loads[0])) - 1
-        eff = [Mux(cur_valid & (groups[i] == target), full, loads[i]) for i in range(P)]
+        # the loads are registered here, beside the choice (they come from across the array),
+        # as is "PE i is in the target group"
+        loads_here = [Signal.like(loads[i], name=f"load_here{i}") for i in range(P)]
+        in_target = [Signal(name=f"in_target{i}") for i in range(P)]
+        m.d.sync += [loads_here[i].eq(loads[i]) for i in range(P)]
+        eff = [Mux(cur_valid & in_target[i], full, loads_here[i]) for i in range(P)]
         # a tree of pairwise picks (log2 P levels); on a tie the lower PE, so the lower group
         cands = [(leader[i], eff[i], groups[i]) for i in range(P)]
         while len(cands) > 1:
@@ -183,6 +189,7 @@ class OperandScanner(wiring.Component):
             set_remaining(nxt_len)
             m.d.sync += [cur_valid.eq(1), first.eq(1), col.eq(0), target.eq(best),
                          nxt_valid.eq(0)]
+            m.d.sync += [in_target[i].eq(groups[i] == best) for i in range(P)]
 
         # Errors leave from registers (one cycle after the cause).
         fail_now = Signal()

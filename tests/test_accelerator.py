@@ -15,7 +15,7 @@ from rtl.config import TileConfig
 from verif import simulate
 from zerotile.workload import load_mtx, DATA_DIR
 
-from conftest import TARGETS
+from conftest import TARGETS, ENGINES
 from jobs import CFG, random_csr, random_b, random_c, check_result
 
 SEEDS = [11, 12]
@@ -193,8 +193,11 @@ def accumulate_cases():
     deep = CFG.max_k + 300
     wide = CFG.pes * CFG.lanes + 4      # one chunk per bank at this depth: two column tiles
     a, b = random_csr(9, deep, 0.02, 951), random_b(deep, wide, 951)
+    a = a.tolil()
+    a[4, :] = 1                         # a row using more columns than a bank holds: K slabs
+    a = sp.csr_array(a)
     for mode in ("csr", "dense"):
-        out.append((f"K = {deep} in two slabs, {mode}", a, b, None, mode))
+        out.append((f"K = {deep} in slabs, {mode}", a, b, None, mode))
     out.append((f"K = {deep}, accumulating into C, csr", a, b, random_c(9, wide, 951), "csr"))
     return out
 
@@ -207,8 +210,41 @@ def test_accumulate_and_deep_k(target):
     engine, sim = target
     plans = [firmware.plan(a, b, c=c, mode=mode) for _, a, b, c, mode in ACCUMULATE]
     assert all(j.fields["FLAGS"] == 1 for j in plans[0].jobs)
-    assert [j.fields["FLAGS"] for j in plans[2].jobs] == [0, 1, 0, 1]   # 2 tiles x 2 slabs
+    assert [j.fields["FLAGS"] for j in plans[3].jobs] == [0, 0, 1, 1]   # 2 slabs x 2 tiles
+    csr_deep = [(j.fields["M"], j.fields["FLAGS"]) for j in plans[2].jobs]
+    assert (1, 1) in csr_deep and csr_deep[0][1] == 0, f"the dense row takes K slabs: {csr_deep}"
     results = simulate(plans, engine=engine, sim=sim, seed=5, label=f"accumulate on {sim}",
                        pause_probability=0.2 if sim == "verilator" else 0.0)
     for (name, a, b, c, _), res in zip(ACCUMULATE, results):
         check_result(f"{name} on {engine}/{sim}", res, a, b, c=c)
+
+
+def shuffled_grid(side, seed):
+    """The 5-point pattern of a side x side grid, numbered at random (a mesh matrix as it
+    often arrives: no locality in its row order), with seeded nonzero int8 values."""
+    rng = np.random.default_rng(seed)
+    path = sp.diags_array([np.ones(side - 1), np.ones(side - 1)], offsets=[-1, 1])
+    grid = sp.kron(sp.eye_array(side), path) + sp.kron(path, sp.eye_array(side)) + \
+        sp.eye_array(side * side)
+    shuffle = rng.permutation(side * side)
+    a = sp.csr_array(grid.tocsr()[shuffle][:, shuffle]).astype(np.int8)
+    a.data[:] = rng.choice(np.r_[-128:0, 1:128], a.nnz)
+    return a
+
+
+@pytest.mark.parametrize("target", ENGINES)
+def test_deep_sparse_a_in_column_windows(target):
+    """K = 5,184 > one bank, no locality in the given order: the planner reorders rows so
+    that each job's columns fit; C comes back in the original order, exact; B is read about
+    once."""
+    engine, sim = target
+    a = shuffled_grid(72, 952)
+    b = random_b(a.shape[1], 12, 952)
+    print("seed 952")
+    p = firmware.plan(a, b, mode="csr")
+    assert p.row_order is not None and len(p.jobs) > 1
+    res = simulate([p], engine=engine, sim=sim, seed=6, label=f"windows on {sim}",
+                   pause_probability=0.2 if engine == "vip" else 0.0)[0]
+    check_result(f"shuffled grid on {engine}/{sim}", res, a, b)
+    b_rows = sum(j.fields["K"] for j in p.jobs)
+    assert b_rows <= 1.2 * a.shape[1], f"{b_rows} B rows read for K = {a.shape[1]}"
