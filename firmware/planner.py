@@ -3,7 +3,8 @@
 Memory layout, from ``base`` upwards, every array starting on a 64-byte boundary:
 
 1. the descriptors (64 bytes each, chained through NEXT);
-2. A: CSR as int32 row pointers (M+1), int32 column indices (nnz), int8 values (nnz);
+2. A: CSR as int32 row pointers (M+1), uint16 column indices (nnz; descriptor
+   FLAGS.COLIDX16: a job is at most 65,536 columns deep), int8 values (nnz);
    dense as M*K int8, row-major;
 3. B tiles: K rows of ``chunks * L`` int8, columns beyond N zero-padded, one per column tile
    and distinct set of B rows a job uses;
@@ -38,7 +39,7 @@ import scipy.sparse as sp
 
 from rtl.config import TileConfig
 from rtl.regmap import (DESC, DESCRIPTOR_BYTES, DESCRIPTOR_ALIGN, MODE_DENSE, MODE_CSR, MAX_M,
-                        FLAG_ACCUMULATE,
+                        FLAG_ACCUMULATE, FLAG_COLIDX16,
                         MAX_NNZ, MAX_DENSE_A_BYTES)
 
 from .errors import FormatError, TooLargeError
@@ -115,7 +116,7 @@ def estimate_cycles(mode, m, k, n, nnz, config):
     # cycles per entry, so the array sustains min(1, P / chunks) entries per cycle.
     entries = (m * k if mode == "dense" else nnz) + m
     compute = entries * max(1.0, chunks / config.pes)
-    a_bytes = m * k if mode == "dense" else 5 * nnz + 4 * (m + 1)
+    a_bytes = m * k if mode == "dense" else 3 * nnz + 4 * (m + 1)
     memory = (a_bytes + k * chunks * config.lanes) / config.bus_bytes
     return max(compute, memory)
 
@@ -150,7 +151,7 @@ def image_bytes(mode, m, k, n, nnz, config):
         cap = min(cap, config.max_k)
         parts = 3 * math.ceil(nnz / cap) + math.ceil(m / MAX_M) + math.ceil(nnz / MAX_NNZ) + 2
         tiles = chunks
-        a = 4 * (m + parts) + 5 * nnz + 3 * parts * DESCRIPTOR_ALIGN
+        a = 4 * (m + parts) + 3 * nnz + 3 * parts * DESCRIPTOR_ALIGN
         b = (k + nnz + parts) * chunks * L + tiles * parts * DESCRIPTOR_ALIGN
     else:
         slabs = math.ceil(k / config.max_k)
@@ -278,7 +279,7 @@ def _traffic(parts, tiles, m, nnz, config):
     read and written again by every part after a block's first."""
     L = config.lanes
     width = sum(math.ceil(nj / L) * L for _, nj in tiles)
-    a = len(tiles) * (5 * nnz + 4 * (m + len(parts)))
+    a = len(tiles) * (3 * nnz + 4 * (m + len(parts)))
     b = width * sum(len(p.cols) for p in parts)
     c = 4 * width * (m + 2 * sum(p.r1 - p.r0 for p in parts if not p.first))
     return a + b + c
@@ -294,8 +295,10 @@ def csr_tiling(a_csr, n, config):
     * Otherwise each job takes the rows whose columns fit the scratchpad together (its B rows
       are copied out in the order the rows first use them): rows of A are reordered (reverse
       Cuthill-McKee) when that makes neighbouring rows share more columns, and C is laid out in
-      that order. The column-tile width is the one with the least traffic (wider tiles read A
-      fewer times, narrower ones leave room for more columns per job)."""
+      that order. Or, when rows share few columns under either order, K slabs over all rows
+      (every slab after the first re-reads and rewrites C). The plan and column-tile width
+      are the ones with the least traffic (wider tiles read A fewer times, narrower ones leave
+      room for more columns per job)."""
     m, k = a_csr.shape
     L = config.lanes
     full = math.ceil(n / L)
@@ -315,11 +318,29 @@ def csr_tiling(a_csr, n, config):
                  for r0, r1 in row_blocks("csr", a_csr.indptr, k)]
         return None, column_order, parts, tiles_of(widest)
 
+    # K slabs over all rows (the fallback when rows share few columns under any order)
+    column_order = first_touch_order(a_csr)
+    new_index = np.empty(k, dtype=np.int64)
+    new_index[column_order] = np.arange(k)
+    a_ft = sp.csr_array((a_csr.data, new_index[a_csr.indices], a_csr.indptr), shape=(m, k))
+    a_ft.sort_indices()
     candidates = []
     chunk_options = sorted({min(widest, 1 << i) for i in range(widest.bit_length() + 1)})
+    for chunks in chunk_options:
+        cap = min(config.max_k, config.b_words // math.ceil(chunks / config.pes))
+        parts = []
+        for r0, r1 in row_blocks("csr", a_ft.indptr, cap):
+            for k0 in range(0, k, cap):
+                k1 = min(k, k0 + cap)
+                part = sp.csr_array(a_ft[r0:r1, k0:k1])
+                if k0 == 0 or part.nnz:
+                    parts.append(Part(r0, r1, column_order[k0:k1], part, k0 == 0))
+        tiles = tiles_of(chunks)
+        candidates.append((_traffic(parts, tiles, m, a_csr.nnz, config), len(parts) * len(tiles),
+                           None, parts, tiles))
     for row_order in (None, "rcm"):
         if row_order == "rcm":
-            best = min(candidates, key=lambda c: c[0])
+            best = min(candidates[len(chunk_options):], key=lambda c: c[0])
             # natural order already keeps B reloads low: no reason to move C's rows
             if best[0] <= 1.02 * _traffic([Part(0, m, np.arange(k), None, True)],
                                           best[4], m, a_csr.nnz, config):
@@ -338,10 +359,15 @@ def csr_tiling(a_csr, n, config):
     return row_order, None, parts, tiles
 
 
-def plan(a, b, *, c=None, config=None, mode="auto", base=0x1000):
+def plan(a, b, *, c=None, config=None, mode="auto", base=0x1000, column_index_bytes=2):
     """Validate ``A`` (ndarray or scipy.sparse) and ``B`` (ndarray) and lay out the jobs of
-    ``C = A @ B``, or with ``c`` (M x N int32, the old C) of ``C = C + A @ B``."""
+    ``C = A @ B``, or with ``c`` (M x N int32, the old C) of ``C = C + A @ B``.
+
+    ``column_index_bytes``: CSR column indices as uint16 (2, FLAGS.COLIDX16, the default: 3
+    bytes per nonzero) or int32 (4)."""
     config = config or TileConfig()
+    if column_index_bytes not in (2, 4):
+        raise FormatError(f"column_index_bytes must be 2 or 4, not {column_index_bytes!r}")
     if mode not in MODES:
         raise FormatError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
     if base % DESCRIPTOR_ALIGN:
@@ -396,7 +422,7 @@ def plan(a, b, *, c=None, config=None, mode="auto", base=0x1000):
     for i, part in enumerate(parts):
         if mode == "csr":
             alloc(f"rowptr{i}", (part.r1 - part.r0 + 1) * 4)
-            alloc(f"colidx{i}", part.a.nnz * 4)
+            alloc(f"colidx{i}", part.a.nnz * column_index_bytes)
             alloc(f"values{i}", part.a.nnz)
         else:
             alloc(f"values{i}", part.a.size)
@@ -418,7 +444,8 @@ def plan(a, b, *, c=None, config=None, mode="auto", base=0x1000):
     for i, part in enumerate(parts):
         if mode == "csr":
             put(layout[f"rowptr{i}"], part.a.indptr.astype("<i4"))
-            put(layout[f"colidx{i}"], part.a.indices.astype("<i4"))
+            put(layout[f"colidx{i}"], part.a.indices.astype("<u2" if column_index_bytes == 2
+                                                             else "<i4"))
             put(layout[f"values{i}"], part.a.data.astype(np.int8))
         else:
             put(layout[f"values{i}"], part.a.astype(np.int8))
@@ -453,7 +480,8 @@ def plan(a, b, *, c=None, config=None, mode="auto", base=0x1000):
                 "A_VALUES": layout[f"values{i}"],
                 "B_ADDR": layout[f"b{j}.{part_set[i]}"],
                 "C_ADDR": c0 + part.r0 * c_stride + col0 * 4, "C_STRIDE": c_stride,
-                "FLAGS": FLAG_ACCUMULATE if (c is not None or not part.first) else 0,
+                "FLAGS": (FLAG_ACCUMULATE if (c is not None or not part.first) else 0) |
+                         (FLAG_COLIDX16 if mode == "csr" and column_index_bytes == 2 else 0),
             }
             put(desc_addr, pack_descriptor(fields))
             p.jobs.append(Job(desc_addr, fields))

@@ -4,8 +4,8 @@ All functions take the hardware's numbers as plain arguments, so this module nev
 the RTL. Definitions:
 
 * ``effectual_macs``: multiplications whose operands are both nonzero.
-* ``min_dram_bytes_read``: A (values, column indices, row pointers) and B read once (and the
-  old C when accumulating into it); ``min_dram_bytes_written``: C written once;
+* ``min_dram_bytes_read``: A (int8 values, uint16 column indices, int32 row pointers: the
+  tile's most compact CSR) and B read once (and the old C when accumulating into it); ``min_dram_bytes_written``: C written once;
   ``min_dram_bytes`` their sum.
 * ``ideal_compute_cycles = ceil(effectual_macs / peak_macs_per_cycle)``
 * ``ideal_memory_cycles = max(ceil(read / bus_bytes_per_cycle),
@@ -25,7 +25,8 @@ __all__ = ["Bounds", "effectual_macs", "min_dram_bytes", "min_dram_bytes_read",
            "min_dram_bytes_written", "ideal_compute_cycles", "ideal_memory_cycles",
            "bound_cycles", "bounds"]
 
-INDEX_BYTES = 4     # int32 column indices and row pointers
+COLUMN_INDEX_BYTES = 2   # uint16 column indices (the tile's CSR: a job is <= 65,536 columns deep)
+ROW_POINTER_BYTES = 4    # int32 row pointers
 VALUE_BYTES = 1     # int8 operands
 ACC_BYTES = 4       # int32 results
 
@@ -43,7 +44,7 @@ def min_dram_bytes_read(m, k, n, *, mode, nnz=0, accumulate=False):
     if mode == "dense":
         a_bytes = m * k * VALUE_BYTES
     elif mode == "csr":
-        a_bytes = nnz * (VALUE_BYTES + INDEX_BYTES) + (m + 1) * INDEX_BYTES
+        a_bytes = nnz * (VALUE_BYTES + COLUMN_INDEX_BYTES) + (m + 1) * ROW_POINTER_BYTES
     else:
         raise ValueError(f"mode must be 'dense' or 'csr', not {mode!r}")
     return a_bytes + k * n * VALUE_BYTES + (m * n * ACC_BYTES if accumulate else 0)

@@ -14,7 +14,7 @@ from .read_engine import ReadEngine
 from .register_slice import RegisterSlice
 from .register_file import RegisterFile
 from .regmap import (REGISTERS, COUNTERS, ErrorCode, ID_MAGIC, VERSION, DESC, DESCRIPTOR_BYTES,
-                     config_word, FLAG_ACCUMULATE,
+                     config_word, FLAG_ACCUMULATE, FLAG_COLIDX16,
                      DESCRIPTOR_ALIGN, MODE_CSR, MAX_M, MAX_NNZ, MAX_DENSE_A_BYTES)
 from .write_engine import WriteEngine, write_request_layout
 from .accumulate_stage import AccumulateStage
@@ -74,7 +74,9 @@ class Accelerator(wiring.Component):
         writer = WriteEngine(chunk_bits=32 * L, bus_bits=cfg.bus_bits, addr_bits=cfg.addr_bits)
         row_ptrs = BeatSplitter(bus_bits=cfg.bus_bits, elem_bits=32)
         W = cfg.scan_width
-        col_idxs = ElementWindow(bus_bits=cfg.bus_bits, elem_bits=32, width=W, flag_limit=True)
+        # column indices as 16-bit halves (uint16 indices, or int32 ones as pairs)
+        col_idxs = ElementWindow(bus_bits=cfg.bus_bits, elem_bits=16, width=2 * W,
+                                 flag_limit=True)
         values = ElementWindow(bus_bits=cfg.bus_bits, elem_bits=8, width=W)
         load_bits = (W * cfg.pe_fifo_depth).bit_length()
         scanner = OperandScanner(pes=P, load_bits=load_bits, width=W)
@@ -115,7 +117,7 @@ class Accelerator(wiring.Component):
         wiring.connect(m, reader.data3, values.beats)
         wiring.connect(m, row_ptrs.elements, scanner.row_ptr)
         m.d.comb += [scanner.cols.eq(col_idxs.window), scanner.cols_avail.eq(col_idxs.avail),
-                     scanner.cols_bad.eq(col_idxs.flags),
+                     scanner.cols_bad.eq(col_idxs.flags), scanner.cols_high.eq(col_idxs.nonzero),
                      col_idxs.take.eq(scanner.cols_take),
                      scanner.vals.eq(values.window), scanner.vals_avail.eq(values.avail),
                      values.take.eq(scanner.vals_take)]
@@ -128,8 +130,10 @@ class Accelerator(wiring.Component):
         desc_shift = Signal(DESCRIPTOR_BYTES * 8)
         desc_bad = Signal()
 
+        narrow = job.FLAGS[1]      # FLAG_COLIDX16: uint16 column indices
         m.d.comb += [col_idxs.limit.eq(job.K),
-                     scanner.csr.eq(csr), scanner.m.eq(job.M), scanner.k.eq(job.K),
+                     scanner.csr.eq(csr), scanner.narrow.eq(narrow),
+                     scanner.m.eq(job.M), scanner.k.eq(job.K),
                      scanner.nnz.eq(job.NNZ)]
         m.d.comb += [acc.enable.eq(job.FLAGS[0]), acc.rd_pending.eq(reader.pending0),
                      acc.rd_data.payload.eq(reader.data0.payload)]
@@ -400,7 +404,7 @@ class Accelerator(wiring.Component):
                     chunks.eq(n_chunks),
                     m_minus_1.eq(job.M[:16] - 1),
                     dense_vals.eq(job.M[:16] * job.K[:17]),
-                    bad_fields.eq((job.MODE > 1) | (job.FLAGS > FLAG_ACCUMULATE) |
+                    bad_fields.eq((job.MODE > 1) | (job.FLAGS > (FLAG_ACCUMULATE | FLAG_COLIDX16)) |
                                   (job.M == 0) | (job.M > MAX_M) |
                                   (job.K == 0) | (job.K > cfg.max_k) | (job.N == 0) |
                                   (job.N > cfg.max_n) | (csr & (job.NNZ > MAX_NNZ)) |
@@ -421,7 +425,8 @@ class Accelerator(wiring.Component):
                         # words per bank: K per chunk a PE owns (groups of up to P PEs)
                         b_bank_needed.eq(job.K[:17] * ((chunks[:8] + P - 1) >> (P.bit_length() - 1))),
                         rp_beats.eq(Mux(csr, ((job.M[:16] + 1) * 4 + bb - 1) >> shift, 0)),
-                        col_beats.eq(Mux(csr, (job.NNZ[:22] * 4 + bb - 1) >> shift, 0)),
+                        col_beats.eq(Mux(csr, (Mux(narrow, job.NNZ[:22] << 1, job.NNZ[:22] << 2) + bb - 1)
+                                         >> shift, 0)),
                         val_count.eq(nv),
                         val_beats.eq((nv + bb - 1) >> shift),
                         span_lo.eq(m_minus_1 * job.C_STRIDE[:16]),
@@ -476,7 +481,8 @@ class Accelerator(wiring.Component):
                         reader.start2.eq(1), reader.addr2.eq(job.A_COLIDX), reader.beats2.eq(col_beats),
                         reader.start3.eq(1), reader.addr3.eq(job.A_VALUES), reader.beats3.eq(val_beats),
                         row_ptrs.start.eq(1), row_ptrs.count.eq(Mux(csr, job.M[:16] + 1, 0)),
-                        col_idxs.start.eq(1), col_idxs.count.eq(Mux(csr, job.NNZ, 0)),
+                        col_idxs.start.eq(1),
+                        col_idxs.count.eq(Mux(csr, Mux(narrow, job.NNZ, job.NNZ << 1), 0)),
                         values.start.eq(1), values.count.eq(val_count),
                         scanner.start.eq(1),
                     ]

@@ -22,8 +22,9 @@ class ElementWindow(wiring.Component):
       are valid (0..``width``). Both come from registers.
     * ``take``: how many elements the consumer takes this cycle (at most ``avail``).
     * With ``flag_limit``: ``limit`` (stable while elements flow) and ``flags``: bit ``j`` is
-      high when ``window[j] >= limit`` (unsigned), computed as the element comes in, so the
-      consumer's range check is one register away.
+      high when ``window[j] >= limit`` (unsigned); ``nonzero``: bit ``j`` high when
+      ``window[j] != 0``. Both are computed as the element comes in, so the consumer's range
+      check is one register away.
 
     Beats pass a register slice first (one cycle; ``beats.ready`` depends on registers only).
     A beat is taken in when at most ``width`` elements are buffered, so the window holds at
@@ -47,7 +48,7 @@ class ElementWindow(wiring.Component):
             "take": In(range(width + 1)),
         }
         if flag_limit:
-            members.update(limit=In(elem_bits), flags=Out(width))
+            members.update(limit=In(elem_bits + 1), flags=Out(width), nonzero=Out(width))
         super().__init__(members)
 
     def elaborate(self, platform):
@@ -58,14 +59,14 @@ class ElementWindow(wiring.Component):
         wiring.connect(m, wiring.flipped(self.beats), beats_in.sink)
         beats = beats_in.source
         cap = per + W
-        # each element with its flag (element >= limit) as the top bit, when flagged
-        fb = 1 if self.flag_limit else 0
+        # each element with its flags (element >= limit, element != 0) as the top bits
+        fb = 2 if self.flag_limit else 0
         eb = self.elem_bits + fb
         beat = Signal(per * eb)
         for j in range(per):
             elem = beats.payload.word_select(j, self.elem_bits)
             m.d.comb += beat.word_select(j, eb).eq(
-                Cat(elem, elem >= self.limit) if fb else elem)
+                Cat(elem, elem >= self.limit, elem != 0) if fb else elem)
         buf = Signal(data.ArrayLayout(eb, cap))
         level = Signal(range(cap + 1))
         left = Signal.like(self.count)        # elements still to come in from beats
@@ -74,7 +75,8 @@ class ElementWindow(wiring.Component):
         for j in range(W):
             m.d.comb += self.window[j].eq(buf[j][:self.elem_bits])
             if fb:
-                m.d.comb += self.flags[j].eq(buf[j][self.elem_bits])
+                m.d.comb += [self.flags[j].eq(buf[j][self.elem_bits]),
+                             self.nonzero[j].eq(buf[j][self.elem_bits + 1])]
         room = level <= W
         m.d.comb += beats.ready.eq(room & (left != 0))
         accept = beats.valid & beats.ready

@@ -34,12 +34,17 @@ class OperandScanner(wiring.Component):
 
     Ports:
 
-    * ``start`` (pulse) with ``csr`` (mode), ``m``, ``k``, ``nnz``: begin a job.
+    * ``start`` (pulse) with ``csr`` (mode), ``narrow``, ``m``, ``k``, ``nnz``: begin a job
+      (``csr`` and ``narrow`` must be stable from the cycle before ``start``; ``nnz`` at most
+      2^22 - 1).
     * ``row_ptr``: A's row pointers (CSR only, int32 stream).
     * ``cols`` / ``cols_avail`` / ``cols_take`` and ``vals`` / ``vals_avail`` / ``vals_take``:
-      element windows (``ElementWindow``) of A's column indices (CSR only, int32) and values
-      (int8); ``cols_bad``: which of ``cols`` are ``>= k``. Dense mode reads ``m * k`` values
-      row-major and generates the column itself.
+      element windows (``ElementWindow``) of A's column indices (CSR only) and values (int8).
+      The column window holds 16-bit halves: with ``narrow`` each is a uint16 column index,
+      otherwise two of them (low half first) are one int32 index. ``cols_bad``: which halves
+      are ``>= k``; ``cols_high``: which are nonzero (an int32 index with a nonzero high half
+      is out of range, as K <= 65,536). Dense mode reads ``m * k`` values row-major and
+      generates the column itself.
     * ``deals{i}``: work for PE ``i`` (``deal_layout``); ``load{i}``: that PE's queue fill;
       ``group{i}``: the group PE ``i`` belongs to in this job (stable while the job runs).
       Every deal goes to all PEs of one group at once (they split its columns), in the cycle
@@ -71,8 +76,10 @@ class OperandScanner(wiring.Component):
         members = {
             "start": In(1), "csr": In(1), "m": In(16), "k": In(17), "nnz": In(32),
             "row_ptr": In(stream.Signature(32)),
-            "cols": In(data.ArrayLayout(32, width)), "cols_avail": In(range(width + 1)),
-            "cols_take": Out(range(width + 1)), "cols_bad": In(width),
+            "narrow": In(1),
+            "cols": In(data.ArrayLayout(16, 2 * width)), "cols_avail": In(range(2 * width + 1)),
+            "cols_take": Out(range(2 * width + 1)), "cols_bad": In(2 * width),
+            "cols_high": In(2 * width),
             "vals": In(data.ArrayLayout(signed(8), width)), "vals_avail": In(range(width + 1)),
             "vals_take": Out(range(width + 1)),
             "done": Out(1), "error": Out(1), "error_code": Out(ErrorCode, init=ErrorCode.NONE),
@@ -96,14 +103,18 @@ class OperandScanner(wiring.Component):
         wiring.connect(m, wiring.flipped(self.row_ptr), row_ptr_in.sink)
         row_ptr = row_ptr_in.source
 
+        # the job's mode, registered here (the controller sets it well before ``start``)
+        csr, narrow = Signal(), Signal()
+        m.d.sync += [csr.eq(self.csr), narrow.eq(self.narrow)]
+
         row = Signal(17)            # the row being dealt
         cur_valid = Signal()
-        remaining = Signal(32)      # its entries not dealt yet
+        remaining = Signal(23)      # its entries not dealt yet (a row holds < 2^22)
         first = Signal()
         col = Signal(17)            # dense mode: its next column
         target = Signal(range(max(P, 2)))
         nxt_valid = Signal()        # the length of the row after it, read ahead
-        nxt_len = Signal(32)
+        nxt_len = Signal(23)
         prev_ptr = Signal(32)
         fetched = Signal(17)        # rows whose length has been read
 
@@ -142,16 +153,21 @@ class OperandScanner(wiring.Component):
         empty = rem_w == 0
         rem_cap = Mux(rem_w > W, W, rem_w)
         n_avail = Mux(self.vals_avail < rem_cap, self.vals_avail, rem_cap)
-        n_data = Mux(self.csr & (self.cols_avail < n_avail), self.cols_avail, n_avail)
+        # column indices available: halves (narrow) or pairs of halves
+        cols_avail = Mux(narrow, self.cols_avail, self.cols_avail >> 1)
+        n_data = Mux(csr & (cols_avail < n_avail), cols_avail, n_avail)
         m.d.comb += n.eq(Mux(empty, 1, n_data))
         bad_col = Signal()
         for j in range(W):
             e = deal.entries[j]
+            csr_col = Mux(narrow, self.cols[j], self.cols[2 * j])
+            col_bad = Mux(narrow, self.cols_bad[j],
+                          self.cols_bad[2 * j] | self.cols_high[2 * j + 1])
             m.d.comb += [e.row.eq(row), e.first.eq(first if j == 0 else 0),
                          e.last.eq(empty | (rem_w == j + 1)),
                          e.value.eq(Mux(empty, 0, self.vals[j])),
-                         e.col.eq(Mux(empty, 0, Mux(self.csr, self.cols[j], col + j)))]
-            with m.If(self.csr & ~empty & (j < n) & self.cols_bad[j]):
+                         e.col.eq(Mux(empty, 0, Mux(csr, csr_col, col + j)))]
+            with m.If(csr & ~empty & (j < n) & col_bad):
                 m.d.comb += bad_col.eq(1)
         m.d.comb += deal.count.eq(n)
 
@@ -176,7 +192,8 @@ class OperandScanner(wiring.Component):
         m.d.comb += [held.ready.eq(group_ready), self.blocked.eq(held.valid & ~group_ready)]
         dealt = out_valid & deal_out.sink.ready
         with m.If(dealt & ~empty):
-            m.d.comb += [self.vals_take.eq(n), self.cols_take.eq(Mux(self.csr, n, 0))]
+            m.d.comb += [self.vals_take.eq(n),
+                         self.cols_take.eq(Mux(csr, Mux(narrow, n, n << 1), 0))]
             set_remaining(remaining - n)
             m.d.sync += [col.eq(col + n), first.eq(0)]
         cur_done = dealt & (empty | (n == rem_w))
@@ -202,7 +219,7 @@ class OperandScanner(wiring.Component):
 
         # Read the next row's length ahead, while its slot is free (or being freed).
         fetch = running & (fetched != self.m) & (~nxt_valid | nxt_taken)
-        with m.If(fetch & ~self.csr):
+        with m.If(fetch & ~csr):
             m.d.sync += [nxt_valid.eq(1), nxt_len.eq(self.k), fetched.eq(fetched + 1)]
         ptr = row_ptr.payload
         ptr_bad = (ptr < prev_ptr) | (ptr > self.nnz)
@@ -217,7 +234,7 @@ class OperandScanner(wiring.Component):
             with m.State("IDLE"):
                 on_start()
             with m.State("FIRST_PTR"):
-                with m.If(~self.csr):
+                with m.If(~csr):
                     m.next = "RUN"
                 with m.Else():
                     m.d.comb += row_ptr.ready.eq(1)
@@ -228,7 +245,7 @@ class OperandScanner(wiring.Component):
                             m.next = "RUN"
             with m.State("RUN"):
                 m.d.comb += running.eq(1)
-                with m.If(fetch & self.csr):
+                with m.If(fetch & csr):
                     m.d.comb += row_ptr.ready.eq(1)
                     with m.If(row_ptr.valid):
                         with m.If(ptr_bad):
@@ -239,7 +256,7 @@ class OperandScanner(wiring.Component):
                 with m.If(cur_valid & bad_col):
                     fail(ErrorCode.COLUMN_OUT_OF_RANGE)
                 with m.If((row == self.m) & ~cur_valid & ~deal_out.source.valid & ~held.valid):
-                    with m.If(self.csr & (prev_ptr != self.nnz)):
+                    with m.If(csr & (prev_ptr != self.nnz)):
                         fail(ErrorCode.BAD_ROW_POINTERS)   # row_ptr[m] disagrees with nnz
                     with m.Else():
                         m.next = "DONE"

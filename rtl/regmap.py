@@ -8,7 +8,7 @@ from enum import IntEnum
 
 __all__ = ["Register", "REGISTERS", "REG", "COUNTERS", "DescriptorField", "DESCRIPTOR_FIELDS",
            "DESC", "DESCRIPTOR_BYTES", "DESCRIPTOR_ALIGN", "ErrorCode", "Status", "Control",
-           "ID_MAGIC", "VERSION", "MODE_DENSE", "MODE_CSR", "FLAG_ACCUMULATE", "MAX_M", "MAX_NNZ",
+           "ID_MAGIC", "VERSION", "MODE_DENSE", "MODE_CSR", "FLAG_ACCUMULATE", "FLAG_COLIDX16", "MAX_M", "MAX_NNZ",
            "MAX_DENSE_A_BYTES", "Field", "FIELDS", "config_word", "decode_fields",
            "markdown_table"]
 
@@ -134,6 +134,7 @@ REG = {r.name: r.offset for r in REGISTERS}
 MODE_DENSE = 0
 MODE_CSR = 1
 FLAG_ACCUMULATE = 1           # FLAGS bit 0
+FLAG_COLIDX16 = 2             # FLAGS bit 1
 
 # Limits of one job, whatever the configuration (the B scratchpad adds
 # K x ceil(chunks / pes) <= b_words: each PE's bank holds K words per chunk it owns).
@@ -157,12 +158,13 @@ _DESC_LIST = [
     ("N", "Columns of B and C in this job (1..max_chunks*lanes)."),
     ("NNZ", "CSR: stored entries of A (ignored in dense mode)."),
     ("A_ROWPTR", "CSR: address of M+1 int32 row pointers."),
-    ("A_COLIDX", "CSR: address of NNZ int32 column indices."),
+    ("A_COLIDX", "CSR: address of NNZ column indices: int32, or uint16 with FLAGS.COLIDX16."),
     ("A_VALUES", "Address of A's int8 values (CSR: NNZ of them; dense: M*K)."),
     ("B_ADDR", "Address of B: K rows of ceil(N/L)*L int8, zero-padded."),
     ("C_ADDR", "Address of C's first element (int32), aligned to 4*L bytes."),
     ("C_STRIDE", "Bytes between rows of C; a multiple of 4*L."),
-    ("FLAGS", "bit 0 ACCUMULATE: C += A.B (the old C is read back, inside the window); other "
+    ("FLAGS", "bit 0 ACCUMULATE: C += A.B (the old C is read back, inside the window); bit 1 "
+              "COLIDX16: CSR column indices are uint16 (3 bytes per nonzero instead of 5); other "
               "bits reserved (0)."),
 ]
 DESCRIPTOR_FIELDS = [DescriptorField(n, i, d) for i, (n, d) in enumerate(_DESC_LIST)]

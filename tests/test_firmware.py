@@ -69,10 +69,10 @@ def test_deep_csr_takes_only_the_columns_its_rows_use():
     k = 2 * cfg.max_k + 10
     a = sp.csr_array((np.arange(3 * k) % 7 == 0).reshape(3, k).astype(np.int8))
     p = plan(a, np.ones((k, 2), np.int8), mode="csr")
-    assert [j.fields["K"] for j in p.jobs] == [a.nnz] and p.jobs[0].fields["FLAGS"] == 0
+    assert [j.fields["K"] for j in p.jobs] == [a.nnz] and p.jobs[0].fields["FLAGS"] == 2
     wide = sp.csr_array(np.ones((2, k), np.int8))
     p = plan(wide, np.ones((k, 2), np.int8), mode="csr")
-    assert [(j.fields["M"], j.fields["K"], j.fields["FLAGS"]) for j in p.jobs] == \
+    assert [(j.fields["M"], j.fields["K"], j.fields["FLAGS"] & 1) for j in p.jobs] == \
         [(1, cfg.max_k, 0), (1, cfg.max_k, 1), (1, 10, 1)] * 2
     assert sum(j.fields["NNZ"] for j in p.jobs) == wide.nnz
 
@@ -102,7 +102,7 @@ def test_layout_alignment_and_round_trip(mode):
     order = p.column_order if mode == "csr" else np.arange(7)    # CSR: B rows renumbered
     assert np.array_equal(btile[:, :11], b[order]) and not btile[:, 11:].any()
     if mode == "csr":
-        ix = np.frombuffer(bytes(p.image[f["A_COLIDX"] - base:][:a.nnz * 4]), "<i4")
+        ix = np.frombuffer(bytes(p.image[f["A_COLIDX"] - base:][:a.nnz * 2]), "<u2")   # COLIDX16
         data = np.frombuffer(bytes(p.image[f["A_VALUES"] - base:][:a.nnz]), np.int8)
         stored = sp.csr_array((data, order[ix], rp), shape=a.shape)
         assert (stored != a).nnz == 0, "A's columns renumbered consistently with B's rows"

@@ -21,7 +21,8 @@ import firmware
 from firmware import ZerotileError, FormatError, TooLargeError
 from firmware.planner import pack_descriptor, POISON
 from rtl.config import TileConfig
-from rtl.regmap import DESC, DESCRIPTOR_BYTES, MODE_CSR, MODE_DENSE, FLAG_ACCUMULATE
+from rtl.regmap import (DESC, DESCRIPTOR_BYTES, MODE_CSR, MODE_DENSE, FLAG_ACCUMULATE,
+                        FLAG_COLIDX16)
 import golden
 
 settings.register_profile("zerotile", max_examples=150, derandomize=True, deadline=None,
@@ -67,7 +68,8 @@ def decode(plan):
         if field["MODE"] == MODE_CSR:
             nnz = field["NNZ"]
             indptr = _words(image, base, field["A_ROWPTR"], m + 1, "<i4")
-            indices = _words(image, base, field["A_COLIDX"], nnz, "<i4")
+            indices = _words(image, base, field["A_COLIDX"], nnz,
+                             "<u2" if field["FLAGS"] & FLAG_COLIDX16 else "<i4")
             data = _words(image, base, field["A_VALUES"], nnz, "i1")
             a = ("csr", indptr, indices, data)
         else:
@@ -132,7 +134,8 @@ def execute_plan(plan):
         if field["MODE"] == MODE_CSR:
             nnz = field["NNZ"]
             a = sp.csr_array((_words(image, base, field["A_VALUES"], nnz, "i1"),
-                              _words(image, base, field["A_COLIDX"], nnz, "<i4"),
+                              _words(image, base, field["A_COLIDX"], nnz,
+                                     "<u2" if field["FLAGS"] & FLAG_COLIDX16 else "<i4"),
                               _words(image, base, field["A_ROWPTR"], m + 1, "<i4")), shape=(m, k))
         else:
             a = _words(image, base, field["A_VALUES"], m * k, "i1").reshape(m, k)
@@ -155,12 +158,13 @@ SMALL = TileConfig(pes=2, lanes=2, bus_bits=32, b_words=16, max_chunks=4)
 
 @given(a=csr_matrices(max_dim=60), n=st.integers(1, 20),
        mode=st.sampled_from(["csr", "dense", "auto"]), accumulate=st.booleans(),
-       cfg=st.sampled_from([SMALL] + CONFIGS), seed=st.integers(0, 2**32 - 1))
-def test_every_plan_computes_the_product(a, n, mode, accumulate, cfg, seed):
+       cfg=st.sampled_from([SMALL] + CONFIGS), index_bytes=st.sampled_from([2, 4]),
+       seed=st.integers(0, 2**32 - 1))
+def test_every_plan_computes_the_product(a, n, mode, accumulate, cfg, index_bytes, seed):
     rng = np.random.default_rng(seed)
     b = rng.integers(-128, 128, (a.shape[1], n)).astype(np.int8)
     c = rng.integers(-2**31, 2**31, (a.shape[0], n)) if accumulate else None
-    p = firmware.plan(a, b, c=c, config=cfg, mode=mode)
+    p = firmware.plan(a, b, c=c, config=cfg, mode=mode, column_index_bytes=index_bytes)
     for job in p.jobs:
         f = job.fields
         assert 1 <= f["K"] <= cfg.max_k and 1 <= f["N"] <= cfg.max_n
@@ -195,7 +199,7 @@ def test_windows_cover_deep_sparse_a_with_reordered_rows():
     assert p.row_order is not None, "rows should be reordered"
     b_rows = sum(j.fields["K"] for j in p.jobs)
     assert b_rows <= 1.5 * w * h, f"B rows read {b_rows} for K = {w * h}"
-    assert not any(j.fields["FLAGS"] for j in p.jobs), "no row needs a K slab"
+    assert not any(j.fields["FLAGS"] & FLAG_ACCUMULATE for j in p.jobs), "no row needs a K slab"
     assert np.array_equal(execute_plan(p), golden.spmm(a, b))
     shuffled = firmware.plan(a, b, mode="csr", config=cfg)
     assert np.array_equal(shuffled.row_order, p.row_order), "the plan is deterministic"

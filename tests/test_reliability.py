@@ -162,7 +162,7 @@ def malformed_cases():
     bad_desc = ErrorCode.BAD_DESCRIPTOR
     out = [
         ("unknown mode", tamper(good(), "MODE", 7), bad_desc),
-        ("unknown flag", tamper(good(), "FLAGS", 2), bad_desc),
+        ("unknown flag", tamper(good(), "FLAGS", 4), bad_desc),
         ("zero rows (M = 0)", tamper(good(), "M", 0), bad_desc),
         ("zero depth (K = 0)", tamper(good(), "K", 0), bad_desc),
         ("zero columns (N = 0)", tamper(good(), "N", 0), bad_desc),
@@ -197,11 +197,18 @@ def malformed_cases():
                 ErrorCode.BAD_ROW_POINTERS))
     p = good()
     col = p.jobs[0].fields["A_COLIDX"] - p.base
-    p.image[col + 8:col + 12] = (9 + 5).to_bytes(4, "little")
-    out.append(("column index >= K", p, ErrorCode.COLUMN_OUT_OF_RANGE))
-    p = good()
-    p.image[col:col + 4] = (0xFFFF_FFFF).to_bytes(4, "little")
-    out.append(("negative column index", p, ErrorCode.COLUMN_OUT_OF_RANGE))
+    p.image[col + 4:col + 6] = (9 + 5).to_bytes(2, "little")
+    out.append(("column index >= K (uint16)", p, ErrorCode.COLUMN_OUT_OF_RANGE))
+    wide = firmware.plan(a, b, mode="csr", column_index_bytes=4)
+    col = wide.jobs[0].fields["A_COLIDX"] - wide.base
+    wide.image[col + 8:col + 12] = (9 + 5).to_bytes(4, "little")
+    out.append(("column index >= K (int32)", wide, ErrorCode.COLUMN_OUT_OF_RANGE))
+    wide = firmware.plan(a, b, mode="csr", column_index_bytes=4)
+    wide.image[col:col + 4] = (0xFFFF_FFFF).to_bytes(4, "little")
+    out.append(("negative column index (int32)", wide, ErrorCode.COLUMN_OUT_OF_RANGE))
+    wide = firmware.plan(a, b, mode="csr", column_index_bytes=4)
+    wide.image[col + 4:col + 8] = (1 << 16).to_bytes(4, "little")
+    out.append(("column index 65,536 (int32, low half 0)", wide, ErrorCode.COLUMN_OUT_OF_RANGE))
     p = good()
     p.jobs[0].desc_addr = p.limit + 64
     out.append(("descriptor outside the window", p, ErrorCode.DESC_OUTSIDE_WINDOW))

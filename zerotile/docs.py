@@ -8,7 +8,9 @@ Sections (between ``<!-- NAME:begin -->`` and ``<!-- NAME:end -->``):
 * ``synth-sweep``: ``docs/synth_sweep.csv`` (written by ``zerotile synth --sweep``);
 * ``performance-targets``: the target workloads on the native engine, default DRAM;
 * ``matrix-results``: every bundled matrix, CSR and dense, N = 16, seed 1, native engine;
-* ``bench-results``: ``docs/bench/bench.md`` (written by ``zerotile bench --out docs/bench``).
+* ``bench-results``: ``docs/bench/bench.md`` (written by ``zerotile bench --out docs/bench``);
+* ``real-sizes``: ``docs/bench/matrices.md`` (written by ``zerotile bench --matrices
+  ../shared/data/mtx --out docs/bench``).
 """
 from pathlib import Path
 
@@ -121,6 +123,7 @@ def sections():
         "synth-sweep": lambda: sweep_markdown(read_sweep_csv(ROOT / "docs" / "synth_sweep.csv")),
         # measured on the machine that ran `zerotile bench --out docs/bench` (scipy timings)
         "bench-results": lambda: (ROOT / "docs" / "bench" / "bench.md").read_text(),
+        "real-sizes": lambda: (ROOT / "docs" / "bench" / "matrices.md").read_text(),
         "performance-targets": _targets_table,
         "matrix-results": _matrix_table,
     }

@@ -110,12 +110,12 @@ typedef struct {
     uint32_t n; /* Columns of B and C in this job (1..max_chunks*lanes). */
     uint32_t nnz; /* CSR: stored entries of A (ignored in dense mode). */
     uint32_t a_rowptr; /* CSR: address of M+1 int32 row pointers. */
-    uint32_t a_colidx; /* CSR: address of NNZ int32 column indices. */
+    uint32_t a_colidx; /* CSR: address of NNZ column indices: int32, or uint16 with FLAGS.COLIDX16. */
     uint32_t a_values; /* Address of A's int8 values (CSR: NNZ of them; dense: M*K). */
     uint32_t b_addr; /* Address of B: K rows of ceil(N/L)*L int8, zero-padded. */
     uint32_t c_addr; /* Address of C's first element (int32), aligned to 4*L bytes. */
     uint32_t c_stride; /* Bytes between rows of C; a multiple of 4*L. */
-    uint32_t flags; /* bit 0 ACCUMULATE: C += A.B (the old C is read back, inside the window); other bits reserved (0). */
+    uint32_t flags; /* bit 0 ACCUMULATE: C += A.B (the old C is read back, inside the window); bit 1 COLIDX16: CSR column indices are uint16 (3 bytes per nonzero instead of 5); other bits reserved (0). */
     uint32_t reserved13; /* reserved: write 0 */
     uint32_t reserved14; /* reserved: write 0 */
     uint32_t reserved15; /* reserved: write 0 */
