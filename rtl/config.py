@@ -49,8 +49,9 @@ class TileConfig:
             raise ValueError(f"b_words must be a power of two >= 16, not {self.b_words!r}")
         if not _is_pow2(self.max_chunks) or self.max_chunks < 2:
             raise ValueError(f"max_chunks must be a power of two >= 2, not {self.max_chunks!r}")
-        if not _is_pow2(self.pe_fifo_depth) or self.pe_fifo_depth < 2:
-            raise ValueError(f"pe_fifo_depth must be a power of two >= 2, not {self.pe_fifo_depth!r}")
+        if not _is_pow2(self.pe_fifo_depth) or self.pe_fifo_depth < 4:
+            raise ValueError(f"pe_fifo_depth must be a power of two >= 4 (one entry per lane is "
+                             f"kept in reserve), not {self.pe_fifo_depth!r}")
         if not _is_pow2(self.scan_width) or self.scan_width > 8:
             raise ValueError(f"scan_width must be a power of two in 1..8, not "
                              f"{self.scan_width!r}")

@@ -112,7 +112,6 @@ class OperandScanner(wiring.Component):
         remaining = Signal(23)      # its entries not dealt yet (a row holds < 2^22)
         first = Signal()
         col = Signal(17)            # dense mode: its next column
-        target = Signal(range(max(P, 2)))
         nxt_valid = Signal()        # the length of the row after it, read ahead
         nxt_len = Signal(23)
         prev_ptr = Signal(32)
@@ -172,19 +171,20 @@ class OperandScanner(wiring.Component):
         m.d.comb += deal.count.eq(n)
 
         # Deals leave through a register slice, then go to every PE of their group at once.
-        m.submodules.deal_out = deal_out = RegisterSlice(data.StructLayout({
-            "deal": deal_layout(W), "target": range(max(P, 2))}))
+        # (``dest``: the PEs of the target group, one bit each, from registers)
+        deal_dest = data.StructLayout({"deal": deal_layout(W), "dest": P})
+        m.submodules.deal_out = deal_out = RegisterSlice(deal_dest)
         running = Signal()
         out_valid = running & cur_valid & (n != 0) & ~bad_col
-        m.d.comb += [deal_out.sink.payload.deal.eq(deal), deal_out.sink.payload.target.eq(target),
+        m.d.comb += [deal_out.sink.payload.deal.eq(deal),
+                     deal_out.sink.payload.dest.eq(Cat(*in_target)),
                      deal_out.sink.valid.eq(out_valid)]
         # a second stage, so the placer can keep the first beside the scanner and the second
         # beside the PEs (the deal fans out to every PE)
-        m.submodules.deal_fanout = deal_fanout = RegisterSlice(data.StructLayout({
-            "deal": deal_layout(W), "target": range(max(P, 2))}))
+        m.submodules.deal_fanout = deal_fanout = RegisterSlice(deal_dest)
         wiring.connect(m, deal_out.source, deal_fanout.sink)
         held = deal_fanout.source
-        member = [groups[i] == held.payload.target for i in range(P)]
+        member = [held.payload.dest[i] for i in range(P)]
         group_ready = Cat(*(outs[i].ready | ~member[i] for i in range(P))).all()
         for i in range(P):
             m.d.comb += [outs[i].payload.eq(held.payload.deal),
@@ -204,8 +204,7 @@ class OperandScanner(wiring.Component):
             m.d.sync += [row.eq(row + 1), cur_valid.eq(0)]
         with m.If(nxt_taken):
             set_remaining(nxt_len)
-            m.d.sync += [cur_valid.eq(1), first.eq(1), col.eq(0), target.eq(best),
-                         nxt_valid.eq(0)]
+            m.d.sync += [cur_valid.eq(1), first.eq(1), col.eq(0), nxt_valid.eq(0)]
             m.d.sync += [in_target[i].eq(groups[i] == best) for i in range(P)]
 
         # Errors leave from registers (one cycle after the cause).

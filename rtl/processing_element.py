@@ -32,8 +32,8 @@ class ProcessingElement(wiring.Component):
     * ``deals``: work from the scanner, up to ``width`` entries per cycle (``deal_layout``),
       queued ``fifo_depth`` entries deep per lane of the queue (``width`` lanes written round
       robin, read in order); ``load`` is the queue fill one cycle earlier. A row's entries
-      arrive contiguously,
-      ``first`` to ``last``. ``deals.ready`` means any deal fits.
+      arrive contiguously, ``first`` to ``last``. ``deals.ready`` means any deal fits; it
+      comes from a register (each queue lane keeps one entry in reserve for it).
     * ``chunks``, ``k``, ``first_chunk``, ``chunk_step``: job settings, stable from at least
       three cycles before the first entry until the PE is idle.
     * ``b_addr`` / ``b_data``: a read port of its scratchpad bank, one cycle of latency.
@@ -82,7 +82,15 @@ class ProcessingElement(wiring.Component):
             queues.append(q)
         wsel = Signal(range(max(W, 2)))
         rsel = Signal(range(max(W, 2)))
-        m.d.comb += self.deals.ready.eq(Cat(*(q.w_stream.ready for q in queues)).all())
+        # ready from a register: after this cycle's writes and reads every lane still has room
+        # for one more entry besides the one SyncFIFOBuffered's output register holds, so
+        # the deal taken next cycle fits (a lane takes at most one entry per cycle)
+        lane_room = []
+        for q in queues:
+            nxt = (q.level + (q.w_stream.valid & q.w_stream.ready)
+                   - (q.r_stream.valid & q.r_stream.ready))
+            lane_room.append(nxt <= self.fifo_depth - 2)
+        m.d.sync += self.deals.ready.eq(Cat(*lane_room).all())
         for j, q in enumerate(queues):
             slot = (j - wsel) & (W - 1) if W > 1 else Const(0)
             with m.Switch(slot):
