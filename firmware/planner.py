@@ -262,7 +262,7 @@ def _csr_parts(a_csr, blocks, cap):
             cols = np.zeros(1, dtype=np.int64)          # an all-empty block: a zero B row
         local = np.empty(a_csr.shape[1], dtype=np.int64)
         local[cols] = np.arange(len(cols))
-        renum = sp.csr_array((rows.data, local[rows.indices], rows.indptr),
+        renum = sp.csr_array((rows.data.copy(), local[rows.indices], rows.indptr.copy()),
                              shape=(r1 - r0, len(cols)))
         for s, c0 in enumerate(range(0, len(cols), cap)):
             c1 = min(len(cols), c0 + cap)
@@ -312,7 +312,8 @@ def csr_tiling(a_csr, n, config):
         column_order = first_touch_order(a_csr)
         new_index = np.empty(k, dtype=np.int64)
         new_index[column_order] = np.arange(k)
-        a_csr = sp.csr_array((a_csr.data, new_index[a_csr.indices], a_csr.indptr), shape=(m, k))
+        a_csr = sp.csr_array((a_csr.data.copy(), new_index[a_csr.indices], a_csr.indptr.copy()),
+                             shape=(m, k))
         a_csr.sort_indices()
         parts = [Part(r0, r1, column_order, sp.csr_array(a_csr[r0:r1]), True)
                  for r0, r1 in row_blocks("csr", a_csr.indptr, k)]
@@ -322,7 +323,8 @@ def csr_tiling(a_csr, n, config):
     column_order = first_touch_order(a_csr)
     new_index = np.empty(k, dtype=np.int64)
     new_index[column_order] = np.arange(k)
-    a_ft = sp.csr_array((a_csr.data, new_index[a_csr.indices], a_csr.indptr), shape=(m, k))
+    a_ft = sp.csr_array((a_csr.data.copy(), new_index[a_csr.indices], a_csr.indptr.copy()),
+                        shape=(m, k))
     a_ft.sort_indices()
     candidates = []
     chunk_options = sorted({min(widest, 1 << i) for i in range(widest.bit_length() + 1)})
