@@ -71,7 +71,8 @@ class ElementWindow(wiring.Component):
         level = Signal(range(cap + 1))
         left = Signal.like(self.count)        # elements still to come in from beats
 
-        m.d.comb += self.avail.eq(Mux(level < W, level, W))
+        # ``avail`` is min(level, W), kept in its own register (set beside ``level``)
+        level_next = Signal(range(cap + 1))
         for j in range(W):
             m.d.comb += self.window[j].eq(buf[j][:self.elem_bits])
             if fb:
@@ -100,9 +101,11 @@ class ElementWindow(wiring.Component):
                         with m.If((kept == kk) & (j >= kk)):
                             m.d.comb += new.eq(beat.word_select(j - kk, eb))
             m.d.sync += buf[j].eq(new)
-        m.d.sync += level.eq(kept + Mux(accept, n_in, 0))
+        m.d.comb += level_next.eq(kept + Mux(accept, n_in, 0))
+        m.d.sync += [level.eq(level_next),
+                     self.avail.eq(Mux(level_next < W, level_next, W))]
         with m.If(accept):
             m.d.sync += left.eq(left - n_in)
         with m.If(self.start):
-            m.d.sync += [level.eq(0), left.eq(self.count)]
+            m.d.sync += [level.eq(0), self.avail.eq(0), left.eq(self.count)]
         return m

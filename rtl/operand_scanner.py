@@ -147,6 +147,15 @@ class OperandScanner(wiring.Component):
         def set_remaining(value):
             m.d.sync += [remaining.eq(value), rem_w.eq(Mux(value > W, W + 1, value[:len(rem_w)]))]
 
+        def deal_from_remaining(n):
+            # remaining - n, and its cap, without a wide subtract-then-compare: above 2W the
+            # cap stays W + 1 (n <= W); at or below, a few low bits decide it
+            low = Signal(range(2 * W + 1), name="remaining_low")
+            m.d.comb += low.eq(remaining[:len(low)] - n)
+            m.d.sync += [remaining.eq(remaining - n),
+                         rem_w.eq(Mux(remaining > 2 * W, W + 1,
+                                      Mux(low > W, W + 1, low[:len(rem_w)])))]
+
         deal = Signal(deal_layout(W))
         n = Signal(range(W + 1))
         empty = rem_w == 0
@@ -194,7 +203,7 @@ class OperandScanner(wiring.Component):
         with m.If(dealt & ~empty):
             m.d.comb += [self.vals_take.eq(n),
                          self.cols_take.eq(Mux(csr, Mux(narrow, n, n << 1), 0))]
-            set_remaining(remaining - n)
+            deal_from_remaining(n)
             m.d.sync += [col.eq(col + n), first.eq(0)]
         cur_done = dealt & (empty | (n == rem_w))
 
