@@ -149,6 +149,7 @@ class Accelerator(wiring.Component):
         group_shift = Signal(range(max(P.bit_length(), 2)))
         group_mask = Signal(range(max(P, 2)))
         b_row = Signal(range(cfg.b_words + 1))     # rows of B loaded so far
+        b_last_row = Signal()      # b_row is B's last row (kept beside b_row, a register)
         b_wr_addr = Signal(range(cfg.b_words))
         b_wr_data = Signal(8 * L)
         b_wr_chunk = Signal(range(cfg.max_chunks))
@@ -486,7 +487,8 @@ class Accelerator(wiring.Component):
                         values.start.eq(1), values.count.eq(val_count),
                         scanner.start.eq(1),
                     ]
-                    m.d.sync += [b_addr.eq(0), b_chunk.eq(0), b_row.eq(0), b_beat.eq(0)]
+                    m.d.sync += [b_addr.eq(0), b_chunk.eq(0), b_row.eq(0), b_beat.eq(0),
+                                 b_last_row.eq(job.K == 1)]
                     if words_per_b == 0:
                         m.d.comb += [b_split.start.eq(1), b_split.count.eq(b_needed)]
                     m.next = "LOAD_B"
@@ -519,8 +521,9 @@ class Accelerator(wiring.Component):
                              b_wr_en.eq(word_done)]
                 with m.If(word_done):
                     with m.If(b_chunk == chunks - 1):
-                        m.d.sync += [b_chunk.eq(0), b_row.eq(b_row + 1), b_addr.eq(b_row + 1)]
-                        with m.If(b_row == job.K - 1):      # the last word of B
+                        m.d.sync += [b_chunk.eq(0), b_row.eq(b_row + 1), b_addr.eq(b_row + 1),
+                                     b_last_row.eq(b_row + 2 == job.K)]
+                        with m.If(b_last_row):              # the last word of B
                             m.next = "RUN"
                     with m.Else():
                         m.d.sync += b_chunk.eq(b_chunk + 1)

@@ -104,7 +104,8 @@ class OperandScanner(wiring.Component):
         row_ptr = row_ptr_in.source
 
         # the job's mode, registered here (the controller sets it well before ``start``)
-        csr, narrow = Signal(), Signal()
+        csr = Signal()
+        narrow = Signal()
         m.d.sync += [csr.eq(self.csr), narrow.eq(self.narrow)]
 
         row = Signal(17)            # the row being dealt

@@ -157,7 +157,7 @@ def test_vip_engine_from_the_command_line(tmp_path):
 def test_waves_are_fst_with_a_window_and_a_new_file_each_run(tmp_path):
     sizes = []
     for extra in ([], ["--waves-from", "100", "--waves-to", "200"]):
-        out = run_cli(["run", "karate", "--n", "8", "--waves", *extra], tmp_path)
+        out = run_cli(["run", "west0479", "--n", "8", "--waves", *extra], tmp_path)
         assert out.returncode == 0, out.stderr
         line = next(l for l in out.stdout.splitlines() if l.startswith("waveforms: "))
         path = Path(line.split()[1])
