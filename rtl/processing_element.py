@@ -82,14 +82,14 @@ class ProcessingElement(wiring.Component):
             queues.append(q)
         wsel = Signal(range(max(W, 2)))
         rsel = Signal(range(max(W, 2)))
-        # ready from a register: after this cycle's writes and reads every lane still has room
+        # ready from a register: even if this cycle writes every lane, each still has room
         # for one more entry besides the one SyncFIFOBuffered's output register holds, so
-        # the deal taken next cycle fits (a lane takes at most one entry per cycle)
+        # the deal taken next cycle fits (a lane takes at most one entry per cycle). Whether
+        # this cycle writes is not looked at: it depends on the other PEs of the group.
         lane_room = []
         for q in queues:
-            nxt = (q.level + (q.w_stream.valid & q.w_stream.ready)
-                   - (q.r_stream.valid & q.r_stream.ready))
-            lane_room.append(nxt <= self.fifo_depth - 2)
+            nxt = q.level - (q.r_stream.valid & q.r_stream.ready)
+            lane_room.append(nxt <= self.fifo_depth - 3)
         m.d.sync += self.deals.ready.eq(Cat(*lane_room).all())
         for j, q in enumerate(queues):
             slot = (j - wsel) & (W - 1) if W > 1 else Const(0)
