@@ -38,7 +38,8 @@ class ProcessingElement(wiring.Component):
       three cycles before the first entry until the PE is idle.
     * ``b_addr`` / ``b_data``: a read port of its scratchpad bank, one cycle of latency.
     * ``b_rows``: rows of B present in the scratchpad (B arrives row by row); an entry with
-      ``col >= b_rows`` waits.
+      ``col >= b_rows`` waits (``b_rows`` is registered on the way in: it may only grow while
+      a job runs).
     * ``results``: the finished row, one ``result_layout`` item per chunk, emitted when the
       row's ``last`` entry has been accumulated (four cycles after it issues: scratchpad
       read, its word registered, registered multiply, accumulate).
@@ -159,7 +160,11 @@ class ProcessingElement(wiring.Component):
         s1 = Signal(data.StructLayout({"valid": 1, "row": 16, "chunk": range(self.max_chunks),
                                        "value": signed(8), "first": 1, "last": 1}))
         room = finished.level + in_flight < out_depth
-        go = head_valid & room & owns & started & (head.col < self.b_rows)
+        # the count of B rows loaded comes from across the array: registered here first (it
+        # only grows, so a cycle-old value only delays an entry)
+        b_rows = Signal.like(self.b_rows, name="b_rows_here")
+        m.d.sync += b_rows.eq(self.b_rows)
+        go = head_valid & room & owns & started & (head.col < b_rows)
         m.d.comb += [
             self.issue.eq(go),
             self.stalled.eq(head_valid & ~room),
