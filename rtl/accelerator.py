@@ -150,6 +150,7 @@ class Accelerator(wiring.Component):
         group_mask = Signal(range(max(P, 2)))
         b_row = Signal(range(cfg.b_words + 1))     # rows of B loaded so far
         b_last_row = Signal()      # b_row is B's last row (kept beside b_row, a register)
+        size_bad = Signal()        # the descriptor's sizes disagree (checked in SIZE)
         b_wr_addr = Signal(range(cfg.b_words))
         b_wr_data = Signal(8 * L)
         b_wr_chunk = Signal(range(cfg.max_chunks))
@@ -415,9 +416,10 @@ class Accelerator(wiring.Component):
                 m.next = "SIZE"
                 datapath_errors()
             with m.State("SIZE"):
-                bad = (bad_fields | (~csr & (dense_vals >= MAX_DENSE_A_BYTES)) |
-                       (job.C_STRIDE < chunks * chunk_bytes))
-                with m.If(bad):
+                # the size checks go to a register, acted on in BOUNDS
+                m.d.sync += size_bad.eq((~csr & (dense_vals >= MAX_DENSE_A_BYTES)) |
+                                        (job.C_STRIDE < chunks * chunk_bytes))
+                with m.If(bad_fields):
                     latch_error(ErrorCode.BAD_DESCRIPTOR, desc_addr)
                 with m.Else():
                     nv = Mux(csr, job.NNZ[:22], dense_vals)
@@ -436,7 +438,7 @@ class Accelerator(wiring.Component):
                     m.next = "BOUNDS"
                 datapath_errors()
             with m.State("BOUNDS"):
-                with m.If(b_bank_needed > cfg.b_words):
+                with m.If(size_bad | (b_bank_needed > cfg.b_words)):
                     latch_error(ErrorCode.BAD_DESCRIPTOR, desc_addr)
                 with m.Else():
                     m.d.sync += [b_beats.eq(b_needed * words_per_b if words_per_b else
