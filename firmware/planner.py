@@ -308,24 +308,19 @@ def csr_tiling(a_csr, n, config):
         cols = chunks * L
         return [(c0, min(cols, n - c0)) for c0 in range(0, n, cols)]
 
-    if config.chunks_fitting(k) >= widest:
-        column_order = first_touch_order(a_csr)
-        new_index = np.empty(k, dtype=np.int64)
-        new_index[column_order] = np.arange(k)
-        a_csr = sp.csr_array((a_csr.data.copy(), new_index[a_csr.indices], a_csr.indptr.copy()),
-                             shape=(m, k))
-        a_csr.sort_indices()
-        parts = [Part(r0, r1, column_order, sp.csr_array(a_csr[r0:r1]), True)
-                 for r0, r1 in row_blocks("csr", a_csr.indptr, k)]
-        return None, column_order, parts, tiles_of(widest)
-
-    # K slabs over all rows (the fallback when rows share few columns under any order)
+    # A's columns (and B's rows) in first-touch order: B loads in the order rows need it
     column_order = first_touch_order(a_csr)
     new_index = np.empty(k, dtype=np.int64)
     new_index[column_order] = np.arange(k)
     a_ft = sp.csr_array((a_csr.data.copy(), new_index[a_csr.indices], a_csr.indptr.copy()),
                         shape=(m, k))
     a_ft.sort_indices()
+    if config.chunks_fitting(k) >= widest:
+        parts = [Part(r0, r1, column_order, sp.csr_array(a_ft[r0:r1]), True)
+                 for r0, r1 in row_blocks("csr", a_ft.indptr, k)]
+        return None, column_order, parts, tiles_of(widest)
+
+    # K slabs over all rows (the fallback when rows share few columns under any order)
     candidates = []
     chunk_options = sorted({min(widest, 1 << i) for i in range(widest.bit_length() + 1)})
     for chunks in chunk_options:
