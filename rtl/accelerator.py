@@ -22,6 +22,7 @@ from .accumulate_stage import AccumulateStage
 __all__ = ["Accelerator"]
 
 S_AXIL_ADDR_BITS = 8
+B_URGENT_HOLD = 64
 
 
 class Accelerator(wiring.Component):
@@ -170,6 +171,15 @@ class Accelerator(wiring.Component):
                          getattr(scanner, f"group{i}").eq(i >> group_shift)]
             m.d.comb += [getattr(scanner, f"load{i}").eq(pe.load)]
             wiring.connect(m, getattr(scanner, f"deals{i}"), pe.deals)
+        # B's stream goes first while a PE waits for a row of B that has not arrived (the A
+        # streams only need to keep ahead of the PEs); a register, as the PEs are far away.
+        b_starved = Signal()
+        b_hold = Signal(range(B_URGENT_HOLD + 1))   # cycles since a PE last waited for B
+        m.d.sync += b_starved.eq(Cat(*(pe.b_wait for pe in pes)).any())
+        with m.If(b_starved):
+            m.d.sync += b_hold.eq(B_URGENT_HOLD)
+        with m.Elif(b_hold != 0):
+            m.d.sync += b_hold.eq(b_hold - 1)
 
         # --- result arbiter: PE results -> write requests ----------------------------------
         # Registered stages: grant a PE with a finished chunk (round robin), take its chunk into
@@ -496,6 +506,8 @@ class Accelerator(wiring.Component):
                     m.next = "LOAD_B"
                 datapath_errors()
             with m.State("LOAD_B"):
+                # B before A's read-ahead while the PEs have recently waited for B
+                m.d.comb += reader.urgent.eq(b_hold != 0)
                 # DRAM holds B row-major (K rows of chunks*L bytes); chunk c of row k goes to
                 # the banks of the PEs owning c, word (c div G)*K + k.
                 beat = reader.data0.payload

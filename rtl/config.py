@@ -32,7 +32,7 @@ class TileConfig:
     bus_bits: int = 64
     b_words: int = 4096
     max_chunks: int = 8
-    pe_fifo_depth: int = 16
+    pe_fifo_depth: int = 32
     scan_width: int = 2
     max_burst: int = 16
     read_fifo_beats: int = 64

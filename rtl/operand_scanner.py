@@ -59,6 +59,8 @@ class OperandScanner(wiring.Component):
       index ``>= k``. The scanner then stops consuming input until the next ``start``; the
       entries already dealt stay valid.
     * ``blocked``: the scanner holds a deal whose PE group's queues are full (imbalance).
+    * ``starved``: a row is being dealt but the windows hold none of its next entries (A's
+      data is late); from a register, one cycle after.
 
     Throughput: ``width`` entries per cycle within a row; a row's last deal and the next
     row's first are in different cycles, so a row of ``e`` entries takes ``max(1,
@@ -83,7 +85,7 @@ class OperandScanner(wiring.Component):
             "vals": In(data.ArrayLayout(signed(8), width)), "vals_avail": In(range(width + 1)),
             "vals_take": Out(range(width + 1)),
             "done": Out(1), "error": Out(1), "error_code": Out(ErrorCode, init=ErrorCode.NONE),
-            "blocked": Out(1),
+            "blocked": Out(1), "starved": Out(1),
         }
         for i in range(pes):
             members[f"deals{i}"] = Out(stream.Signature(deal_layout(width)))
@@ -185,6 +187,7 @@ class OperandScanner(wiring.Component):
         deal_dest = data.StructLayout({"deal": deal_layout(W), "dest": P})
         m.submodules.deal_out = deal_out = RegisterSlice(deal_dest)
         running = Signal()
+        m.d.sync += self.starved.eq(running & cur_valid & ~empty & (n_data == 0))
         out_valid = running & cur_valid & (n != 0) & ~bad_col
         m.d.comb += [deal_out.sink.payload.deal.eq(deal),
                      deal_out.sink.payload.dest.eq(Cat(*in_target)),

@@ -45,7 +45,8 @@ class ProcessingElement(wiring.Component):
       read, its word registered, registered multiply, accumulate).
     * ``issue``: one lane-group issued this cycle (``L`` lane-slots); ``effectual``: how many of
       the lanes issued three cycles ago had both operands nonzero; ``stalled``: work is queued but
-      the result queue is full; ``idle``: nothing queued, in flight or unsent.
+      the result queue is full; ``b_wait``: the head entry waits for its row of B (from a
+      register, one cycle late); ``idle``: nothing queued, in flight or unsent.
 
     Products are int8 x int8 -> int16, accumulated in int32 with two's-complement wrap.
     """
@@ -65,7 +66,7 @@ class ProcessingElement(wiring.Component):
             "b_addr": Out(range(b_words)), "b_data": In(8 * lanes), "b_rows": In(17),
             "results": Out(stream.Signature(result_layout(lanes, max_chunks))),
             "issue": Out(1), "effectual": Out(range(lanes + 1)),
-            "stalled": Out(1), "idle": Out(1),
+            "stalled": Out(1), "b_wait": Out(1), "idle": Out(1),
         })
 
     def elaborate(self, platform):
@@ -164,7 +165,9 @@ class ProcessingElement(wiring.Component):
         # only grows, so a cycle-old value only delays an entry)
         b_rows = Signal.like(self.b_rows, name="b_rows_here")
         m.d.sync += b_rows.eq(self.b_rows)
-        go = head_valid & room & owns & started & (head.col < b_rows)
+        b_here = head.col < b_rows
+        go = head_valid & room & owns & started & b_here
+        m.d.sync += self.b_wait.eq(head_valid & owns & started & ~b_here)
         m.d.comb += [
             self.issue.eq(go),
             self.stalled.eq(head_valid & ~room),

@@ -31,6 +31,9 @@ class ReadEngine(wiring.Component):
     * ``beat``: one cycle per beat accepted on R (for the byte counter).
     * ``pending{i}``: stream ``i`` still has beats to issue (a new ``start{i}`` would replace
       them).
+    * ``urgent``: one bit per stream. While a stream whose bit is set has beats to issue,
+      the others issue only when their buffer (with what is in flight) is at most half full,
+      so the R channel carries the urgent stream's data ahead of the others' read-ahead.
 
     Bursts are INCR, at most ``max_burst`` beats, never cross a 4 KiB boundary, and are issued
     only when the stream's buffer (``fifo_beats``) has room for the whole burst, so R is never
@@ -56,7 +59,7 @@ class ReadEngine(wiring.Component):
             "win_base": In(addr_bits), "win_limit": In(addr_bits),
             "abort": In(1), "idle": Out(1),
             "read_error": Out(1), "window_error": Out(1), "error_addr": Out(addr_bits),
-            "beat": Out(1),
+            "beat": Out(1), "urgent": In(n_streams),
         }
         for i in range(n_streams):
             members[f"start{i}"] = In(1)
@@ -93,6 +96,12 @@ class ReadEngine(wiring.Component):
         # 4 KiB boundary), end address, beats left after it, and whether it leaves the window.
         # A stream asks to issue only once its plan matches its current address (``settle``).
         blen, bend, bleft, bbad, want, settle = [], [], [], [], [], []
+        # an urgent stream with beats left: the others read ahead only when hungry (registered)
+        urgent = Signal(n)
+        yield_to_urgent = Signal()
+        m.d.sync += [urgent.eq(self.urgent),
+                     yield_to_urgent.eq(Cat(*(self.urgent[i] & (left[i] != 0)
+                                              for i in range(n))).any())]
         for i in range(n):
             to_4k = Signal(13 - shift + 1, name=f"to_4k{i}")
             m.d.comb += to_4k.eq((4096 - addr[i][:12]) >> shift)
@@ -116,8 +125,11 @@ class ReadEngine(wiring.Component):
             ready = Signal(name=f"has_room{i}")
             m.d.sync += ready.eq((left[i] != 0) &
                                  (fifos[i].level + inflight[i] + ln <= self.fifo_beats))
+            # at most half full: may read ahead of an urgent stream (registered, like ``ready``)
+            hungry = Signal(name=f"hungry{i}")
+            m.d.sync += hungry.eq(fifos[i].level + inflight[i] + ln <= self.fifo_beats // 4)
             w = Signal(name=f"want{i}")
-            m.d.comb += w.eq(ready & (st == 0))
+            m.d.comb += w.eq(ready & (st == 0) & (hungry | ~yield_to_urgent | urgent[i]))
             blen.append(ln); bend.append(end); bleft.append(rest); bbad.append(bad)
             want.append(w); settle.append(st)
 
