@@ -46,7 +46,8 @@ class OperandScanner(wiring.Component):
       is out of range, as K <= 65,536). Dense mode reads ``m * k`` values row-major and
       generates the column itself.
     * ``deals{i}``: work for PE ``i`` (``deal_layout``); ``load{i}``: that PE's queue fill;
-      ``group{i}``: the group PE ``i`` belongs to in this job (stable while the job runs).
+      ``group{i}``: the group PE ``i`` belongs to in this job (stable from two cycles before
+      ``start`` while the job runs).
       Every deal goes to all PEs of one group at once (they split its columns), in the cycle
       all of them can take it. A deal holds consecutive entries of one row: as many as the
       row has left, at most ``width``, at most what the windows hold. The next row goes to
@@ -124,7 +125,12 @@ class OperandScanner(wiring.Component):
         # lockstep), from the loads of two cycles before; the group of the row being dealt
         # counts as full, so consecutive short rows spread out. (``done`` waits for the deal
         # slice to empty.)
-        leader = [Const(1)] + [groups[i] != groups[i - 1] for i in range(1, P)]
+        # the PEs' groups and which PE leads its group, registered (stable while a job runs)
+        groups = [Signal.like(groups[i], name=f"group_here{i}") for i in range(P)]
+        m.d.sync += [groups[i].eq(getattr(self, f"group{i}")) for i in range(P)]
+        leader = [Const(1)] + [Signal(name=f"leader{i}") for i in range(1, P)]
+        m.d.sync += [leader[i].eq(getattr(self, f"group{i}") != getattr(self, f"group{i - 1}"))
+                     for i in range(1, P)]
         best = Signal(range(max(P, 2)))
         full = (1 << len(loads[0])) - 1
         # the loads are registered here, beside the choice (they come from across the array),

@@ -26,7 +26,9 @@ class WriteEngine(wiring.Component):
     * ``win_base``/``win_limit``: a request touching bytes outside ``[win_base, win_limit)``
       is dropped and raises ``window_error`` (with ``error_addr``); nothing is issued for it.
     * ``write_error`` (pulse): a B response was SLVERR/DECERR; ``error_addr`` then holds that
-      burst's address.
+      burst's address. ``write_error`` and ``window_error`` (with ``error_addr``) come from
+      registers, one cycle after the response or the check; after either, the engine issues
+      no new burst (until reset).
     * ``abort``: drop the request waiting in the slot and take no new one; the burst in hand
       (its address already issued) finishes.
     * ``idle``: no request held and every issued burst has had its B response.
@@ -102,8 +104,17 @@ class WriteEngine(wiring.Component):
         m.submodules.awaiting = awaiting = SyncFIFO(width=self.addr_bits,
                                                     depth=self.max_outstanding)
         m.d.comb += awaiting.r_stream.ready.eq(b_go)
+        # Errors leave from registers; after one, no new burst is issued.
+        write_error = Signal(name="write_error_now")
+        window_error = Signal(name="window_error_now")
+        error_addr = Signal(self.addr_bits, name="error_addr_now")
+        halted = Signal()
+        m.d.sync += [self.write_error.eq(write_error), self.window_error.eq(window_error),
+                     self.error_addr.eq(error_addr)]
+        with m.If(write_error | window_error):
+            m.d.sync += halted.eq(1)
         with m.If(b_go & (axi.bresp != RESP_OKAY)):
-            m.d.comb += [self.write_error.eq(1), self.error_addr.eq(awaiting.r_stream.payload)]
+            m.d.comb += [write_error.eq(1), error_addr.eq(awaiting.r_stream.payload)]
 
         # A request waits in ``slot`` (with its window check registered) while the burst in
         # hand streams out; it becomes the burst in hand when that one is finished.
@@ -113,7 +124,7 @@ class WriteEngine(wiring.Component):
         # may go first: a subordinate may take W before AW).
         w_done = ~held | (w_go & axi.wlast)
         aw_done = ~aw_pending | aw_go
-        advance = (slot.valid & ~self.abort & w_done & aw_done &
+        advance = (slot.valid & ~self.abort & ~halted & w_done & aw_done &
                    (outstanding < self.max_outstanding - 1))
         new = Signal()
         with m.If(advance):
@@ -124,7 +135,9 @@ class WriteEngine(wiring.Component):
                 m.d.sync += [held.eq(1), aw_pending.eq(1), addr.eq(slot.addr),
                              shreg.eq(slot.data), beat.eq(0)]
             with m.Else():
-                m.d.comb += [self.window_error.eq(1), self.error_addr.eq(slot.addr)]
+                m.d.comb += window_error.eq(1)
+                with m.If(~write_error):
+                    m.d.comb += error_addr.eq(slot.addr)
         req = self.requests.payload
         m.d.comb += self.requests.ready.eq(~slot.valid & ~self.abort)     # from registers
         with m.If(self.abort):

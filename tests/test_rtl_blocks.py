@@ -167,11 +167,21 @@ def test_config_validation_messages():
     TileConfig(lanes=2, bus_bits=256)      # any power-of-two L >= 2 on any bus width
 
 
-def test_write_engine_bursts_window_and_error_address():
+@pytest.mark.parametrize("case", ["window", "slverr"])
+def test_write_engine_bursts_window_and_error_address(case):
+    """Bursts carry their chunk in order; a request outside the window is dropped with
+    ``window_error``, a SLVERR raises ``write_error``, each with the address; after an error
+    no new burst starts, and ``abort`` then leaves the engine idle."""
     from rtl.write_engine import WriteEngine
     dut = WriteEngine(chunk_bits=256, bus_bits=64)
-    requests = [(0x1000, 0x11), (0x1020, 0x22), (0x2000, 0x33), (0x1040, 0x44)]
-    seen = {"aw": [], "w": [], "errors": [], "window": []}
+    if case == "window":
+        requests = [(0x1000, 0x11), (0x1020, 0x22), (0x2000, 0x33), (0x1040, 0x44)]
+        slverr = None
+    else:
+        requests = [(0x1000, 0x11), (0x1020, 0x22), (0x1040, 0x33), (0x1060, 0x44),
+                    (0x1080, 0x55), (0x10a0, 0x66)]
+        slverr = 0x1020
+    seen = {"aw": [], "w": [], "errors": [], "window": [], "aw_cycles": [], "error_cycles": []}
 
     async def bench(ctx):
         ctx.set(dut.win_base, 0x1000)
@@ -179,7 +189,8 @@ def test_write_engine_bursts_window_and_error_address():
         queue = list(requests)
         b_queue = []
         rng = random.Random(5)
-        for _ in range(300):
+        for cycle in range(300):
+            ctx.set(dut.abort, cycle >= 280)
             ctx.set(dut.requests.valid, bool(queue))
             if queue:
                 ctx.set(dut.requests.payload.addr, queue[0][0])
@@ -189,7 +200,8 @@ def test_write_engine_bursts_window_and_error_address():
             if ctx.get(dut.axi.awvalid) and ctx.get(dut.axi.awready):
                 addr = ctx.get(dut.axi.awaddr)
                 seen["aw"].append((addr, ctx.get(dut.axi.awlen)))
-                b_queue.append(2 if addr == 0x1020 else 0)       # SLVERR for the second burst
+                seen["aw_cycles"].append(cycle)
+                b_queue.append(2 if addr == slverr else 0)
             if ctx.get(dut.axi.wvalid) and ctx.get(dut.axi.wready):
                 seen["w"].append((ctx.get(dut.axi.wdata), ctx.get(dut.axi.wlast)))
             if b_queue and len(seen["w"]) >= 4 * len(seen["aw"]) - 3:
@@ -199,8 +211,10 @@ def test_write_engine_bursts_window_and_error_address():
                 ctx.set(dut.axi.bvalid, 0)
             if ctx.get(dut.write_error):
                 seen["errors"].append(ctx.get(dut.error_addr))
+                seen["error_cycles"].append(cycle)
             if ctx.get(dut.window_error):
                 seen["window"].append(ctx.get(dut.error_addr))
+                seen["error_cycles"].append(cycle)
             b_taken = ctx.get(dut.axi.bvalid) and ctx.get(dut.axi.bready)
             taken = queue and ctx.get(dut.requests.ready)
             await ctx.tick()
@@ -208,15 +222,25 @@ def test_write_engine_bursts_window_and_error_address():
                 queue.pop(0)
             if b_taken:
                 b_queue.pop(0)
-        assert ctx.get(dut.idle)
+        assert ctx.get(dut.idle), "not idle after abort"
 
     run(dut, bench)
-    assert seen["aw"] == [(0x1000, 3), (0x1020, 3), (0x1040, 3)], "the burst outside the window must be dropped"
-    assert seen["window"] == [0x2000]
-    assert [d for d, _ in seen["w"]] == [v for _, v in (requests[0], requests[1], requests[3])
-                                          for _ in range(4)]
-    assert [last for _, last in seen["w"]] == [False, False, False, True] * 3
-    assert seen["errors"] == [0x1020]
+    issued = [a for a, _ in seen["aw"]]
+    assert all(length == 3 for _, length in seen["aw"])
+    assert seen["error_cycles"], "no error raised"
+    first_error = seen["error_cycles"][0]
+    late = [a for a, c in zip(issued, seen["aw_cycles"]) if c > first_error]
+    assert not late, f"bursts {[hex(a) for a in late]} started after the error (cycle {first_error})"
+    if case == "window":
+        assert issued == [0x1000, 0x1020], f"bursts {[hex(a) for a in issued]}"
+        assert seen["window"] == [0x2000] and seen["errors"] == []
+    else:
+        assert seen["errors"] == [0x1020] and seen["window"] == []
+        assert issued == [a for a, _ in requests[:len(issued)]] and len(issued) >= 2
+    # every issued burst carried its own chunk, four beats, the last one marked
+    values = dict(requests)
+    assert [d for d, _ in seen["w"]] == [values[a] for a in issued for _ in range(4)]
+    assert [last for _, last in seen["w"]] == [False, False, False, True] * len(issued)
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
