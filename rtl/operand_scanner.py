@@ -138,7 +138,10 @@ class OperandScanner(wiring.Component):
         loads_here = [Signal.like(loads[i], name=f"load_here{i}") for i in range(P)]
         in_target = [Signal(name=f"in_target{i}") for i in range(P)]
         m.d.sync += [loads_here[i].eq(loads[i]) for i in range(P)]
-        eff = [Mux(cur_valid & in_target[i], full, loads_here[i]) for i in range(P)]
+        # ``marked[i]``: PE i is in the group of the row being dealt (cur_valid & in_target[i],
+        # kept as its own register beside the pick)
+        marked = [Signal(name=f"marked{i}") for i in range(P)]
+        eff = [Mux(marked[i], full, loads_here[i]) for i in range(P)]
         # a tree of pairwise picks (log2 P levels); on a tie the lower PE, so the lower group
         cands = [(leader[i], eff[i], groups[i]) for i in range(P)]
         while len(cands) > 1:
@@ -221,10 +224,12 @@ class OperandScanner(wiring.Component):
         nxt_taken = running & nxt_valid & (~cur_valid | cur_done)
         with m.If(cur_done):
             m.d.sync += [row.eq(row + 1), cur_valid.eq(0)]
+            m.d.sync += [mk.eq(0) for mk in marked]
         with m.If(nxt_taken):
             set_remaining(nxt_len)
             m.d.sync += [cur_valid.eq(1), first.eq(1), col.eq(0), nxt_valid.eq(0)]
             m.d.sync += [in_target[i].eq(groups[i] == best) for i in range(P)]
+            m.d.sync += [marked[i].eq(groups[i] == best) for i in range(P)]
 
         # Errors leave from registers (one cycle after the cause).
         fail_now = Signal()
@@ -244,6 +249,7 @@ class OperandScanner(wiring.Component):
 
         def on_start():
             with m.If(self.start):
+                m.d.sync += [mk.eq(0) for mk in marked]
                 m.d.sync += [row.eq(0), fetched.eq(0), cur_valid.eq(0), nxt_valid.eq(0),
                              prev_ptr.eq(0)]
                 m.next = "FIRST_PTR"
