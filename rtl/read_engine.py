@@ -32,7 +32,8 @@ class ReadEngine(wiring.Component):
     * ``pending{i}``: stream ``i`` still has beats to issue (a new ``start{i}`` would replace
       them).
     * ``urgent``: one bit per stream. While a stream whose bit is set has beats to issue,
-      the others issue only when their buffer (with what is in flight) is at most half full,
+      the others issue only when their buffer (with what is in flight) is at most a quarter
+      full (judged from registers, a cycle late),
       so the R channel carries the urgent stream's data ahead of the others' read-ahead.
 
     Bursts are INCR, at most ``max_burst`` beats, never cross a 4 KiB boundary, and are issued
@@ -122,14 +123,15 @@ class ReadEngine(wiring.Component):
                 m.d.sync += st.eq(st - 1)
             # Registered too: the room only grows while a stream does not issue (a beat
             # arriving moves from in-flight to buffered), and a stream that issued is settling.
+            # While an urgent stream has beats left, the others issue only when at most a
+            # quarter full (with what is in flight). Both in the same register, off the pick.
+            level = fifos[i].level + inflight[i] + ln
             ready = Signal(name=f"has_room{i}")
-            m.d.sync += ready.eq((left[i] != 0) &
-                                 (fifos[i].level + inflight[i] + ln <= self.fifo_beats))
-            # at most half full: may read ahead of an urgent stream (registered, like ``ready``)
-            hungry = Signal(name=f"hungry{i}")
-            m.d.sync += hungry.eq(fifos[i].level + inflight[i] + ln <= self.fifo_beats // 4)
+            m.d.sync += ready.eq((left[i] != 0) & (level <= self.fifo_beats) &
+                                 ((level <= self.fifo_beats // 4) | ~yield_to_urgent |
+                                  urgent[i]))
             w = Signal(name=f"want{i}")
-            m.d.comb += w.eq(ready & (st == 0) & (hungry | ~yield_to_urgent | urgent[i]))
+            m.d.comb += w.eq(ready & (st == 0))
             blen.append(ln); bend.append(end); bleft.append(rest); bbad.append(bad)
             want.append(w); settle.append(st)
 

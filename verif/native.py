@@ -65,8 +65,11 @@ class DramTiming:
 
 
 # cocotbext-axi's AxiRam answers an AR 2 cycles after the handshake, and B 2 cycles after the
-# last W beat; this timing makes the two engines agree (tests/test_engines.py).
-VIP_EQUIVALENT_TIMING = DramTiming(read_latency=2, write_latency=2)
+# last W beat; its AR and R queues hold 2 entries each, so it takes a new AR only while about
+# 3 bursts are in flight. With this timing the two engines agree to the cycle
+# (tests/test_engines.py); with more reads in flight they drift apart when the tile's read
+# streams compete (16 in flight: up to 7 % on short jobs).
+VIP_EQUIVALENT_TIMING = DramTiming(read_latency=2, write_latency=2, max_reads=3)
 
 
 def _prepare_build_env():
