@@ -184,7 +184,9 @@ def test_ctrl_c_is_one_line(tmp_path):
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(
         filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
     run_cli(["run", "karate", "--n", "4"], tmp_path)          # the model is built by now
-    proc = subprocess.Popen([sys.executable, "-m", "zerotile", "run", "dnn_n1024_l1", "--n", "64",
+    # dense 1024x1024x256: about 8 M cycles, far longer than the 1.5 s before the signal even
+    # on a loaded machine, so the signal always lands mid-simulation
+    proc = subprocess.Popen([sys.executable, "-m", "zerotile", "run", "dnn_n1024_l1", "--n", "256",
                              "--mode", "dense"], cwd=tmp_path, env=env, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert proc.stdout.readline().startswith("A: ")
