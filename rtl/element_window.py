@@ -82,28 +82,38 @@ class ElementWindow(wiring.Component):
         m.d.comb += beats.ready.eq(room & (left != 0))
         accept = beats.valid & beats.ready
         n_in = Mux(left < per, left, per)
-        kept = Signal(range(cap + 1))
-        m.d.comb += kept.eq(level - self.take)
-        # Element j of the new buffer: the old element j + take, or, at and above ``kept``
-        # (at most W when a beat is accepted), element j - kept of the beat.
+        # Everything that does not depend on ``take`` is computed from registers first, so
+        # ``take`` (the consumer's late decision) only selects among ready answers:
+        # ``joined[j]`` is the buffer with this cycle's beat placed right after its ``level``
+        # elements, and ``take`` shifts it; the next level and ``avail`` are one per take.
         flat = buf.as_value()
+        joined = []
+        for j in range(cap + W):
+            y = Signal(eb, name=f"joined{j}")
+            if j < cap:
+                m.d.comb += y.eq(flat.word_select(j, eb))
+            with m.If(accept):
+                for lv in range(max(0, j - per + 1), min(j, W) + 1):
+                    with m.If(level == lv):
+                        m.d.comb += y.eq(beat.word_select(j - lv, eb))
+            joined.append(y)
+        filled = Signal(range(cap + 1))
+        m.d.comb += filled.eq(level + Mux(accept, n_in, 0))
         for j in range(cap):
-            old = Signal(eb, name=f"old{j}")
+            new = Signal(eb, name=f"new{j}")
             with m.Switch(self.take):
                 for t in range(W + 1):
                     with m.Case(t):
-                        m.d.comb += old.eq(flat.word_select(j + t, eb) if j + t < cap else 0)
-            new = Signal(eb, name=f"new{j}")
-            m.d.comb += new.eq(old)
-            with m.If(accept):
-                for kk in range(W + 1):
-                    if 0 <= j - kk < per:
-                        with m.If((kept == kk) & (j >= kk)):
-                            m.d.comb += new.eq(beat.word_select(j - kk, eb))
+                        m.d.comb += new.eq(joined[j + t] if j + t < cap + W else 0)
             m.d.sync += buf[j].eq(new)
-        m.d.comb += level_next.eq(kept + Mux(accept, n_in, 0))
-        m.d.sync += [level.eq(level_next),
-                     self.avail.eq(Mux(level_next < W, level_next, W))]
+        with m.Switch(self.take):
+            for t in range(W + 1):
+                with m.Case(t):
+                    nl = Signal(range(cap + 1), name=f"level_after{t}")
+                    m.d.comb += nl.eq(filled - t)
+                    m.d.comb += level_next.eq(nl)
+                    m.d.sync += self.avail.eq(Mux(nl < W, nl, W))
+        m.d.sync += level.eq(level_next)
         with m.If(accept):
             m.d.sync += left.eq(left - n_in)
         with m.If(self.start):

@@ -155,9 +155,11 @@ class OperandScanner(wiring.Component):
         # The deal of this cycle. ``rem_w`` is ``remaining`` capped at W + 1 (a register, kept
         # beside it), so the deal's size is a few small comparisons away from registers.
         rem_w = Signal(range(W + 2))
+        rem_cap = Signal(range(W + 1))          # min(remaining, W), also kept as a register
 
         def set_remaining(value):
-            m.d.sync += [remaining.eq(value), rem_w.eq(Mux(value > W, W + 1, value[:len(rem_w)]))]
+            m.d.sync += [remaining.eq(value), rem_w.eq(Mux(value > W, W + 1, value[:len(rem_w)])),
+                         rem_cap.eq(Mux(value > W, W, value[:len(rem_cap)]))]
 
         def deal_from_remaining(n):
             # remaining - n, and its cap, without a wide subtract-then-compare: above 2W the
@@ -166,17 +168,23 @@ class OperandScanner(wiring.Component):
             m.d.comb += low.eq(remaining[:len(low)] - n)
             m.d.sync += [remaining.eq(remaining - n),
                          rem_w.eq(Mux(remaining > 2 * W, W + 1,
-                                      Mux(low > W, W + 1, low[:len(rem_w)])))]
+                                      Mux(low > W, W + 1, low[:len(rem_w)]))),
+                         rem_cap.eq(Mux(remaining > 2 * W, W,
+                                        Mux(low > W, W, low[:len(rem_cap)])))]
 
         deal = Signal(deal_layout(W))
         n = Signal(range(W + 1))
         empty = rem_w == 0
-        rem_cap = Mux(rem_w > W, W, rem_w)
         n_avail = Mux(self.vals_avail < rem_cap, self.vals_avail, rem_cap)
         # column indices available: halves (narrow) or pairs of halves
         cols_avail = Mux(narrow, self.cols_avail, self.cols_avail >> 1)
         n_data = Mux(csr & (cols_avail < n_avail), cols_avail, n_avail)
         m.d.comb += n.eq(Mux(empty, 1, n_data))
+        # whether the deal is non-empty, straight from the registers (not through ``n``)
+        some_data = (self.vals_avail != 0) & (~csr | (cols_avail != 0))
+        # A column out of range anywhere in the visible part of the row (column indices in
+        # the window, entries left in the row) stops the deal and fails the job; this
+        # covers every entry a deal of this cycle could hold, without waiting for ``n``.
         bad_col = Signal()
         for j in range(W):
             e = deal.entries[j]
@@ -187,7 +195,7 @@ class OperandScanner(wiring.Component):
                          e.last.eq(empty | (rem_w == j + 1)),
                          e.value.eq(Mux(empty, 0, self.vals[j])),
                          e.col.eq(Mux(empty, 0, Mux(csr, csr_col, col + j)))]
-            with m.If(csr & ~empty & (j < n) & col_bad):
+            with m.If(csr & (j < rem_cap) & (j < cols_avail) & col_bad):
                 m.d.comb += bad_col.eq(1)
         m.d.comb += deal.count.eq(n)
 
@@ -197,7 +205,7 @@ class OperandScanner(wiring.Component):
         m.submodules.deal_out = deal_out = RegisterSlice(deal_dest)
         running = Signal()
         m.d.sync += self.starved.eq(running & cur_valid & ~empty & (n_data == 0))
-        out_valid = running & cur_valid & (n != 0) & ~bad_col
+        out_valid = running & cur_valid & (empty | some_data) & ~bad_col
         m.d.comb += [deal_out.sink.payload.deal.eq(deal),
                      deal_out.sink.payload.dest.eq(Cat(*in_target)),
                      deal_out.sink.valid.eq(out_valid)]

@@ -5,6 +5,7 @@ import pytest
 from amaranth.sim import Simulator
 
 from rtl.beat_splitter import BeatSplitter
+from rtl.element_window import ElementWindow
 from rtl.read_engine import ReadEngine
 from rtl.register_file import RegisterFile
 from rtl.register_slice import RegisterSlice
@@ -241,6 +242,64 @@ def test_write_engine_bursts_window_and_error_address(case):
     values = dict(requests)
     assert [d for d, _ in seen["w"]] == [values[a] for a in issued for _ in range(4)]
     assert [last for _, last in seen["w"]] == [False, False, False, True] * len(issued)
+
+
+@pytest.mark.parametrize("bus_bits,elem_bits,width,flag_limit", [
+    (64, 16, 16, True), (64, 8, 8, False), (128, 8, 8, False), (32, 16, 4, True)])
+@pytest.mark.parametrize("count,seed", [(0, 1), (1, 2), (37, 3), (200, 4)])
+def test_element_window_delivers_count_elements_in_order(bus_bits, elem_bits, width,
+                                                        flag_limit, count, seed):
+    """Random beat arrival and random takes (up to ``avail``): the window shows the elements in
+    order, ``avail`` never exceeds what is left, the flags describe the shown elements, and
+    the ``ceil(count / per)`` beats that hold them are all taken."""
+    print(f"seed {seed}")
+    per = bus_bits // elem_bits
+    dut = ElementWindow(bus_bits=bus_bits, elem_bits=elem_bits, width=width,
+                        flag_limit=flag_limit)
+    rng = random.Random(seed)
+    # exactly the beats that hold ``count`` elements, as the read engine delivers them
+    elems = [rng.randrange(1 << elem_bits) for _ in range(-(-count // per) * per)]
+    beats = [sum(e << (elem_bits * i) for i, e in enumerate(elems[b * per:(b + 1) * per]))
+             for b in range(len(elems) // per)]
+    limit = 1 << (elem_bits - 1)
+    got = []
+
+    async def bench(ctx):
+        if flag_limit:
+            ctx.set(dut.limit, limit)
+        ctx.set(dut.count, count)
+        ctx.set(dut.start, 1)
+        await ctx.tick()
+        ctx.set(dut.start, 0)
+        queue, taken_beats = list(beats), 0
+        for cycle in range(40 * (count + 10)):
+            ctx.set(dut.beats.valid, bool(queue) and rng.random() < 0.6)
+            ctx.set(dut.beats.payload, queue[0] if queue else 0)
+            avail = ctx.get(dut.avail)
+            assert avail <= min(width, count - len(got)), \
+                f"cycle {cycle}: avail {avail} with {count - len(got)} left"
+            window = [ctx.get(dut.window[j]) for j in range(avail)]
+            for j, v in enumerate(window):
+                exp = elems[len(got) + j]
+                assert v == exp, f"cycle {cycle}: window[{j}] = {v:#x}, expected {exp:#x}"
+                if flag_limit:
+                    assert (ctx.get(dut.flags) >> j) & 1 == (v >= limit), f"flag {j}"
+                    assert (ctx.get(dut.nonzero) >> j) & 1 == (v != 0), f"nonzero {j}"
+            take = rng.randrange(avail + 1) if rng.random() < 0.7 else avail
+            ctx.set(dut.take, take)
+            got.extend(window[:take])
+            took_beat = ctx.get(dut.beats.valid) and ctx.get(dut.beats.ready)
+            await ctx.tick()
+            if took_beat:
+                queue.pop(0)
+                taken_beats += 1
+            if len(got) == count and cycle > 20:
+                break
+        ctx.set(dut.take, 0)
+        assert taken_beats == -(-count // per), f"{taken_beats} beats taken"
+
+    run(dut, bench, deadline=40 * (count + 10) + 100)
+    assert got == elems[:count], "elements differ"
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
