@@ -151,6 +151,7 @@ class Accelerator(wiring.Component):
         group_mask = Signal(range(max(P, 2)))
         b_row = Signal(range(cfg.b_words + 1))     # rows of B loaded so far
         b_last_row = Signal()      # b_row is B's last row (kept beside b_row, a register)
+        b_last_chunk = Signal()    # b_chunk is the row's last chunk (likewise)
         size_bad = Signal()        # the descriptor's sizes disagree (checked in SIZE)
         b_wr_addr = Signal(range(cfg.b_words))
         b_wr_data = Signal(8 * L)
@@ -500,7 +501,7 @@ class Accelerator(wiring.Component):
                         scanner.start.eq(1),
                     ]
                     m.d.sync += [b_addr.eq(0), b_chunk.eq(0), b_row.eq(0), b_beat.eq(0),
-                                 b_last_row.eq(job.K == 1)]
+                                 b_last_row.eq(job.K == 1), b_last_chunk.eq(chunks == 1)]
                     if words_per_b == 0:
                         m.d.comb += [b_split.start.eq(1), b_split.count.eq(b_needed)]
                     m.next = "LOAD_B"
@@ -534,13 +535,15 @@ class Accelerator(wiring.Component):
                 m.d.comb += [b_wr_addr.eq(b_addr), b_wr_data.eq(word), b_wr_chunk.eq(b_chunk),
                              b_wr_en.eq(word_done)]
                 with m.If(word_done):
-                    with m.If(b_chunk == chunks - 1):
+                    with m.If(b_last_chunk):
                         m.d.sync += [b_chunk.eq(0), b_row.eq(b_row + 1), b_addr.eq(b_row + 1),
-                                     b_last_row.eq(b_row + 2 == job.K)]
+                                     b_last_row.eq(b_row + 2 == job.K),
+                                     b_last_chunk.eq(chunks == 1)]
                         with m.If(b_last_row):              # the last word of B
                             m.next = "RUN"
                     with m.Else():
-                        m.d.sync += b_chunk.eq(b_chunk + 1)
+                        m.d.sync += [b_chunk.eq(b_chunk + 1),
+                                     b_last_chunk.eq(b_chunk + 2 == chunks)]
                         # the next chunk is its bank's next slot when it wraps the group
                         with m.If(((b_chunk + 1) & group_mask) == 0):
                             m.d.sync += b_addr.eq(b_addr + job.K)
