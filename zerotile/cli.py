@@ -321,7 +321,9 @@ def cmd_regs(args):
 
 
 def cmd_bench(args):
-    from zerotile.bench import run_bench, run_matrix_bench, matrix_markdown
+    from zerotile.bench import run_bench, run_matrix_bench, matrix_markdown, ECP5_FMAX_MHZ
+    if args.fmax is None:
+        args.fmax = ECP5_FMAX_MHZ
     if args.fmax <= 0:
         raise FormatError(f"--fmax must be positive, not {args.fmax}")
     if args.matrices:
@@ -505,9 +507,9 @@ def build_parser():
                                       "matrices and scipy.sparse on this CPU: CSV, Markdown, PNG")
     bn.add_argument("--out", default="zerotile_bench", help="output folder (default "
                                                             "./zerotile_bench)")
-    bn.add_argument("--fmax", type=float, default=91.1,
-                    help="clock for the tile's time in microseconds (default 91.1 MHz: the "
-                         "default configuration on ECP5)")
+    bn.add_argument("--fmax", type=float, default=None,
+                    help="clock for the tile's time in microseconds (default: the default "
+                         "configuration's ECP5 Fmax, zerotile.bench.ECP5_FMAX_MHZ)")
     bn.add_argument("--matrices", metavar="DIR",
                     help="instead: every .mtx / .mtx.gz in DIR in CSR mode at each --n, "
                          "roofline efficiency and DRAM traffic (matrices.csv, matrices.md)")
