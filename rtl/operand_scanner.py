@@ -57,8 +57,10 @@ class OperandScanner(wiring.Component):
     * ``done``: every row has been dealt (high until the next ``start``).
     * ``error`` (pulse, from a register) with ``error_code``: bad row pointers
       (``row_ptr[0] != 0``, decreasing, beyond ``nnz``, or ``row_ptr[m] != nnz``) or a column
-      index ``>= k``. The scanner then stops consuming input until the next ``start``; the
-      entries already dealt stay valid.
+      index ``>= k`` (checked over the column indices of the current row that the window
+      shows, before any of them is dealt, so an entry with a bad column never leaves). The
+      scanner then stops consuming input until the next ``start``; the entries already dealt
+      stay valid.
     * ``blocked``: the scanner holds a deal whose PE group's queues are full (imbalance).
     * ``starved``: a row is being dealt but the windows hold none of its next entries (A's
       data is late); from a register, one cycle after.
