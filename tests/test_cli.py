@@ -183,6 +183,7 @@ def test_ctrl_c_is_one_line(tmp_path):
     """SIGINT in the middle of a long native simulation: 'interrupted', exit 130, no traceback."""
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(
         filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
+    env.pop("PYTHONUNBUFFERED", None)     # stdout is a pipe: the CLI itself must flush its lines
     run_cli(["run", "karate", "--n", "4"], tmp_path)          # the model is built by now
     # dense 1024x1024x256: about 8 M cycles, far longer than the 1.5 s before the signal even
     # on a loaded machine, so the signal always lands mid-simulation

@@ -119,7 +119,8 @@ def cmd_run(args):
     from zerotile.workload import (load_mtx, load_b, random_b, random_c, mtx_header,
                                    resolve_matrix, matrix_name, report)
     out = sys.stderr if args.json == "-" else sys.stdout     # keep stdout for the JSON
-    say = lambda *a: print(*a, file=out)
+    # each line leaves at once, also into a pipe (a log, `tee`, a test waiting for it)
+    say = lambda *a: print(*a, file=out, flush=True)
     if args.n is not None and args.b is not None:
         raise FormatError("give either --n or --b, not both")
     if args.n is not None and args.n < 1:
