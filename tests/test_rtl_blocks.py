@@ -295,7 +295,6 @@ def test_element_window_delivers_count_elements_in_order(bus_bits, elem_bits, wi
                 taken_beats += 1
             if len(got) == count and cycle > 20:
                 break
-        ctx.set(dut.take, 0)
         assert taken_beats == -(-count // per), f"{taken_beats} beats taken"
 
     run(dut, bench, deadline=40 * (count + 10) + 100)

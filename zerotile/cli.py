@@ -323,10 +323,9 @@ def cmd_regs(args):
 
 def cmd_bench(args):
     from zerotile.bench import run_bench, run_matrix_bench, matrix_markdown, ECP5_FMAX_MHZ
-    if args.fmax is None:
-        args.fmax = ECP5_FMAX_MHZ
-    if args.fmax <= 0:
-        raise FormatError(f"--fmax must be positive, not {args.fmax}")
+    fmax = ECP5_FMAX_MHZ if args.fmax is None else args.fmax
+    if fmax <= 0:
+        raise FormatError(f"--fmax must be positive, not {fmax}")
     if args.matrices:
         folder = Path(args.matrices)
         paths = sorted(folder.glob("*.mtx")) + sorted(folder.glob("*.mtx.gz"))
@@ -343,9 +342,9 @@ def cmd_bench(args):
         print(matrix_markdown(rows))
         print(f"wrote matrices.csv and matrices.md to {args.out}/")
         return 0 if all(r["mismatches"] == 0 for r in rows) else 1
-    rows = run_bench(args.out, fmax_mhz=args.fmax)
+    rows = run_bench(args.out, fmax_mhz=fmax)
     from zerotile.bench import markdown
-    print(markdown(rows, args.fmax))
+    print(markdown(rows, fmax))
     print(f"wrote bench.csv, bench.md, speedup.png and roofline.png to {args.out}/")
     return 0 if all(r["correct"] for r in rows) else 1
 
