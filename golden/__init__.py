@@ -4,10 +4,13 @@
 configuration's numbers (peak MACs per cycle, bus bytes per cycle) as arguments.
 """
 from .reference import wrap_int32, gemm, spmm
+from .requant import (srdhm, rounding_divide_by_pot, requantize, quantize_multiplier,
+                      check_requant_params)
 from .bounds import (Bounds, effectual_macs, min_dram_bytes, min_dram_bytes_read,
                      min_dram_bytes_written, ideal_compute_cycles, ideal_memory_cycles,
                      bound_cycles, bounds)
 
 __all__ = ["wrap_int32", "gemm", "spmm", "Bounds", "effectual_macs", "min_dram_bytes",
            "min_dram_bytes_read", "min_dram_bytes_written", "ideal_compute_cycles",
-           "ideal_memory_cycles", "bound_cycles", "bounds"]
+           "ideal_memory_cycles", "bound_cycles", "bounds", "srdhm", "rounding_divide_by_pot", "requantize",
+           "quantize_multiplier", "check_requant_params"]
