@@ -14,8 +14,8 @@ class AccumulateStage(wiring.Component):
 
     Ports:
 
-    * ``requests``: write requests (``addr``, ``data``: ``lanes`` int32) from the result
-      arbiter; ``out``: the same requests towards the write engine.
+    * ``requests``: results (``addr``, ``row``, ``data``: ``lanes`` int32) from the result
+      arbiter; ``out``: the same results towards the epilogue.
     * ``enable``: the job accumulates (stable while results flow). Low: ``requests`` pass to
       ``out`` combinationally, and nothing is read.
     * Read port (a sequential read stream of the read engine, lent for the job's run):
@@ -32,7 +32,7 @@ class AccumulateStage(wiring.Component):
     is requested after the read's data has arrived.
     """
 
-    def __init__(self, *, lanes, bus_bits, addr_bits=32, depth=8):
+    def __init__(self, *, lanes, bus_bits, addr_bits=32, row_bits=16, depth=8):
         if lanes < 1 or lanes & (lanes - 1):
             raise ValueError(f"lanes must be a power of two, not {lanes!r}")
         if (32 * lanes) % bus_bits and bus_bits % (32 * lanes):
@@ -41,7 +41,8 @@ class AccumulateStage(wiring.Component):
         if depth < 2 or depth & (depth - 1):
             raise ValueError(f"depth must be a power of two >= 2, not {depth!r}")
         self.lanes, self.bus_bits, self.addr_bits, self.depth = lanes, bus_bits, addr_bits, depth
-        layout = write_request_layout(32 * lanes, addr_bits)
+        self.row_bits = row_bits
+        layout = write_request_layout(32 * lanes, addr_bits, row_bits)
         super().__init__({
             "requests": In(stream.Signature(layout)),
             "out": Out(stream.Signature(layout)),
@@ -61,7 +62,7 @@ class AccumulateStage(wiring.Component):
         beats = max(1, chunk_bits // self.bus_bits)
         narrow = chunk_bits < self.bus_bits
         bus_bytes = self.bus_bits // 8
-        layout = write_request_layout(chunk_bits, self.addr_bits)
+        layout = write_request_layout(chunk_bits, self.addr_bits, self.row_bits)
 
         m.submodules.waiting = waiting = SyncFIFOBuffered(width=layout.size, depth=self.depth)
         # Reads started but whose chunk has not yet been fully assembled, plus the chunk being
@@ -115,7 +116,8 @@ class AccumulateStage(wiring.Component):
             total = Signal(chunk_bits)
             m.d.comb += total.eq(Cat(*((head.data[32 * i:32 * (i + 1)] +
                                         old_chunk[32 * i:32 * (i + 1)])[:32] for i in range(L))))
-            m.d.comb += [self.out.payload.addr.eq(head.addr), self.out.payload.data.eq(total),
+            m.d.comb += [self.out.payload.addr.eq(head.addr), self.out.payload.row.eq(head.row),
+                         self.out.payload.data.eq(total),
                          self.out.valid.eq(old_full & waiting.r_stream.valid),
                          waiting.r_stream.ready.eq(old_full & self.out.ready)]
             with m.If(self.out.valid & self.out.ready):

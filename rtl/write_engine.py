@@ -9,8 +9,12 @@ from .axi import AXI4Signature, BURST_INCR, RESP_OKAY
 __all__ = ["WriteEngine", "write_request_layout"]
 
 
-def write_request_layout(chunk_bits, addr_bits=32):
-    return data.StructLayout({"addr": addr_bits, "data": chunk_bits})
+def write_request_layout(chunk_bits, addr_bits=32, row_bits=0):
+    """``{addr, data}`` (and ``row``, the chunk's row within its job, with ``row_bits``)."""
+    fields = {"addr": addr_bits, "data": chunk_bits}
+    if row_bits:
+        fields["row"] = row_bits
+    return data.StructLayout(fields)
 
 
 class WriteEngine(wiring.Component):
