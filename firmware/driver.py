@@ -18,7 +18,7 @@ __all__ = ["Driver", "RunResult"]
 
 @dataclass
 class RunResult:
-    c: object            # M x N int32 ndarray
+    c: object            # M x N: int32 C, or int8 with the epilogue
     counters: dict       # counter name (lower case) -> value
     jobs_done: int
 
@@ -106,12 +106,13 @@ class Driver:
         raise DeviceTimeout(f"still busy {max_polls} polls after a soft reset")
 
     async def run(self, plan, *, timeout_cycles):
-        """Load ``plan`` into DRAM, run it, and return C and the counters."""
+        """Load ``plan`` into DRAM, run it, and return its result (C, or the int8 output of
+        the epilogue) and the counters."""
         await self.check_config(plan.config)
         await self.bus.write_mem(plan.base, bytes(plan.image))
         await self.start(plan.first_descriptor, (plan.base, plan.limit))
         jobs_done = await self.wait(timeout_cycles)
         if jobs_done != len(plan.jobs):
             raise RuntimeError(f"{jobs_done} jobs done, {len(plan.jobs)} planned")
-        raw = await self.bus.read_mem(plan.c_addr, plan.c_bytes)
-        return RunResult(plan.unpack_c(raw), await self.read_counters(), jobs_done)
+        raw = await self.bus.read_mem(*plan.result_region)
+        return RunResult(plan.unpack_result(raw), await self.read_counters(), jobs_done)

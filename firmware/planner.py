@@ -39,11 +39,12 @@ import scipy.sparse as sp
 
 from rtl.config import TileConfig
 from rtl.regmap import (DESC, DESCRIPTOR_BYTES, DESCRIPTOR_ALIGN, MODE_DENSE, MODE_CSR, MAX_M,
-                        FLAG_ACCUMULATE, FLAG_COLIDX16,
+                        FLAG_ACCUMULATE, FLAG_COLIDX16, FLAG_EPILOGUE, EPILOGUE_PARAM_BYTES,
                         MAX_NNZ, MAX_DENSE_A_BYTES)
 
 from .errors import FormatError, TooLargeError
 from .operands import as_csr_int8, as_dense_int8
+from .requant import Requant
 
 __all__ = ["Job", "Plan", "plan", "pack_descriptor", "estimate_cycles", "choose_mode",
            "check_size", "image_bytes", "row_blocks", "first_touch_order", "POISON"]
@@ -77,6 +78,10 @@ class Plan:
     accumulate: bool = False  # C = C + A @ B (the old C was given)
     column_order: object = None   # CSR: A's columns / B's rows as laid out (order[new] = old)
     row_order: object = None      # C's rows as laid out, when reordered (order[new] = old)
+    epilogue: object = None   # Requant: the result is int8, at q_addr (q_stride = c_stride / 4)
+    q_addr: int = 0
+    c_used: bool = True       # the int32 C region exists (without the epilogue, or as the
+                              # partial sums of K slabs / the old C it accumulates)
 
     @property
     def limit(self):
@@ -90,12 +95,46 @@ class Plan:
     def c_bytes(self):
         return self.shape[0] * self.c_stride
 
+    @property
+    def q_stride(self):
+        return self.c_stride // 4
+
+    @property
+    def q_bytes(self):
+        return self.shape[0] * self.q_stride if self.epilogue is not None else 0
+
+    @property
+    def write_regions(self):
+        """[(start, end)]: the only DRAM the chain may write (the bus monitors check it)."""
+        regions = [(self.c_addr, self.c_addr + self.c_bytes)] if self.c_used else []
+        if self.epilogue is not None:
+            regions.append((self.q_addr, self.q_addr + self.q_bytes))
+        return regions
+
+    @property
+    def result_region(self):
+        """(address, bytes) of the result: the int8 output with the epilogue, else C."""
+        if self.epilogue is not None:
+            return self.q_addr, self.q_bytes
+        return self.c_addr, self.c_bytes
+
+    def unpack_result(self, raw):
+        """The result (M x N: int8 with the epilogue, int32 otherwise) from the bytes of
+        ``result_region`` read back from DRAM."""
+        return self.unpack_c(raw) if self.epilogue is None else self._unpack(raw, "i1",
+                                                                            self.q_stride)
+
     def unpack_c(self, raw):
         """C (M x N int32) from the bytes of the C region read back from DRAM."""
+        return self._unpack(raw, "<i4", self.c_stride // 4)
+
+    def _unpack(self, raw, dtype, row_elems):
         m, _, n = self.shape
-        if len(raw) != self.c_bytes:
-            raise ValueError(f"C region is {self.c_bytes} bytes, got {len(raw)}")
-        laid = np.frombuffer(bytes(raw), dtype="<i4").reshape(m, self.c_stride // 4)[:, :n]
+        itemsize = np.dtype(dtype).itemsize
+        if len(raw) != m * row_elems * itemsize:
+            raise ValueError(f"result region is {m * row_elems * itemsize} bytes, "
+                             f"got {len(raw)}")
+        laid = np.frombuffer(bytes(raw), dtype=dtype).reshape(m, row_elems)[:, :n]
         if self.row_order is None:
             return laid.copy()
         c = np.empty_like(laid)
@@ -161,7 +200,9 @@ def image_bytes(mode, m, k, n, nnz, config):
         parts = blocks * slabs
         a = m * k + parts * DESCRIPTOR_ALIGN
         b = k * chunks * L + tiles * slabs * DESCRIPTOR_ALIGN
-    return parts * tiles * DESCRIPTOR_BYTES + a + b + m * c_row + 4 * DESCRIPTOR_ALIGN
+    # C, and with the epilogue its int8 output and parameters (counted whether used or not)
+    q = m * c_row // 4 + m * EPILOGUE_PARAM_BYTES + parts * DESCRIPTOR_ALIGN
+    return parts * tiles * DESCRIPTOR_BYTES + a + b + m * c_row + q + 4 * DESCRIPTOR_ALIGN
 
 
 def check_size(m, k, n, nnz, *, mode="auto", config=None, base=0x1000):
@@ -285,7 +326,7 @@ def _traffic(parts, tiles, m, nnz, config):
     return a + b + c
 
 
-def csr_tiling(a_csr, n, config):
+def csr_tiling(a_csr, n, config, keep_columns=False):
     """Choose how a CSR ``A`` (M x K, K x N of B) is cut into jobs, minimising the bytes moved:
     returns ``(row_order, column_order, parts, tiles)``.
 
@@ -309,7 +350,8 @@ def csr_tiling(a_csr, n, config):
         return [(c0, min(cols, n - c0)) for c0 in range(0, n, cols)]
 
     # A's columns (and B's rows) in first-touch order: B loads in the order rows need it
-    column_order = first_touch_order(a_csr)
+    # (``keep_columns``: in their own order, for a B already in DRAM)
+    column_order = np.arange(k) if keep_columns else first_touch_order(a_csr)
     new_index = np.empty(k, dtype=np.int64)
     new_index[column_order] = np.arange(k)
     a_ft = sp.csr_array((a_csr.data.copy(), new_index[a_csr.indices], a_csr.indptr.copy()),
@@ -319,6 +361,10 @@ def csr_tiling(a_csr, n, config):
         parts = [Part(r0, r1, column_order, sp.csr_array(a_ft[r0:r1]), True)
                  for r0, r1 in row_blocks("csr", a_ft.indptr, k)]
         return None, column_order, parts, tiles_of(widest)
+    if keep_columns:
+        raise TooLargeError(f"a B already in DRAM must fit the scratchpad: K = {k} at "
+                            f"{n} columns needs {widest} chunks of {config.lanes}, "
+                            f"{config.chunks_fitting(k)} fit")
 
     # K slabs over all rows (the fallback when rows share few columns under any order)
     candidates = []
@@ -356,12 +402,37 @@ def csr_tiling(a_csr, n, config):
     return row_order, None, parts, tiles
 
 
-def plan(a, b, *, c=None, config=None, mode="auto", base=0x1000, column_index_bytes=2):
+def _split_rows(parts, max_rows):
+    """Parts of at most ``max_rows`` rows (the epilogue's parameter memory)."""
+    out = []
+    for part in parts:
+        for r0 in range(part.r0, part.r1, max_rows):
+            r1 = min(part.r1, r0 + max_rows)
+            if (r0, r1) == (part.r0, part.r1):
+                out.append(part)
+                continue
+            a = part.a[r0 - part.r0:r1 - part.r0]
+            out.append(Part(r0, r1, part.cols, sp.csr_array(a) if sp.issparse(part.a) else a,
+                            part.first))
+    return out
+
+
+def plan(a, b, *, c=None, config=None, mode="auto", base=0x1000, column_index_bytes=2,
+         epilogue=None, b_in_dram=None):
     """Validate ``A`` (ndarray or scipy.sparse) and ``B`` (ndarray) and lay out the jobs of
     ``C = A @ B``, or with ``c`` (M x N int32, the old C) of ``C = C + A @ B``.
 
     ``column_index_bytes``: CSR column indices as uint16 (2, FLAGS.COLIDX16, the default: 3
-    bytes per nonzero) or int32 (4)."""
+    bytes per nonzero) or int32 (4).
+
+    ``epilogue`` (``Requant``, M rows): the result is int8, finished in hardware (FLAGS.EPILOGUE
+    on each row's last job; earlier K slabs keep int32 partial sums in C), at ``Plan.q_addr``
+    in C's layout with 1-byte elements: rows of ``ceil(N/L) * L`` bytes (with the default bus),
+    exactly the B of a next layer.
+
+    ``b_in_dram=(address, n)`` (with ``b=None``): B is already in DRAM at that address, K rows
+    of ``ceil(n/L) * L`` int8 (a previous layer's int8 output); nothing is copied. B must then
+    fit one column tile, and A's columns keep their order."""
     config = config or TileConfig()
     if column_index_bytes not in (2, 4):
         raise FormatError(f"column_index_bytes must be 2 or 4, not {column_index_bytes!r}")
@@ -370,12 +441,25 @@ def plan(a, b, *, c=None, config=None, mode="auto", base=0x1000, column_index_by
     if base % DESCRIPTOR_ALIGN:
         raise FormatError(f"base 0x{base:x} is not {DESCRIPTOR_ALIGN}-byte aligned")
     a_csr = as_csr_int8("A", a)
-    b = as_dense_int8("B", b)
     m, k = a_csr.shape
-    if b.shape[0] != k:
-        raise FormatError(f"A is {m}x{k} but B is {b.shape[0]}x{b.shape[1]}: inner dimensions "
-                          f"differ ({k} != {b.shape[0]})")
-    n = b.shape[1]
+    if b_in_dram is not None:
+        if b is not None:
+            raise FormatError("give B or b_in_dram, not both")
+        b_addr_in, n = b_in_dram
+        if b_addr_in % DESCRIPTOR_ALIGN:
+            raise FormatError(f"B in DRAM at 0x{b_addr_in:x} is not {DESCRIPTOR_ALIGN}-byte "
+                              f"aligned")
+    else:
+        b = as_dense_int8("B", b)
+        if b.shape[0] != k:
+            raise FormatError(f"A is {m}x{k} but B is {b.shape[0]}x{b.shape[1]}: inner "
+                              f"dimensions differ ({k} != {b.shape[0]})")
+        n = b.shape[1]
+    if epilogue is not None:
+        if not isinstance(epilogue, Requant):
+            raise FormatError(f"epilogue must be a Requant, not {type(epilogue).__name__}")
+        if epilogue.rows != m:
+            raise FormatError(f"the epilogue has parameters for {epilogue.rows} rows, A has {m}")
     if min(m, k, n) == 0:
         raise FormatError(f"empty product: A is {m}x{k}, B is {b.shape[0]}x{n}")
     if c is not None:
@@ -392,7 +476,8 @@ def plan(a, b, *, c=None, config=None, mode="auto", base=0x1000, column_index_by
     L = config.lanes
     row_order = column_order = None
     if mode == "csr":
-        row_order, column_order, parts, tiles = csr_tiling(a_csr, n, config)
+        row_order, column_order, parts, tiles = csr_tiling(a_csr, n, config,
+                                                           keep_columns=b_in_dram is not None)
     else:
         slabs = k_slabs(k, config)
         depth = slabs[0][1]
@@ -402,9 +487,23 @@ def plan(a, b, *, c=None, config=None, mode="auto", base=0x1000, column_index_by
         parts = [Part(r0, r1, np.arange(k0, k1), dense[r0:r1, k0:k1], s == 0)
                  for r0, r1 in row_blocks(mode, a_csr.indptr, depth)
                  for s, (k0, k1) in enumerate(slabs)]
+    if epilogue is not None:
+        parts = _split_rows(parts, config.epilogue_rows)
     # a C row: whole chunks of L int32, padded to whole bus words (a chunk narrower than the
     # bus is written as one strobed beat, whose bus word must lie inside C)
     c_stride = math.ceil(math.ceil(n / L) * L * 4 / config.bus_bytes) * config.bus_bytes
+    # with the epilogue, each row range's last part finishes it into int8; C (int32) is kept
+    # only where a range has several parts or the old C is given
+    last_of_rows = {(p.r0, p.r1): i for i, p in enumerate(parts)}
+    c_used = epilogue is None or c is not None or len(last_of_rows) < len(parts)
+    if b_in_dram is not None:
+        if len(tiles) > 1:
+            raise TooLargeError(f"a B already in DRAM must fit one job's columns: N = {n}, "
+                                f"at most {tiles[0][1]}")
+        for part in parts:
+            if np.any(np.diff(part.cols) != 1):
+                raise FormatError("a B already in DRAM is read in place: A's columns must "
+                                  "keep their order")
 
     layout = {}
     cursor = base
@@ -428,10 +527,16 @@ def plan(a, b, *, c=None, config=None, mode="auto", base=0x1000, column_index_by
     b_sets, part_set = {}, []
     for part in parts:
         part_set.append(b_sets.setdefault(part.cols.tobytes(), (len(b_sets), part.cols))[0])
-    for j, (_, nj) in enumerate(tiles):
-        for s, cols in b_sets.values():
-            alloc(f"b{j}.{s}", len(cols) * math.ceil(nj / L) * L)
-    alloc("c", m * c_stride)
+    if b_in_dram is None:
+        for j, (_, nj) in enumerate(tiles):
+            for s, cols in b_sets.values():
+                alloc(f"b{j}.{s}", len(cols) * math.ceil(nj / L) * L)
+    if c_used:
+        alloc("c", m * c_stride)
+    if epilogue is not None:
+        for r0, r1 in last_of_rows:
+            alloc(f"params{r0}", (r1 - r0) * EPILOGUE_PARAM_BYTES)
+        alloc("q", m * c_stride // 4)
     image = bytearray(cursor - base)
 
     def put(addr, arr):
@@ -446,22 +551,30 @@ def plan(a, b, *, c=None, config=None, mode="auto", base=0x1000, column_index_by
             put(layout[f"values{i}"], part.a.data.astype(np.int8))
         else:
             put(layout[f"values{i}"], part.a.astype(np.int8))
-    for j, (col0, nj) in enumerate(tiles):
+    for j, (col0, nj) in enumerate(tiles if b_in_dram is None else []):
         for s, cols in b_sets.values():
             tile = np.zeros((len(cols), math.ceil(nj / L) * L), dtype=np.int8)
             tile[:, :nj] = b[cols, col0:col0 + nj]
             put(layout[f"b{j}.{s}"], tile)
-    c0 = layout["c"]
-    if c is None:
+    # without an int32 C region, C_ADDR is only the origin the hardware places the int8
+    # output from (Q_ADDR + (C address - C_ADDR) / 4): never read or written
+    c0 = layout.get("c", 0)
+    q0 = layout.get("q", 0)
+    if epilogue is not None:
+        image[q0 - base:q0 - base + m * c_stride // 4] = bytes([POISON]) * (m * c_stride // 4)
+        for r0, r1 in last_of_rows:
+            rows = np.arange(r0, r1) if row_order is None else row_order[r0:r1]
+            put(layout[f"params{r0}"], np.frombuffer(epilogue.param_bytes(rows), np.uint8))
+    if c_used and c is None:
         image[c0 - base:c0 - base + m * c_stride] = bytes([POISON]) * (m * c_stride)
-    else:
+    elif c_used:
         old = np.zeros((m, c_stride // 4), dtype="<i4")
         old[:, :n] = c if row_order is None else c[row_order]
         put(c0, old)
 
     p = Plan(config=config, mode=mode, shape=(m, k, n), nnz=nnz, base=base, image=image,
              c_addr=c0, c_stride=c_stride, accumulate=c is not None, column_order=column_order,
-             row_order=row_order)
+             row_order=row_order, epilogue=epilogue, q_addr=q0, c_used=c_used)
     d = 0
     for i, part in enumerate(parts):
         for j, (col0, nj) in enumerate(tiles):
@@ -475,11 +588,17 @@ def plan(a, b, *, c=None, config=None, mode="auto", base=0x1000, column_index_by
                 "A_ROWPTR": layout.get(f"rowptr{i}", 0),
                 "A_COLIDX": layout.get(f"colidx{i}", 0),
                 "A_VALUES": layout[f"values{i}"],
-                "B_ADDR": layout[f"b{j}.{part_set[i]}"],
+                "B_ADDR": (layout[f"b{j}.{part_set[i]}"] if b_in_dram is None else
+                           b_in_dram[0] + int(part.cols[0]) * math.ceil(n / L) * L),
                 "C_ADDR": c0 + part.r0 * c_stride + col0 * 4, "C_STRIDE": c_stride,
                 "FLAGS": (FLAG_ACCUMULATE if (c is not None or not part.first) else 0) |
                          (FLAG_COLIDX16 if mode == "csr" and column_index_bytes == 2 else 0),
             }
+            if epilogue is not None and last_of_rows[(part.r0, part.r1)] == i:
+                fields.update(FLAGS=fields["FLAGS"] | FLAG_EPILOGUE,
+                              EPI_PARAMS=layout[f"params{part.r0}"],
+                              EPI_QUANT=epilogue.quant_word,
+                              Q_ADDR=q0 + part.r0 * c_stride // 4 + col0)
             put(desc_addr, pack_descriptor(fields))
             p.jobs.append(Job(desc_addr, fields))
     return p

@@ -14,10 +14,12 @@ from .read_engine import ReadEngine
 from .register_slice import RegisterSlice
 from .register_file import RegisterFile
 from .regmap import (REGISTERS, COUNTERS, ErrorCode, ID_MAGIC, VERSION, DESC, DESCRIPTOR_BYTES,
-                     config_word, FLAG_ACCUMULATE, FLAG_COLIDX16,
+                     config_word, FLAG_ACCUMULATE, FLAG_COLIDX16, FLAG_EPILOGUE,
+                     EPILOGUE_PARAM_BYTES,
                      DESCRIPTOR_ALIGN, MODE_CSR, MAX_M, MAX_NNZ, MAX_DENSE_A_BYTES)
 from .write_engine import WriteEngine, write_request_layout
 from .accumulate_stage import AccumulateStage
+from .epilogue_stage import EpilogueStage, PARAM_WORDS
 
 __all__ = ["Accelerator"]
 
@@ -95,6 +97,12 @@ class Accelerator(wiring.Component):
         # C += A.B: each C chunk is read back (stream 0, free once B is loaded) and added.
         acc = AccumulateStage(lanes=L, bus_bits=cfg.bus_bits, addr_bits=cfg.addr_bits)
         m.submodules.accumulate = ResetInserter(flush)(acc)
+        # int8 output: each C chunk finished by the requantisation epilogue; its per-row
+        # parameters arrive on stream 0 after B, as 32-bit words.
+        epi = EpilogueStage(lanes=L, rows=cfg.epilogue_rows, addr_bits=cfg.addr_bits)
+        m.submodules.epilogue = ResetInserter(flush)(epi)
+        p_split = BeatSplitter(bus_bits=cfg.bus_bits, elem_bits=32)
+        m.submodules.param_words = ResetInserter(flush)(p_split)
         for i, pe in enumerate(pes):
             m.submodules[f"pe{i}"] = ResetInserter(flush)(pe)
 
@@ -138,6 +146,11 @@ class Accelerator(wiring.Component):
                      scanner.nnz.eq(job.NNZ)]
         m.d.comb += [acc.enable.eq(job.FLAGS[0]), acc.rd_pending.eq(reader.pending0),
                      acc.rd_data.payload.eq(reader.data0.payload)]
+        int8_out = job.FLAGS[2]        # FLAG_EPILOGUE
+        m.d.comb += [epi.enable.eq(int8_out), writer.quarter.eq(int8_out),
+                     epi.c_base.eq(job.C_ADDR), epi.q_base.eq(job.Q_ADDR),
+                     epi.zero_point.eq(job.EPI_QUANT[0:8]), epi.act_min.eq(job.EPI_QUANT[8:16]),
+                     epi.act_max.eq(job.EPI_QUANT[16:24])]
 
         # --- B scratchpad: one bank per PE ---------------------------------------------------
         # PEs form groups of ``2**group_shift`` that split a row's chunks between them:
@@ -187,7 +200,7 @@ class Accelerator(wiring.Component):
         # a register slice, multiply its row by C_STRIDE, add the base and chunk offsets into
         # the write request.
         aborting = Signal()       # a register: high exactly while the controller is in ABORT
-        req = Signal(write_request_layout(32 * L, cfg.addr_bits))
+        req = Signal(write_request_layout(32 * L, cfg.addr_bits, row_bits=16))
         req_valid = Signal()
         # The arbiter grants one PE from a register (round robin); the grant moves on when its
         # result is taken, to another PE if one has a result (the PE just taken is not
@@ -213,9 +226,12 @@ class Accelerator(wiring.Component):
             m.d.sync += last_pick.eq(grant)
         m.d.comb += [acc.requests.payload.eq(req),
                      acc.requests.valid.eq(req_valid & ~aborting),
-                     writer.requests.payload.eq(acc.out.payload),
-                     writer.requests.valid.eq(acc.out.valid & ~aborting),
-                     acc.out.ready.eq(writer.requests.ready & ~aborting)]
+                     epi.requests.payload.eq(acc.out.payload),
+                     epi.requests.valid.eq(acc.out.valid),
+                     acc.out.ready.eq(epi.requests.ready),
+                     writer.requests.payload.eq(epi.out.payload),
+                     writer.requests.valid.eq(epi.out.valid & ~aborting),
+                     epi.out.ready.eq(writer.requests.ready & ~aborting)]
         # The picked result enters a register slice: the PEs' ready depends on registers only.
         picked_layout = data.StructLayout({"row": 16, "chunk": range(cfg.max_chunks),
                                            "data": 32 * L})
@@ -223,7 +239,7 @@ class Accelerator(wiring.Component):
             RegisterSlice(picked_layout))
         picked = result_slice.source
         # row * C_STRIDE as two 16 x 16 products (one DSP each); the address adds them.
-        placed = Signal(data.StructLayout({"valid": 1, "row_lo": 32, "row_hi": 16,
+        placed = Signal(data.StructLayout({"valid": 1, "row": 16, "row_lo": 32, "row_hi": 16,
                                            "base": cfg.addr_bits, "data": 32 * L}))
         req_free = ~req_valid | (acc.requests.valid & acc.requests.ready)
         placed_free = ~placed.valid | req_free
@@ -231,11 +247,12 @@ class Accelerator(wiring.Component):
         with m.If(acc.requests.valid & acc.requests.ready):
             m.d.sync += req_valid.eq(0)
         with m.If(placed.valid & req_free):
-            m.d.sync += [req_valid.eq(1), req.data.eq(placed.data),
+            m.d.sync += [req_valid.eq(1), req.data.eq(placed.data), req.row.eq(placed.row),
                          req.addr.eq(placed.base + placed.row_lo + (placed.row_hi << 16))]
         with m.If(placed_free):
             res = picked.payload
             m.d.sync += [placed.valid.eq(picked.valid), placed.data.eq(res.data),
+                         placed.row.eq(res.row),
                          placed.row_lo.eq(res.row * job.C_STRIDE[:16]),
                          placed.row_hi.eq(res.row * job.C_STRIDE[16:]),
                          placed.base.eq(job.C_ADDR + res.chunk * chunk_bytes)]
@@ -252,7 +269,7 @@ class Accelerator(wiring.Component):
         with m.If(flush):
             m.d.sync += [req_valid.eq(0), placed.valid.eq(0), grant_valid.eq(0)]
         results_pending = req_valid | placed.valid | picked.valid | ~result_slice.sink.ready | \
-            grant_valid | Cat(*(pe.results.valid for pe in pes)).any() | ~acc.idle
+            grant_valid | Cat(*(pe.results.valid for pe in pes)).any() | ~acc.idle | ~epi.idle
 
         # --- status and counters ----------------------------------------------------------
         busy = Signal()
@@ -267,7 +284,7 @@ class Accelerator(wiring.Component):
         m.d.comb += [
             regs.id.eq(ID_MAGIC), regs.version.eq(VERSION),
             regs.config.eq(config_word(cfg)),
-            regs.b_words.eq(cfg.b_words),
+            regs.b_words.eq(cfg.b_words), regs.epilogue_rows.eq(cfg.epilogue_rows),
             regs.status.eq(Cat(busy, done, error)),
             regs.error_code.eq(error_code), regs.error_addr.eq(error_addr),
             regs.jobs_done.eq(jobs_done),
@@ -281,6 +298,32 @@ class Accelerator(wiring.Component):
         with m.If(regs.status_clear[2]):
             m.d.sync += error.eq(0)
 
+        # The epilogue's parameter words as they arrive (stream 0 after B): a multiplier
+        # must be 0 or in [2**30, 2**31), a shift in -31..30 (registered, a datapath error).
+        param_row = Signal(range(cfg.epilogue_rows + 1))   # rows whose words are all in
+        param_word = Signal(range(PARAM_WORDS))
+        param_addr = Signal(cfg.addr_bits)
+        param_last = Signal()          # the word arriving is the job's last
+        param_bad = Signal()
+        param_bad_addr = Signal(cfg.addr_bits)
+        word_in = p_split.elements.payload
+        word_go = p_split.elements.valid & p_split.elements.ready
+        m.d.comb += [epi.param_wr_en.eq(word_go), epi.param_wr_row.eq(param_row),
+                     epi.param_wr_word.eq(param_word), epi.param_wr_data.eq(word_in),
+                     epi.rows_loaded.eq(param_row)]
+        bad_multiplier = word_in[31] | ((word_in != 0) & ~word_in[30])
+        bad_shift = (word_in.as_signed() < -31) | (word_in.as_signed() > 30)
+        m.d.sync += param_bad.eq(word_go & Mux(param_word == 1, bad_multiplier,
+                                               (param_word == 2) & bad_shift))
+        with m.If(flush):
+            m.d.sync += param_row.eq(0)
+        with m.If(word_go):
+            m.d.sync += [param_addr.eq(param_addr + 4), param_bad_addr.eq(param_addr),
+                         param_word.eq(param_word + 1),
+                         param_last.eq((param_row + 1 == job.M) & (param_word == 1))]
+            with m.If(param_word == PARAM_WORDS - 1):
+                m.d.sync += [param_word.eq(0), param_row.eq(param_row + 1)]
+
         # Error sources (first one wins; latched by the controller, one cycle later).
         err_now = Signal()
         err_code_now = Signal(8)
@@ -291,6 +334,7 @@ class Accelerator(wiring.Component):
             (reader.window_error, ErrorCode.OPERAND_OUTSIDE_WINDOW, reader.error_addr),
             (writer.window_error, ErrorCode.OPERAND_OUTSIDE_WINDOW, writer.error_addr),
             (scanner.error, scanner.error_code, desc_addr),
+            (param_bad, ErrorCode.BAD_EPILOGUE_PARAMETER, param_bad_addr),
         ]
         # Registered: the controller acts on a datapath error one cycle after it is raised.
         for i, (raised, code, addr) in enumerate(sources):
@@ -311,6 +355,8 @@ class Accelerator(wiring.Component):
                                                    ("rp_beats", "col_beats", "val_beats", "b_beats"))
         val_count = Signal(32)
         c_span = Signal(50)
+        q_span = Signal(50)
+        p_beats = Signal(32)
         c_rows_span = Signal(48)
         # (M - 1) x C_STRIDE, low / high half
         span_lo, span_hi = Signal(32, name="span_lo"), Signal(32, name="span_hi")
@@ -412,12 +458,19 @@ class Accelerator(wiring.Component):
                 align = DESCRIPTOR_ALIGN.bit_length() - 1
                 misaligned = ((job.A_VALUES[:align] != 0) | (job.B_ADDR[:align] != 0) |
                               (job.C_ADDR[:chunk_bytes.bit_length() - 1] != 0) |
+                              (int8_out & ((job.EPI_PARAMS[:align] != 0) |
+                                           (job.Q_ADDR[:L.bit_length() - 1] != 0))) |
                               (csr & ((job.A_ROWPTR[:align] != 0) | (job.A_COLIDX[:align] != 0))))
                 m.d.sync += [
                     chunks.eq(n_chunks),
                     m_minus_1.eq(job.M[:16] - 1),
                     dense_vals.eq(job.M[:16] * job.K[:17]),
-                    bad_fields.eq((job.MODE > 1) | (job.FLAGS > (FLAG_ACCUMULATE | FLAG_COLIDX16)) |
+                    bad_fields.eq((job.MODE > 1) |
+                                  (job.FLAGS > (FLAG_ACCUMULATE | FLAG_COLIDX16 | FLAG_EPILOGUE)) |
+                                  (int8_out & ((job.M > cfg.epilogue_rows) |
+                                               (job.EPI_QUANT[24:] != 0) |
+                                               (job.EPI_QUANT[8:16].as_signed() >
+                                                job.EPI_QUANT[16:24].as_signed()))) |
                                   (job.M == 0) | (job.M > MAX_M) |
                                   (job.K == 0) | (job.K > cfg.max_k) | (job.N == 0) |
                                   (job.N > cfg.max_n) | (csr & (job.NNZ > MAX_NNZ)) |
@@ -443,6 +496,8 @@ class Accelerator(wiring.Component):
                                          >> shift, 0)),
                         val_count.eq(nv),
                         val_beats.eq((nv + bb - 1) >> shift),
+                        p_beats.eq(Mux(int8_out, (job.M[:16] * EPILOGUE_PARAM_BYTES + bb - 1)
+                                       >> shift, 0)),
                         span_lo.eq(m_minus_1 * job.C_STRIDE[:16]),
                         span_hi.eq(m_minus_1 * job.C_STRIDE[16:]),
                     ]
@@ -467,12 +522,19 @@ class Accelerator(wiring.Component):
                 row_end = chunks * chunk_bytes
                 if chunk_bytes < bb:
                     row_end = (row_end + bb - 1) & ~(bb - 1)
-                m.d.sync += c_span.eq(c_rows_span + row_end)
+                # the int8 output (epilogue): C's rows at a quarter of the stride; C itself is
+                # only read back when accumulating
+                q_row_end = chunks * L
+                if L < bb:
+                    q_row_end = (q_row_end + bb - 1) & ~(bb - 1)
+                m.d.sync += [c_span.eq(Mux(int8_out & ~job.FLAGS[0], 0, c_rows_span + row_end)),
+                             q_span.eq(Mux(int8_out, (c_rows_span >> 2) + q_row_end, 0))]
                 m.next = "ENDS"
                 datapath_errors()
             ranges = [(job.A_ROWPTR, rp_beats << shift), (job.A_COLIDX, col_beats << shift),
                       (job.A_VALUES, val_beats << shift), (job.B_ADDR, b_beats << shift),
-                      (job.C_ADDR, c_span)]
+                      (job.C_ADDR, c_span), (job.EPI_PARAMS, p_beats << shift),
+                      (job.Q_ADDR, q_span)]
             range_ends = [Signal(51, name=f"range_end{i}") for i in range(len(ranges))]
             outside = Signal(len(ranges))
             with m.State("ENDS"):
@@ -541,12 +603,32 @@ class Accelerator(wiring.Component):
                                      b_last_chunk.eq(chunks == 1)]
                         with m.If(b_last_row):              # the last word of B
                             m.next = "RUN"
+                            with m.If(int8_out):
+                                m.next = "PARAMS"
                     with m.Else():
                         m.d.sync += [b_chunk.eq(b_chunk + 1),
                                      b_last_chunk.eq(b_chunk + 2 == chunks)]
                         # the next chunk is its bank's next slot when it wraps the group
                         with m.If(((b_chunk + 1) & group_mask) == 0):
                             m.d.sync += b_addr.eq(b_addr + job.K)
+                datapath_errors()
+            with m.State("PARAMS"):
+                # the epilogue's parameters follow B on stream 0 (B's last beat is in)
+                m.d.comb += [reader.start0.eq(1), reader.addr0.eq(job.EPI_PARAMS),
+                             reader.beats0.eq(p_beats),
+                             p_split.start.eq(1), p_split.count.eq(job.M[:16] * PARAM_WORDS)]
+                m.d.sync += [param_row.eq(0), param_word.eq(0), param_addr.eq(job.EPI_PARAMS),
+                             param_last.eq(0)]
+                m.next = "LOAD_PARAMS"
+                datapath_errors()
+            with m.State("LOAD_PARAMS"):
+                m.d.comb += [reader.urgent.eq(1),
+                             p_split.beats.payload.eq(reader.data0.payload),
+                             p_split.beats.valid.eq(reader.data0.valid),
+                             reader.data0.ready.eq(p_split.beats.ready),
+                             p_split.elements.ready.eq(1)]
+                with m.If(word_go & param_last):     # the last word
+                    m.next = "RUN"
                 datapath_errors()
             with m.State("RUN"):
                 # Stream 0 (B is loaded) reads back old C chunks for the accumulate stage.
@@ -628,7 +710,8 @@ class Accelerator(wiring.Component):
             counters["DRAM_BYTES_READ"].eq(counters["DRAM_BYTES_READ"] + Mux(read_beat, bb, 0)),
             # a chunk narrower than the bus is one strobed beat: its bytes are what is written
             counters["DRAM_BYTES_WRITTEN"].eq(counters["DRAM_BYTES_WRITTEN"] +
-                                              Mux(write_beat, min(bb, chunk_bytes), 0)),
+                                              Mux(write_beat, Mux(int8_out, min(bb, L),
+                                                                  min(bb, chunk_bytes)), 0)),
         ]
         with m.If(ctrl.ongoing("IDLE") & regs.doorbell_strobe):
             m.d.sync += [sig.eq(0) for sig in counters.values()]

@@ -26,6 +26,8 @@ class TileConfig:
                   to one PE group): with fewer chunks than PEs, up to W groups keep busy.
     max_burst     longest AXI4 INCR burst issued, in beats.
     read_fifo_beats  per-stream read buffer; bounds the reads in flight per stream.
+    epilogue_rows depth of the epilogue's per-row parameter memory: the most rows (M) of a job
+                  with int8 output (the firmware cuts taller layers into row blocks).
     """
     pes: int = 4
     lanes: int = 8
@@ -36,6 +38,7 @@ class TileConfig:
     scan_width: int = 2
     max_burst: int = 16
     read_fifo_beats: int = 64
+    epilogue_rows: int = 512
     addr_bits: int = 32
 
     def __post_init__(self):
@@ -60,6 +63,9 @@ class TileConfig:
         if not _is_pow2(self.read_fifo_beats) or self.read_fifo_beats < self.max_burst:
             raise ValueError(f"read_fifo_beats must be a power of two >= max_burst, "
                              f"not {self.read_fifo_beats!r}")
+        if not _is_pow2(self.epilogue_rows) or not 16 <= self.epilogue_rows <= 65536:
+            raise ValueError(f"epilogue_rows must be a power of two in 16..65536, "
+                             f"not {self.epilogue_rows!r}")
         if self.addr_bits != 32:
             raise ValueError(f"addr_bits must be 32, not {self.addr_bits!r}")
 

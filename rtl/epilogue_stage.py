@@ -167,8 +167,8 @@ class EpilogueStage(wiring.Component):
         # S11 (comb): + zero point (exact), clamp, int8; into the output queue.
         ys = []
         for j, r in enumerate(r11):
-            z = Signal(signed(34), name=f"z12_{j}")
-            y = Signal(signed(8), name=f"y12_{j}")
+            z = Signal(signed(33), name=f"z11_{j}")
+            y = Signal(signed(8), name=f"y11_{j}")
             m.d.comb += z.eq(r + self.zero_point)
             with m.If(z < self.act_min):
                 m.d.comb += y.eq(self.act_min)

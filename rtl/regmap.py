@@ -8,12 +8,13 @@ from enum import IntEnum
 
 __all__ = ["Register", "REGISTERS", "REG", "COUNTERS", "DescriptorField", "DESCRIPTOR_FIELDS",
            "DESC", "DESCRIPTOR_BYTES", "DESCRIPTOR_ALIGN", "ErrorCode", "Status", "Control",
-           "ID_MAGIC", "VERSION", "MODE_DENSE", "MODE_CSR", "FLAG_ACCUMULATE", "FLAG_COLIDX16", "MAX_M", "MAX_NNZ",
+           "ID_MAGIC", "VERSION", "MODE_DENSE", "MODE_CSR", "FLAG_ACCUMULATE", "FLAG_COLIDX16",
+           "FLAG_EPILOGUE", "EPILOGUE_PARAM_BYTES", "MAX_M", "MAX_NNZ",
            "MAX_DENSE_A_BYTES", "Field", "FIELDS", "config_word", "decode_fields",
            "markdown_table"]
 
 ID_MAGIC = 0x5A54_494C   # "ZTIL"
-VERSION = 0x0000_0100    # 0.1.0 as major<<16 | minor<<8 | patch
+VERSION = 0x0000_0200    # 0.2.0 as major<<16 | minor<<8 | patch
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,8 @@ class ErrorCode(IntEnum):
     AXI_WRITE_ERROR = 5       # SLVERR/DECERR on a write (ERROR_ADDR: burst address)
     BAD_ROW_POINTERS = 6      # row_ptr[0] != 0, decreasing, beyond nnz, or row_ptr[M] != nnz
     COLUMN_OUT_OF_RANGE = 7   # a column index >= K
+    BAD_EPILOGUE_PARAMETER = 8  # a multiplier not 0 or in [2**30, 2**31), or a shift outside
+                                # -31..30 (ERROR_ADDR: the word's address)
 
 
 _REG_LIST = [
@@ -52,6 +55,8 @@ _REG_LIST = [
     ("VERSION", "ro", "Hardware version, major<<16 | minor<<8 | patch."),
     ("CONFIG", "ro", "pes[7:0], lanes[15:8], bus_bits/8[23:16], max_chunks[31:24]."),
     ("B_WORDS", "ro", "Depth of each PE's B scratchpad bank in words of `lanes` bytes."),
+    ("EPILOGUE_ROWS", "ro", "Most rows (M) of a job with FLAGS.EPILOGUE: the depth of the "
+                            "epilogue's per-row parameter memory."),
     ("CONTROL", "rw", "bit 0: interrupt enable."),
     ("STATUS", "w1c", "bit 0 busy (ro), bit 1 done (w1c), bit 2 error (w1c). The interrupt is "
                       "(done or error) and enabled."),
@@ -135,6 +140,8 @@ MODE_DENSE = 0
 MODE_CSR = 1
 FLAG_ACCUMULATE = 1           # FLAGS bit 0
 FLAG_COLIDX16 = 2             # FLAGS bit 1
+FLAG_EPILOGUE = 4             # FLAGS bit 2
+EPILOGUE_PARAM_BYTES = 12     # per output row: int32 bias, multiplier, shift
 
 # Limits of one job, whatever the configuration (the B scratchpad adds
 # K x ceil(chunks / pes) <= b_words: each PE's bank holds K words per chunk it owns).
@@ -164,8 +171,17 @@ _DESC_LIST = [
     ("C_ADDR", "Address of C's first element (int32), aligned to 4*L bytes."),
     ("C_STRIDE", "Bytes between rows of C; a multiple of 4*L."),
     ("FLAGS", "bit 0 ACCUMULATE: C += A.B (the old C is read back, inside the window); bit 1 "
-              "COLIDX16: CSR column indices are uint16 (3 bytes per nonzero instead of 5); other "
-              "bits reserved (0)."),
+              "COLIDX16: CSR column indices are uint16 (3 bytes per nonzero instead of 5); bit 2 "
+              "EPILOGUE: int8 output through the requantisation epilogue (bias, multiplier, "
+              "shift per row, zero point, clamp), written at Q_ADDR (C is then only read, when "
+              "accumulating); other bits reserved (0)."),
+    ("EPI_PARAMS", "EPILOGUE: address of M rows of {int32 bias, int32 multiplier, int32 shift} "
+                   "(12 bytes per row; per tensor: the same values on every row)."),
+    ("EPI_QUANT", "EPILOGUE: output zero point [7:0], act_min [15:8], act_max [23:16] (int8 "
+                  "each, act_min <= act_max; ReLU: act_min = zero point); [31:24] reserved (0)."),
+    ("Q_ADDR", "EPILOGUE: address of the int8 output's first element, aligned to L bytes; its "
+               "rows are C_STRIDE / 4 bytes apart (C's layout with 1-byte elements: with "
+               "C_STRIDE = 4 * ceil(N/L) * L it is exactly the next layer's B)."),
 ]
 DESCRIPTOR_FIELDS = [DescriptorField(n, i, d) for i, (n, d) in enumerate(_DESC_LIST)]
 DESC = {f.name: f.word for f in DESCRIPTOR_FIELDS}

@@ -26,6 +26,8 @@ class WriteEngine(wiring.Component):
 
     * ``requests``: stream of ``{addr, data}``; ``addr`` must be aligned to the chunk size, so
       a burst never crosses 4 KiB (chunks are at most 4 KiB).
+    * ``quarter`` (per job, stable while requests flow): each chunk is ``chunk_bits / 4`` bits,
+      the low bits of ``data`` (int8 results of the epilogue instead of int32).
     * ``axi``: AXI4 manager; only AW, W and B are driven.
     * ``win_base``/``win_limit``: a request touching bytes outside ``[win_base, win_limit)``
       is dropped and raises ``window_error`` (with ``error_addr``); nothing is issued for it.
@@ -46,10 +48,10 @@ class WriteEngine(wiring.Component):
     """
 
     def __init__(self, *, chunk_bits, bus_bits=64, addr_bits=32, max_outstanding=15):
-        if (chunk_bits % bus_bits and bus_bits % chunk_bits) or chunk_bits // bus_bits > 256 \
-                or chunk_bits > 4096 * 8 or chunk_bits & (chunk_bits - 1):
-            raise ValueError(f"chunk_bits must be a power of two, a multiple or a divisor of "
-                             f"bus_bits ({bus_bits}), of at most 256 beats and 4 KiB, "
+        if chunk_bits < 64 or chunk_bits // bus_bits > 256 or chunk_bits > 4096 * 8 \
+                or chunk_bits & (chunk_bits - 1) or bus_bits & (bus_bits - 1):
+            raise ValueError(f"chunk_bits must be a power of two >= 64 (a quarter chunk is "
+                             f"whole bytes), of at most 256 beats of {bus_bits} bits and 4 KiB, "
                              f"not {chunk_bits!r}")
         self.chunk_bits, self.bus_bits, self.addr_bits = chunk_bits, bus_bits, addr_bits
         self.max_outstanding = max_outstanding
@@ -57,16 +59,20 @@ class WriteEngine(wiring.Component):
             "requests": In(stream.Signature(write_request_layout(chunk_bits, addr_bits))),
             "axi": Out(AXI4Signature(addr_width=addr_bits, data_width=bus_bits)),
             "win_base": In(addr_bits), "win_limit": In(addr_bits),
-            "abort": In(1), "idle": Out(1), "write_error": Out(1), "window_error": Out(1),
+            "quarter": In(1), "abort": In(1), "idle": Out(1), "write_error": Out(1),
+            "window_error": Out(1),
             "error_addr": Out(addr_bits), "beat": Out(1),
         })
 
     def elaborate(self, platform):
         m = Module()
         axi = self.axi
-        beats = max(1, self.chunk_bits // self.bus_bits)
         bus_bytes = self.bus_bits // 8
+        beats = max(1, self.chunk_bits // self.bus_bits)
+        beats_q = max(1, self.chunk_bits // 4 // self.bus_bits)
         chunk_bytes = self.chunk_bits // 8
+        last = Signal(range(max(beats, 2)))        # AWLEN: beats of this job's chunks - 1
+        m.d.comb += last.eq(Mux(self.quarter, beats_q - 1, beats - 1))
 
         held = Signal()
         aw_pending = Signal()
@@ -76,24 +82,33 @@ class WriteEngine(wiring.Component):
         outstanding = Signal(range(self.max_outstanding + 1))
 
         m.d.comb += [
-            axi.awvalid.eq(aw_pending), axi.awaddr.eq(addr), axi.awlen.eq(beats - 1),
+            axi.awvalid.eq(aw_pending), axi.awaddr.eq(addr), axi.awlen.eq(last),
             axi.awsize.eq(bus_bytes.bit_length() - 1), axi.awburst.eq(BURST_INCR),
             axi.awid.eq(0), axi.awcache.eq(0b0011), axi.awprot.eq(0), axi.awlock.eq(0),
             axi.awqos.eq(0),
-            axi.wvalid.eq(held), axi.wlast.eq(beat == beats - 1),
+            axi.wvalid.eq(held), axi.wlast.eq(beat == last),
             axi.bready.eq(1),
             self.beat.eq(axi.wvalid & axi.wready),
         ]
-        if self.chunk_bits >= self.bus_bits:
-            m.d.comb += [axi.wdata.eq(shreg[:self.bus_bits]), axi.wstrb.eq((1 << bus_bytes) - 1)]
-        else:
+
+        def beat_lanes(size_bits):
+            """(wdata, wstrb) of the current beat for chunks of ``size_bits``."""
+            if size_bits >= self.bus_bits:
+                return shreg[:self.bus_bits], Const((1 << bus_bytes) - 1, bus_bytes)
             # the chunk's byte lanes within the beat, from its address
-            lo, hi = chunk_bytes.bit_length() - 1, bus_bytes.bit_length() - 1
+            size_bytes = size_bits // 8
+            lo, hi = size_bytes.bit_length() - 1, bus_bytes.bit_length() - 1
+            wdata, wstrb = Signal(self.bus_bits), Signal(bus_bytes)
             with m.Switch(addr[lo:hi]):
-                for slot in range(bus_bytes // chunk_bytes):
+                for slot in range(bus_bytes // size_bytes):
                     with m.Case(slot):
-                        m.d.comb += [axi.wdata.eq(shreg << (slot * self.chunk_bits)),
-                                     axi.wstrb.eq(((1 << chunk_bytes) - 1) << (slot * chunk_bytes))]
+                        m.d.comb += [wdata.eq(shreg[:size_bits] << (slot * size_bits)),
+                                     wstrb.eq(((1 << size_bytes) - 1) << (slot * size_bytes))]
+            return wdata, wstrb
+        data_full, strb_full = beat_lanes(self.chunk_bits)
+        data_q, strb_q = beat_lanes(self.chunk_bits // 4)
+        m.d.comb += [axi.wdata.eq(Mux(self.quarter, data_q, data_full)),
+                     axi.wstrb.eq(Mux(self.quarter, strb_q, strb_full))]
         aw_go = axi.awvalid & axi.awready
         w_go = axi.wvalid & axi.wready
         b_go = axi.bvalid & axi.bready
@@ -149,7 +164,8 @@ class WriteEngine(wiring.Component):
         with m.Elif(self.requests.valid & self.requests.ready):
             m.d.sync += [slot.valid.eq(1), slot.addr.eq(req.addr), slot.data.eq(req.data),
                          slot.inside.eq((req.addr >= self.win_base) &
-                                        (req.addr + Const(chunk_bytes, self.addr_bits + 1)
+                                        (req.addr + Mux(self.quarter, chunk_bytes // 4,
+                                                        chunk_bytes)
                                          <= self.win_limit))]
         m.d.sync += outstanding.eq(outstanding + new - b_go)
         m.d.comb += self.idle.eq(~held & ~slot.valid & (outstanding == 0))

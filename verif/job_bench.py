@@ -83,7 +83,7 @@ async def run_jobs(dut):
         hits = dict(ram.faults_hit)
         txns = dict(ram.transactions)
         ram.window = (plan.base, plan.limit)
-        ram.write_regions = [(plan.c_addr, plan.c_addr + plan.c_bytes)]
+        ram.write_regions = plan.write_regions
         ram.faults = list(plan_faults)
         late = []
         watcher = cocotb.start_soon(_watch_after_error(dut, late)) if plan_faults else None

@@ -315,7 +315,7 @@ def run_native(plans, *, timeouts, timing=None, pause_probability=0.0, seed=0,
         for plan, timeout, plan_faults, reset_after in zip(plans, timeouts, faults, resets):
             t0, c0 = time.monotonic(), model.cycle
             before = model.stats()
-            model.monitor((plan.base, plan.limit), [(plan.c_addr, plan.c_addr + plan.c_bytes)])
+            model.monitor((plan.base, plan.limit), plan.write_regions)
             model.set_faults(plan_faults)
             entry = _complete(run_plan(driver, bus, plan, timeout, reset_after))
             after = model.stats()
