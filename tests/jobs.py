@@ -6,7 +6,7 @@ import numpy as np
 
 import golden
 from rtl.config import TileConfig
-from rtl.regmap import DESC
+from rtl.regmap import DESC, FLAG_EPILOGUE
 from zerotile.workload import random_csr  # noqa: F401  (the tests draw A the product way)
 
 from conftest import describe_mismatch
@@ -30,23 +30,38 @@ def random_c(m, n, seed):
     return np.random.default_rng(seed + 2000).integers(-2**31, 2**31, (m, n), dtype=np.int64)
 
 
+def golden_result(plan, a, b, c=None):
+    """What the plan's result must be: A.B (+ c), finished by the epilogue when it has one."""
+    ref = golden.spmm(a, b, c)
+    ep = plan.epilogue
+    if ep is None:
+        return ref
+    return golden.requantize(ref, ep.bias, ep.multiplier, ep.shift,
+                             out_zero_point=ep.out_zero_point, act_min=ep.act_min,
+                             act_max=ep.act_max)
+
+
 def check_result(name, res, a, b, cfg=CFG, c=None):
-    """The one check every job gets: C (= A.B, or c + A.B when accumulating) equal to golden,
-    the counters consistent, the roofline floor not beaten."""
+    """The one check every job gets: C (= A.B, or c + A.B when accumulating; requantised to
+    int8 with the epilogue) equal to golden, the counters consistent, the roofline floor not
+    beaten."""
     assert res.error is None, f"{name}: {res.error}"
     assert (c is not None) == res.plan.accumulate, f"{name}: accumulate mismatch in the test"
-    ref = golden.spmm(a, b, c)
+    ref = golden_result(res.plan, a, b, c)
+    assert res.c.dtype == ref.dtype, f"{name}: result is {res.c.dtype}, expected {ref.dtype}"
     assert np.array_equal(res.c, ref), describe_mismatch(name, res.c, ref)
     cnt = res.counters
+    int8_out = res.plan.epilogue is not None
     bd = golden.bounds(a, b, mode=res.plan.mode, peak_macs_per_cycle=cfg.peak_macs_per_cycle,
-                       bus_bytes_per_cycle=cfg.bus_bytes, accumulate=res.plan.accumulate)
+                       bus_bytes_per_cycle=cfg.bus_bytes, accumulate=res.plan.accumulate,
+                       int8_out=int8_out)
     assert cnt["effectual_macs"] == bd.effectual_macs, f"{name}: effectual MAC counter"
     pe_cycles = cnt["lane_slots"] // cfg.lanes + cnt["stall_memory"] + \
         cnt["stall_imbalance"] + cnt["stall_drain"]
     assert pe_cycles == cfg.pes * cnt["cycles_busy"], f"{name}: PE-cycle accounting"
     m, _, n = res.plan.shape
-    written = sum(j.fields["M"] * math.ceil(j.fields["N"] / cfg.lanes) * 4 * cfg.lanes
-                  for j in res.plan.jobs)
+    written = sum(j.fields["M"] * math.ceil(j.fields["N"] / cfg.lanes) * cfg.lanes *
+                  (1 if j.fields["FLAGS"] & FLAG_EPILOGUE else 4) for j in res.plan.jobs)
     assert cnt["dram_bytes_written"] == written, f"{name}: bytes written"
     assert cnt["dram_bytes_read"] >= bd.min_dram_bytes_read, f"{name}: bytes read"
     assert bd.bound_cycles <= cnt["cycles_busy"], (

@@ -122,3 +122,159 @@ def test_epilogue_parameter_validation():
         EpilogueStage(lanes=4, rows=5)
     with pytest.raises(ValueError, match="fifo_depth"):
         EpilogueStage(lanes=4, rows=4, fifo_depth=PIPELINE_STAGES)
+
+
+# --- the epilogue on the whole tile (firmware -> RTL -> golden) ------------------------------
+import firmware                                             # noqa: E402
+from firmware.requant import Requant                        # noqa: E402
+from rtl.regmap import ErrorCode, EPILOGUE_PARAM_BYTES      # noqa: E402
+from verif import simulate                                  # noqa: E402
+from zerotile.workload import load_mtx, DATA_DIR            # noqa: E402
+
+from conftest import TARGETS                                # noqa: E402
+from jobs import CFG, random_csr, random_b, random_c, check_result, tamper  # noqa: E402
+
+
+def random_requant(m, seed, relu=False):
+    """Random per-row parameters: bias, a float scale per row (TFLite's QuantizeMultiplier),
+    a zero point; ReLU or the full int8 range."""
+    rng = np.random.default_rng(seed + 3000)
+    return Requant.for_rows(m, bias=rng.integers(-2**16, 2**16, m),
+                            scale=rng.uniform(2e-4, 2e-2, m) * rng.choice([1, 1e-3, 30], m),
+                            out_zero_point=int(rng.integers(-30, 30)), relu=relu)
+
+
+def epilogue_cases():
+    """name -> (A, B, old C or None, mode, Requant)."""
+    cases = {}
+    karate, _ = load_mtx(DATA_DIR / "karate.mtx", seed=1)
+    west, _ = load_mtx(DATA_DIR / "west0479.mtx", seed=1)
+    for name, a in (("karate", karate), ("west0479", west)):
+        m, k = a.shape
+        for n in (16, 64):
+            for relu in (False, True):
+                seed = 40 + n + relu
+                cases[f"{name}-n{n}-relu{int(relu)}"] = (a, random_b(k, n, seed), None, "csr",
+                                                          random_requant(m, seed, relu))
+        cases[f"{name}-n16-accumulate"] = (a, random_b(k, 16, 50), random_c(m, 16, 50) >> 12,
+                                           "csr", random_requant(m, 50, True))
+    # dense mode, K in two slabs (int32 partial sums, the last slab finishes int8)
+    k = CFG.max_k + 40
+    cases["dense-two-slabs"] = (random_csr(9, k, 0.05, 60), random_b(k, 12, 60), None,
+                                "dense", random_requant(9, 60))
+    # more rows than the parameter memory: row blocks; wider than a job: column tiles
+    m = CFG.epilogue_rows + 37
+    cases["row-blocks"] = (random_csr(m, 30, 0.2, 61), random_b(30, 9, 61), None, "csr",
+                           random_requant(m, 61, True))
+    cases["column-tiles"] = (random_csr(20, 24, 0.3, 62), random_b(24, CFG.max_n + 20, 62),
+                             None, "csr", random_requant(20, 62))
+    # per-tensor parameters and the extremes of the shift
+    cases["per-tensor-extremes"] = (random_csr(16, 40, 0.5, 63), random_b(40, 8, 63), None,
+                                    "csr", Requant.for_rows(16, bias=2**31 - 1,
+                                                            multiplier=2**31 - 1, shift=30))
+    cases["shift-minus-31"] = (random_csr(16, 40, 0.5, 64), random_b(40, 8, 64), None,
+                               "dense", Requant.for_rows(16, multiplier=1 << 30, shift=-31))
+    return cases
+
+
+EPI_CASES = epilogue_cases()
+_EPI_RESULTS = {}
+
+
+def _target_cases(target):
+    """The cases a target runs: all on native; the karate ones on the vip engines, with
+    random pauses on every AXI channel."""
+    return [n for n in EPI_CASES if target[0] == "native" or n.startswith("karate")]
+
+
+def epilogue_results(target):
+    if target not in _EPI_RESULTS:
+        engine, sim = target
+        names = _target_cases(target)
+        plans = [firmware.plan(a, b, c=c, mode=mode, epilogue=ep)
+                 for a, b, c, mode, ep in (EPI_CASES[n] for n in names)]
+        results = simulate(plans, engine=engine, sim=sim, seed=3,
+                           pause_probability=0.0 if engine == "native" else 0.2,
+                           label=f"epilogue on {engine}/{sim}")
+        assert len(results) == len(plans), "simulation stopped early (hang?)"
+        _EPI_RESULTS[target] = dict(zip(names, results))
+    return _EPI_RESULTS[target]
+
+
+@pytest.mark.parametrize("target, name", [
+    pytest.param(t.values[0], n, id=f"{n}-{t.id}", marks=t.marks)
+    for t in TARGETS for n in _target_cases(t.values[0])])
+def test_epilogue_job_equals_golden(target, name):
+    a, b, c, _, _ = EPI_CASES[name]
+    check_result(f"{name} on {'/'.join(target)}", epilogue_results(target)[name], a, b, c=c)
+
+
+def test_int8_output_writes_a_quarter_of_int32():
+    a, b = random_csr(40, 48, 0.2, 70), random_b(48, 24, 70)
+    int32 = firmware.plan(a, b, mode="csr")
+    int8 = firmware.plan(a, b, mode="csr", epilogue=random_requant(40, 70, relu=True))
+    r32, r8 = simulate([int32, int8], seed=1, label="int32 vs int8 output")
+    check_result("int32", r32, a, b)
+    check_result("int8", r8, a, b)
+    w32, w8 = r32.counters["dram_bytes_written"], r8.counters["dram_bytes_written"]
+    print(f"bytes written: int32 {w32}, int8 {w8}")
+    assert w8 * 4 == w32, f"int8 output wrote {w8} bytes, int32 {w32}: not a quarter"
+
+
+def test_epilogue_errors_are_flagged():
+    a, b = random_csr(20, 30, 0.3, 80), random_b(30, 10, 80)
+    ep = random_requant(20, 80)
+
+    def fresh():
+        return firmware.plan(a, b, mode="csr", epilogue=ep)
+    cases = []
+    # a multiplier below 2**30 in DRAM (row 3): the hardware names its address
+    p = fresh()
+    params = p.jobs[0].fields["EPI_PARAMS"]
+    at = params + 3 * EPILOGUE_PARAM_BYTES + 4
+    p.image[at - p.base:at - p.base + 4] = (12345).to_bytes(4, "little")
+    cases.append(("multiplier 12345", p, ErrorCode.BAD_EPILOGUE_PARAMETER, at))
+    p = fresh()
+    at = params + 7 * EPILOGUE_PARAM_BYTES + 8
+    p.image[at - p.base:at - p.base + 4] = (-32 & 0xFFFF_FFFF).to_bytes(4, "little")
+    cases.append(("shift -32", p, ErrorCode.BAD_EPILOGUE_PARAMETER, at))
+    cases.append(("act_min above act_max",
+                  tamper(fresh(), "EPI_QUANT", (10 << 8) | (5 << 16)), ErrorCode.BAD_DESCRIPTOR,
+                  None))
+    cases.append(("Q_ADDR misaligned", tamper(fresh(), "Q_ADDR", fresh().q_addr + 1),
+                  ErrorCode.BAD_DESCRIPTOR, None))
+    cases.append(("Q outside the window", tamper(fresh(), "Q_ADDR", 1 << 30),
+                  ErrorCode.OPERAND_OUTSIDE_WINDOW, 1 << 30))
+    cases.append(("parameters outside the window", tamper(fresh(), "EPI_PARAMS", 1 << 30),
+                  ErrorCode.OPERAND_OUTSIDE_WINDOW, 1 << 30))
+    cases.append(("M above the parameter memory", tamper(fresh(), "M", CFG.epilogue_rows + 1),
+                  ErrorCode.BAD_DESCRIPTOR, None))
+    plans = [p for _, p, _, _ in cases] + [fresh()]
+    results = simulate(plans, seed=2, label="epilogue errors")
+    for (what, _, code, addr), res in zip(cases, results):
+        assert res.error and code.name in res.error, \
+            f"{what}: expected {code.name}, got {res.error or 'no error'}"
+        if addr is not None:
+            assert f"0x{addr:08x}" in res.error, f"{what}: expected address 0x{addr:08x} in " \
+                                                 f"{res.error}"
+    check_result("after the errors", results[-1], a, b)
+
+
+def test_requant_parameters_are_checked_by_the_firmware():
+    with pytest.raises(firmware.FormatError, match=r"multiplier\[2\]"):
+        Requant.for_rows(4, multiplier=[1 << 30, 1 << 30, 5, 1 << 30], shift=0)
+    with pytest.raises(firmware.FormatError, match=r"shift\[0\]"):
+        Requant.for_rows(2, multiplier=1 << 30, shift=[40, 0])
+    with pytest.raises(firmware.FormatError, match="rows"):
+        firmware.plan(random_csr(5, 6, 0.5, 1), random_b(6, 3, 1),
+                      epilogue=Requant.for_rows(4, multiplier=1 << 30, shift=0))
+    with pytest.raises(firmware.FormatError, match="act_min"):
+        Requant.for_rows(2, multiplier=1 << 30, shift=0, act_min=10, act_max=0)
+
+
+@pytest.mark.parametrize("scale", [1.0, 0.5, 0.75, 0.1, 1e-3, 3e-7, 2.0**-40, 0.0, 1234.5,
+                                   2.0**31, 0.9999999999])
+def test_firmware_quantize_multiplier_equals_golden(scale):
+    from firmware.requant import quantize_multiplier
+    got = tuple(int(x) for x in quantize_multiplier(scale))
+    assert got == tuple(int(x) for x in golden.quantize_multiplier(scale))
