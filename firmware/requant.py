@@ -114,6 +114,16 @@ class Requant:
         words = np.stack([self.bias[rows], self.multiplier[rows], self.shift[rows]], axis=1)
         return words.astype("<i4").tobytes()
 
+    def describe(self):
+        """One line: per-row or per-tensor, zero point, clamp."""
+        per = "per tensor" if (len(set(self.multiplier.tolist())) == 1 and
+                               len(set(self.shift.tolist())) == 1 and
+                               len(set(self.bias.tolist())) == 1) else "per row"
+        act = "ReLU" if self.act_min == self.out_zero_point and self.act_max == 127 else \
+            f"clamp [{self.act_min}, {self.act_max}]"
+        return (f"bias + TFLite requantisation ({per}, {self.rows} rows), zero point "
+                f"{self.out_zero_point}, {act}")
+
     @property
     def quant_word(self):
         """EPI_QUANT: zero point [7:0], act_min [15:8], act_max [23:16]."""

@@ -128,6 +128,17 @@ def cmd_run(args):
     if args.quantize_b and args.b is None:
         raise FormatError("--quantize-b goes with --b")
     _check_output_path("--json", args.json)
+    _check_output_path("--out", args.out)
+    if args.out is not None and not args.out.endswith(".npy"):
+        raise FormatError(f"--out writes a NumPy .npy file, not {args.out}")
+    epilogue_flags = [args.bias, args.multiplier, args.shift]
+    want_epilogue = any(x is not None for x in epilogue_flags)
+    if want_epilogue and (args.multiplier is None or args.shift is None):
+        raise FormatError("the int8 epilogue needs --multiplier and --shift (and optionally "
+                          "--bias, --out-zero-point, --relu)")
+    if not want_epilogue and (args.relu or args.out_zero_point is not None):
+        raise FormatError("--relu and --out-zero-point go with the epilogue (--multiplier, "
+                          "--shift)")
     engine, dram = _engine(args)
     window = _waves_window(args)
     cfg = _config(args)
@@ -142,7 +153,8 @@ def cmd_run(args):
         n = args.n if args.n is not None else 16
     firmware.check_size(m, k, n, entries, mode=args.mode, config=cfg)
 
-    a, note = load_mtx(path, args.seed)
+    a, note = load_mtx(path, args.seed, as_given=True)
+    epilogue = _load_epilogue(args, m) if want_epilogue else None
     if args.b is not None:
         b, b_note = load_b(args.b, args.seed, quantize=args.quantize_b)
     else:
@@ -152,15 +164,21 @@ def cmd_run(args):
     c_old = random_c(m, n, args.seed) if args.accumulate else None
     if c_old is not None:
         say(f"C += A.B: the old C is {m}x{n} seeded int32 (--seed {args.seed})")
-    plans = [firmware.plan(a, b, c=c_old, config=cfg, mode=args.mode)]
+    if epilogue is not None:
+        say(f"int8 output: {epilogue.describe()}")
+    plans = [firmware.plan(a, b, c=c_old, config=cfg, mode=args.mode, epilogue=epilogue)]
     if args.mode == "auto":
         est = {md: firmware.estimate_cycles(md, m, k, n, a.nnz, cfg)
                for md in firmware.check_size(m, k, n, a.nnz, config=cfg)}
         say(f"mode auto chose {plans[0].mode}: the lower cycle estimate of the modes that fit ("
             + ", ".join(f"{md} ~{v:,.0f}" for md, v in est.items()) + ")")
     if args.compare_dense:
-        plans.append(firmware.plan(a, b, c=c_old, config=cfg, mode="dense"))
+        plans.append(firmware.plan(a, b, c=c_old, config=cfg, mode="dense", epilogue=epilogue))
     c_ref = golden.spmm(a, b, c_old)
+    if epilogue is not None:
+        c_ref = golden.requantize(c_ref, epilogue.bias, epilogue.multiplier, epilogue.shift,
+                                  out_zero_point=epilogue.out_zero_point,
+                                  act_min=epilogue.act_min, act_max=epilogue.act_max)
     waves_dir = Path("zerotile_waves").resolve() if args.waves else None
     t0 = time.monotonic()
     results = simulate(plans, engine=engine, sim=args.sim, dram=dram, waves=args.waves,
@@ -212,6 +230,11 @@ def cmd_run(args):
     for rep in reports:
         if rep.get("error"):
             say(f"  {rep['mode']}: {rep['error']}")
+    _say_energy(say, reports, out)
+    if args.out is not None and results and results[0].c is not None:
+        np.save(args.out, results[0].c)
+        say(f"C as the RTL wrote it ({results[0].c.dtype}, {results[0].c.shape[0]}x"
+            f"{results[0].c.shape[1]}): {args.out}")
     say(f"simulated {sim_cycles:,} cycles in {sim_seconds:.2f} s "
         f"({main_rep['sim_cycles_per_second'] or 0:,} cycles/s); {wall:.2f} s with set-up")
     if args.waves:
@@ -224,6 +247,44 @@ def cmd_run(args):
         Path(args.json).write_text(json.dumps(main_rep, indent=2) + "\n")
     ok = all(r["correct"] for r in reports)
     return 0 if ok else 1
+
+
+def _load_epilogue(args, m):
+    """The --bias/--multiplier/--shift arrays (.npy, one value per row of A or one value)."""
+    from firmware.requant import Requant
+
+    def load(option, path):
+        if path is None:
+            return 0
+        try:
+            arr = np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as e:
+            raise FormatError(f"{option} {path}: not a readable .npy file ({e})") from None
+        return arr.reshape(()) if arr.size == 1 else arr
+    return Requant.for_rows(m, bias=load("--bias", args.bias),
+                            multiplier=load("--multiplier", args.multiplier),
+                            shift=load("--shift", args.shift),
+                            out_zero_point=args.out_zero_point or 0, relu=args.relu)
+
+
+def _say_energy(say, reports, out):
+    """The energy estimate of each run: a table of events times Horowitz's 45 nm energies."""
+    import golden
+    rows = [r for r in reports if r.get("energy_pj") is not None]
+    if not rows:
+        return
+    t = golden.HOROWITZ_45NM
+    say(f"energy estimate ({t.source}, {t.node}: "
+        + "; ".join(f"{e} {v}" for e, v in t.rows()) + "):")
+    _print_table([{"mode": r["mode"], "total_nJ": _fmt(r["energy_pj"] / 1000, 2),
+                   "pJ/effectual_MAC": _fmt(r["pj_per_effectual_mac"]),
+                   "dram_share": _fmt(r["dram_energy_share"], 3),
+                   **{f"{k}_nJ": _fmt(v / 1000, 2) for k, v in r["energy_pj_by_event"].items()}}
+                  for r in rows],
+                 ["mode", "total_nJ", "pJ/effectual_MAC", "dram_share", "multiplies_nJ",
+                  "accumulator_updates_nJ", "scratchpad_reads_nJ", "epilogue_nJ", "dram_nJ"],
+                 file=out)
+    say(f"not modelled: {golden.NOT_MODELLED}")
 
 
 def _list_bundled():
@@ -463,6 +524,19 @@ def build_parser():
                         "limits the job fits (printed)")
     r.add_argument("--compare-dense", action="store_true",
                    help="also run dense mode and report speedup_vs_dense")
+    r.add_argument("--bias", metavar="FILE.npy",
+                   help="int8 output: int32 bias per row of A (or one value), .npy")
+    r.add_argument("--multiplier", metavar="FILE.npy",
+                   help="int8 output: requantisation multiplier per row (0 or in [2^30, 2^31)), "
+                        ".npy")
+    r.add_argument("--shift", metavar="FILE.npy",
+                   help="int8 output: requantisation shift per row (-31..30), .npy")
+    r.add_argument("--out-zero-point", type=int, metavar="Z",
+                   help="int8 output: zero point added after rescaling (default 0)")
+    r.add_argument("--relu", action="store_true",
+                   help="int8 output: clamp below at the zero point (ReLU)")
+    r.add_argument("--out", metavar="FILE.npy",
+                   help="write C as the RTL produced it (int32, or int8 with the epilogue)")
     r.add_argument("--accumulate", action="store_true",
                    help="C += A.B: C starts as seeded int32 values (read back by the hardware)")
     r.add_argument("--seed", type=_non_negative("--seed"), default=1,

@@ -71,13 +71,22 @@ def read_mtx(path):
     return a
 
 
-def load_mtx(path, seed):
-    """A (CSR, int8) with the file's sparsity pattern and seeded nonzero int8 values.
+def load_mtx(path, seed, *, as_given=False):
+    """A (CSR, int8) with the file's sparsity pattern and seeded nonzero int8 values; with
+    ``as_given``, the file's own values when they are all int8 integers (a quantised layer),
+    seeded otherwise (and for pattern files, which have no values).
 
     Entries stored as explicit zeros in the file stay explicit zeros (the hardware sees and
     skips them as the golden model does). Returns (matrix, note).
     """
-    return _seeded_int8(read_mtx(path), matrix_name(path), seed)
+    a = read_mtx(path)
+    if as_given and scipy.io.mminfo(str(path))[4] != "pattern":
+        vals = a.data.astype(np.float64)
+        if np.all(np.isfinite(vals) & (vals == np.round(vals)) & (vals >= -128) & (vals <= 127)):
+            a = sp.csr_array((a.data.astype(np.int8), a.indices.astype(np.int32),
+                              a.indptr.astype(np.int32)), shape=a.shape)
+            return a, f"values of {matrix_name(path)} as given (int8 integers)"
+    return _seeded_int8(a, matrix_name(path), seed)
 
 
 def nonzero_int8(rng, size):
@@ -155,14 +164,25 @@ def measure(a, b, *, mode, config=None, label=None, seed=1):
     return report(plan, result, a, b, c_ref=golden.spmm(a, b))[0]
 
 
+def epilogue_outputs(plan):
+    """Elements the plan's FLAGS.EPILOGUE jobs finish (padding columns of a chunk included)."""
+    from rtl.regmap import FLAG_EPILOGUE
+    L = plan.config.lanes
+    return sum(j.fields["M"] * -(-j.fields["N"] // L) * L for j in plan.jobs
+               if j.fields["FLAGS"] & FLAG_EPILOGUE)
+
+
 def report(plan, sim_result, a, b, *, c_ref):
     """The metrics of one run, from the hardware's counters and golden's bounds."""
     cfg = plan.config
     m, k, n = plan.shape
+    int8_out = plan.epilogue is not None
     bd = golden.bounds(a, b, mode=plan.mode, peak_macs_per_cycle=cfg.peak_macs_per_cycle,
-                       bus_bytes_per_cycle=cfg.bus_bytes, accumulate=plan.accumulate)
+                       bus_bytes_per_cycle=cfg.bus_bytes, accumulate=plan.accumulate,
+                       int8_out=int8_out)
     out = {"shape": [m, k, n], "nnz_a": int(plan.nnz), "mode": plan.mode,
-           "accumulate": plan.accumulate, "jobs": len(plan.jobs),
+           "accumulate": plan.accumulate, "output": "int8" if int8_out else "int32",
+           "jobs": len(plan.jobs),
            "config": cfg.as_dict(), "peak_macs_per_cycle": cfg.peak_macs_per_cycle,
            "ideal_compute_cycles": bd.ideal_compute_cycles, "min_dram_bytes": bd.min_dram_bytes,
            "min_dram_bytes_read": bd.min_dram_bytes_read,
@@ -194,6 +214,8 @@ def report(plan, sim_result, a, b, *, c_ref):
         "sim_cycles_per_second": round(sim_result.sim_cycles / sim_result.sim_seconds)
         if sim_result.sim_seconds else None,
     })
+    out.update(golden.estimate_energy(cnt, lanes=cfg.lanes, bank_bytes=cfg.b_words * cfg.lanes,
+                                      epilogue_outputs=epilogue_outputs(plan)))
     details = [(int(i), int(j), int(c_ref[i, j]), int(c[i, j])) for i, j in diff[:10]]
     if cnt["effectual_macs"] != bd.effectual_macs:
         out["error"] = (f"effectual MAC counter {cnt['effectual_macs']} != golden "
