@@ -4,8 +4,11 @@ from .operands import as_dense_int8, as_csr_int8, check_csr
 from .planner import (Plan, Job, plan, pack_descriptor, estimate_cycles, choose_mode,
                       check_size, image_bytes, POISON)
 from .driver import Driver, RunResult
+from .requant import Requant, quantize_multiplier
+from .network import Layer, NetworkPlan, plan_network
 
 __all__ = ["ZerotileError", "FormatError", "TooLargeError", "DeviceError", "DeviceTimeout",
            "as_dense_int8", "as_csr_int8", "check_csr", "Plan", "Job", "plan",
            "pack_descriptor", "estimate_cycles", "choose_mode", "check_size", "image_bytes",
-           "POISON", "Driver", "RunResult"]
+           "POISON", "Driver", "RunResult", "Requant", "quantize_multiplier", "Layer",
+           "NetworkPlan", "plan_network"]

@@ -278,3 +278,59 @@ def test_firmware_quantize_multiplier_equals_golden(scale):
     from firmware.requant import quantize_multiplier
     got = tuple(int(x) for x in quantize_multiplier(scale))
     assert got == tuple(int(x) for x in golden.quantize_multiplier(scale))
+
+
+def golden_network(layers, x):
+    """The int8 network as golden computes it: each layer requantised, the next one's B."""
+    h = np.asarray(x, dtype=np.int8)
+    for layer in layers:
+        ep = layer.requant
+        h = golden.requantize(golden.spmm(layer.weights, h), ep.bias, ep.multiplier, ep.shift,
+                              out_zero_point=ep.out_zero_point, act_min=ep.act_min,
+                              act_max=ep.act_max)
+    return h
+
+
+def random_network(sizes, density, seed, modes=None):
+    rng = np.random.default_rng(seed)
+    layers = []
+    for i, (k, m) in enumerate(zip(sizes, sizes[1:])):
+        w = random_csr(m, k, density, seed + i)
+        last = i == len(sizes) - 2
+        mode = (modes or ["auto"] * len(sizes))[i]
+        layers.append(firmware.Layer.from_scale(
+            w, bias=rng.integers(-3000, 3000, m), scale=rng.uniform(0.002, 0.02, m),
+            out_zero_point=int(rng.integers(-10, 10)), relu=not last, mode=mode))
+    return layers
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_network_runs_as_one_chain(target):
+    """Three layers, batch 16 and 40, sparse and dense layers: one doorbell per network,
+    every layer's int8 output equal to golden's."""
+    engine, sim = target
+    cases = []
+    for seed, (sizes, batch, density, modes) in enumerate([
+            ((64, 128, 64, 10), 16, 0.1, None),
+            ((30, 50, 20), 40, 0.3, ["dense", "csr"])]):
+        layers = random_network(sizes, density, 90 + seed, modes)
+        x = np.random.default_rng(seed).integers(-128, 128, (sizes[0], batch)).astype(np.int8)
+        cases.append((layers, x))
+    plans = [firmware.plan_network(layers, x) for layers, x in cases]
+    results = simulate(plans, engine=engine, sim=sim, seed=4,
+                       pause_probability=0.0 if engine == "native" else 0.15,
+                       label=f"networks on {engine}/{sim}")
+    for i, ((layers, x), p, res) in enumerate(zip(cases, plans, results)):
+        assert res.error is None, f"network {i}: {res.error}"
+        assert res.jobs_done == len(p.jobs)
+        ref = golden_network(layers, x)
+        from conftest import describe_mismatch
+        assert np.array_equal(res.c, ref), describe_mismatch(f"network {i}", res.c, ref)
+
+
+def test_network_shape_errors():
+    layers = random_network((10, 20, 5), 0.5, 1)
+    with pytest.raises(firmware.FormatError, match="layer 1 takes 10 inputs, the previous one gives 20"):
+        firmware.plan_network([layers[0], layers[0]], np.zeros((10, 4), np.int8))
+    with pytest.raises(firmware.FormatError, match="at least one layer"):
+        firmware.plan_network([], np.zeros((10, 4), np.int8))

@@ -2,7 +2,7 @@
 the firmware ``Driver``, and record what happened. Engine-neutral: the bus is any firmware bus
 that also has ``clock(cycles)`` (let the hardware run) and ``cycle()`` (cycles so far)."""
 from firmware import ZerotileError
-from rtl.regmap import REG, Status
+from rtl.regmap import REG, Status, MODE_CSR
 
 __all__ = ["run_plan", "ERROR_GRACE_CYCLES", "default_timeout"]
 
@@ -46,7 +46,8 @@ def default_timeout(plan):
     for job in plan.jobs:
         f = job.fields
         m, k, n = f["M"], f["K"], f["N"]
-        est = firmware.estimate_cycles(plan.mode, m, k, n, f["NNZ"], cfg)
+        mode = "csr" if f["MODE"] == MODE_CSR else "dense"
+        est = firmware.estimate_cycles(mode, m, k, n, f["NNZ"], cfg)
         if f.get("FLAGS", 0) & 1:
             est += 4 * m * math.ceil(n / cfg.lanes)
         total += est + 200
