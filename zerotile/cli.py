@@ -299,6 +299,54 @@ def _list_bundled():
     return 0
 
 
+def cmd_nn(args):
+    """A pruned int8 MLP on scikit-learn's digits, classified on the RTL."""
+    import golden
+    from zerotile import nn
+    _check_output_path("--json", args.json)
+    out = sys.stderr if args.json == "-" else sys.stdout
+    say = lambda *a: print(*a, file=out, flush=True)
+    t0 = time.monotonic()
+    say(f"training a 64-{'-'.join(map(str, nn.DEFAULT_HIDDEN))}-10 MLP on scikit-learn's "
+        f"bundled digits (seed {args.seed}), pruning it by magnitude to 90 % zeros with a "
+        f"masked fine-tune, quantising it to int8 (TFLite per-channel scheme)...")
+    setup = nn.build(seed=args.seed)
+    say(f"  {time.monotonic() - t0:.1f} s; weights per layer (nonzero): "
+        + ", ".join(f"{l.weights.shape[0]}x{l.weights.shape[1]} ({l.weights.nnz})"
+                    for l in setup.layers))
+    rep = nn.run(setup, batch=args.batch, seed=args.seed)
+    say(f"classified {rep['images']} held-out images on the RTL (native engine, P=4 L=8 "
+        f"bus=64) in {rep['chains']} descriptor chains of {rep['jobs_per_chain']} jobs "
+        f"(batch = N = {rep['batch']}): the int8 output of each layer is the next layer's B "
+        f"in DRAM, no host step between layers")
+    _print_table([
+        {"": "float (dense)", "accuracy": _fmt(rep["dense_float_accuracy"], 4)},
+        {"": "float (90 % pruned)", "accuracy": _fmt(rep["float_accuracy"], 4)},
+        {"": "int8 golden", "accuracy": _fmt(rep["int8_accuracy"], 4)},
+        {"": "int8 RTL", "accuracy": _fmt(rep["rtl_accuracy"], 4)}], ["", "accuracy"], file=out)
+    say(f"RTL logits equal golden's on {rep['images_matching_golden']} of {rep['images']} "
+        f"images" + ("" if rep["rtl_matches_golden"] else "  <-- MISMATCH"))
+    _print_table([
+        {"mode": "sparse (CSR)", "cycles/image": rep["cycles_per_image"],
+         "pJ/image": f"{rep['energy_pj_per_image']:,.0f}",
+         "pJ/effectual_MAC": _fmt(rep["pj_per_effectual_mac"]),
+         "dram_share": _fmt(rep["dram_energy_share"], 3)},
+        {"mode": "dense", "cycles/image": rep["dense_cycles_per_image"],
+         "pJ/image": f"{rep['dense_energy_pj_per_image']:,.0f}",
+         "pJ/effectual_MAC": _fmt(rep["dense_pj_per_effectual_mac"]),
+         "dram_share": _fmt(rep["dense_dram_energy_share"], 3)}],
+        ["mode", "cycles/image", "pJ/image", "pJ/effectual_MAC", "dram_share"], file=out)
+    t = golden.HOROWITZ_45NM
+    say(f"speedup vs dense: {rep['speedup_vs_dense']:.2f}x; energy: event counters x "
+        f"{t.source} ({t.node}) table, not a measurement; not modelled: {golden.NOT_MODELLED}")
+    say(f"done in {time.monotonic() - t0:.1f} s")
+    if args.json == "-":
+        sys.stdout.write(json.dumps(rep, indent=2) + "\n")
+    elif args.json:
+        Path(args.json).write_text(json.dumps(rep, indent=2) + "\n")
+    return 0 if rep["rtl_matches_golden"] and rep["dense_rtl_matches_golden"] else 1
+
+
 def cmd_demo(args):
     import firmware
     import golden
@@ -562,6 +610,14 @@ def build_parser():
                    help="native engine: cycle after the last one recorded (default: the end)")
     _add_config_args(r)
     r.set_defaults(func=cmd_run)
+    nnp = sub.add_parser("nn", help="a 90 %-pruned int8 MLP on scikit-learn's digits, "
+                                     "classified on the RTL (sparse vs dense, energy)")
+    nnp.add_argument("--json", metavar="FILE", help="write the report as JSON ('-': stdout)")
+    nnp.add_argument("--seed", type=_non_negative("--seed"), default=0,
+                     help="seed of the split, training and pruning (default 0)")
+    nnp.add_argument("--batch", type=int, default=64,
+                     help="images per descriptor chain: the N of every layer (default 64)")
+    nnp.set_defaults(func=cmd_nn)
     d = sub.add_parser("demo", help="bundled real matrices, dense vs sparse, on the native engine")
     d.set_defaults(func=cmd_demo)
     h = sub.add_parser("header", help="write the C header of the register map (from "
