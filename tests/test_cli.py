@@ -6,6 +6,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from zerotile.cli import main
@@ -39,6 +40,11 @@ SMALL = "%%MatrixMarket matrix coordinate integer general\n2 3 1\n1 2 3\n"
     (SMALL, ["--waves-from", "5"], "--waves-from/--waves-to go with --waves"),
     (SMALL, ["--engine", "vip", "--dram-latency", "5"], "native engine's DRAM model"),
     (SMALL, ["--engine", "native", "--sim", "icarus"], "runs on the vip engine"),
+    (SMALL, ["--multiplier", "m.npy"], "needs --multiplier and --shift"),
+    (SMALL, ["--relu"], "go with the epilogue"),
+    (SMALL, ["--multiplier", "m.npy", "--shift", "bad_shift.npy"], "shift[1] = 40 is outside"),
+    (SMALL, ["--multiplier", "m.npy", "--shift", "missing.npy"], "not a readable .npy file"),
+    (SMALL, ["--out", "c.txt"], "--out writes a NumPy .npy file"),
 ])
 def test_bad_input_gives_one_line_error(tmp_path, content, args, message):
     path = tmp_path / "a.mtx"
@@ -48,6 +54,8 @@ def test_bad_input_gives_one_line_error(tmp_path, content, args, message):
         "%%MatrixMarket matrix coordinate real general\n3 2 2\n1 1 0.5\n2 2 3\n")
     (tmp_path / "b_128.mtx").write_text(
         "%%MatrixMarket matrix coordinate integer general\n3 2 2\n1 1 7\n2 1 128\n")
+    np.save(tmp_path / "m.npy", np.array(1 << 30))
+    np.save(tmp_path / "bad_shift.npy", np.array([0, 40]))
     t0 = time.monotonic()
     out = run_cli(["run", str(path), *args], tmp_path)
     assert out.returncode == 2, out.stdout + out.stderr
@@ -225,3 +233,39 @@ def test_accumulate_from_the_command_line(tmp_path):
     assert rep["accumulate"] and rep["correct"] and rep["mismatches"] == 0
     # the old C is read: at least C's bytes more than without accumulating
     assert rep["min_dram_bytes_read"] >= 34 * 20 * 4
+
+
+def test_run_int8_layer_from_files(tmp_path):
+    """A quantised layer run from its files: A's int8 values as given, per-row bias,
+    multiplier and shift, ReLU; --out holds exactly what the RTL wrote, equal to golden."""
+    import golden
+    import scipy.sparse as sp
+    rng = np.random.default_rng(7)
+    a = sp.random_array((20, 30), density=0.3, rng=rng, format="coo",
+                        data_sampler=lambda size: rng.integers(-128, 128, size))
+    lines = [f"{i + 1} {j + 1} {int(v)}" for i, j, v in zip(a.row, a.col, a.data)]
+    (tmp_path / "w.mtx").write_text("%%MatrixMarket matrix coordinate integer general\n"
+                                    f"20 30 {len(lines)}\n" + "\n".join(lines) + "\n")
+    b = rng.integers(-128, 128, (30, 12))
+    (tmp_path / "x.mtx").write_text(
+        "%%MatrixMarket matrix array integer general\n30 12\n" +
+        "\n".join(str(int(v)) for v in b.T.ravel()) + "\n")
+    bias, mult = rng.integers(-5000, 5000, 20), rng.integers(1 << 30, 1 << 31, 20)
+    shift = rng.integers(-12, -6, 20)
+    for name, arr in (("bias", bias), ("mult", mult), ("shift", shift)):
+        np.save(tmp_path / f"{name}.npy", arr)
+    out = run_cli(["run", "w.mtx", "--b", "x.mtx", "--bias", "bias.npy", "--multiplier",
+                   "mult.npy", "--shift", "shift.npy", "--out-zero-point", "-3", "--relu",
+                   "--out", "c.npy", "--json", "r.json"], tmp_path)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "values of w as given (int8 integers)" in out.stdout
+    assert "int8 output: bias + TFLite requantisation (per row, 20 rows)" in out.stdout
+    assert "energy estimate" in out.stdout and "pJ/effectual_MAC" in out.stdout
+    c = np.load(tmp_path / "c.npy")
+    ref = golden.requantize(golden.spmm(sp.csr_array(a).astype(np.int8), b.astype(np.int8)),
+                            bias, mult, shift, out_zero_point=-3, act_min=-3, act_max=127)
+    assert c.dtype == np.int8 and np.array_equal(c, ref)
+    rep = json.loads((tmp_path / "r.json").read_text())
+    assert rep["output"] == "int8" and rep["correct"]
+    assert rep["dram_bytes_written"] == 20 * 16      # int8 rows of 2 chunks of 8
+    assert rep["pj_per_effectual_mac"] > 0 and 0 < rep["dram_energy_share"] < 1
