@@ -546,13 +546,27 @@ class Accelerator(wiring.Component):
                                            for end, (base, nbytes) in zip(range_ends, ranges)))
                 m.next = "RANGES"
                 datapath_errors()
+            def start_b():
+                m.d.comb += [reader.start0.eq(1), reader.addr0.eq(job.B_ADDR),
+                             reader.beats0.eq(b_beats)]
+                if words_per_b == 0:
+                    m.d.comb += [b_split.start.eq(1), b_split.count.eq(b_needed)]
+                m.next = "LOAD_B"
+
+            def start_params():
+                m.d.comb += [reader.start0.eq(1), reader.addr0.eq(job.EPI_PARAMS),
+                             reader.beats0.eq(p_beats),
+                             p_split.start.eq(1), p_split.count.eq(job.M[:16] * PARAM_WORDS)]
+                m.d.sync += [param_row.eq(0), param_word.eq(0), param_addr.eq(job.EPI_PARAMS),
+                             param_last.eq(0)]
+                m.next = "LOAD_PARAMS"
+
             with m.State("RANGES"):
                 for i, (base, _) in enumerate(ranges):     # the first range outside is reported
                     with (m.If if i == 0 else m.Elif)(outside[i]):
                         latch_error(ErrorCode.OPERAND_OUTSIDE_WINDOW, base)
                 with m.Else():
                     m.d.comb += [
-                        reader.start0.eq(1), reader.addr0.eq(job.B_ADDR), reader.beats0.eq(b_beats),
                         reader.start1.eq(1), reader.addr1.eq(job.A_ROWPTR), reader.beats1.eq(rp_beats),
                         reader.start2.eq(1), reader.addr2.eq(job.A_COLIDX), reader.beats2.eq(col_beats),
                         reader.start3.eq(1), reader.addr3.eq(job.A_VALUES), reader.beats3.eq(val_beats),
@@ -564,9 +578,24 @@ class Accelerator(wiring.Component):
                     ]
                     m.d.sync += [b_addr.eq(0), b_chunk.eq(0), b_row.eq(0), b_beat.eq(0),
                                  b_last_row.eq(job.K == 1), b_last_chunk.eq(chunks == 1)]
-                    if words_per_b == 0:
-                        m.d.comb += [b_split.start.eq(1), b_split.count.eq(b_needed)]
-                    m.next = "LOAD_B"
+                    with m.If(int8_out):
+                        # the epilogue's parameters first, so that C rows finished while B
+                        # loads can leave at once (their writes overlap B's reads)
+                        start_params()
+                    with m.Else():
+                        start_b()
+                datapath_errors()
+            with m.State("LOAD_PARAMS"):
+                m.d.comb += [reader.urgent.eq(1),
+                             p_split.beats.payload.eq(reader.data0.payload),
+                             p_split.beats.valid.eq(reader.data0.valid),
+                             reader.data0.ready.eq(p_split.beats.ready),
+                             p_split.elements.ready.eq(1)]
+                with m.If(word_go & param_last):     # the last word: B next, on stream 0
+                    m.next = "START_B"
+                datapath_errors()
+            with m.State("START_B"):
+                start_b()
                 datapath_errors()
             with m.State("LOAD_B"):
                 # B before A's read-ahead while the PEs have recently waited for B
@@ -603,32 +632,12 @@ class Accelerator(wiring.Component):
                                      b_last_chunk.eq(chunks == 1)]
                         with m.If(b_last_row):              # the last word of B
                             m.next = "RUN"
-                            with m.If(int8_out):
-                                m.next = "PARAMS"
                     with m.Else():
                         m.d.sync += [b_chunk.eq(b_chunk + 1),
                                      b_last_chunk.eq(b_chunk + 2 == chunks)]
                         # the next chunk is its bank's next slot when it wraps the group
                         with m.If(((b_chunk + 1) & group_mask) == 0):
                             m.d.sync += b_addr.eq(b_addr + job.K)
-                datapath_errors()
-            with m.State("PARAMS"):
-                # the epilogue's parameters follow B on stream 0 (B's last beat is in)
-                m.d.comb += [reader.start0.eq(1), reader.addr0.eq(job.EPI_PARAMS),
-                             reader.beats0.eq(p_beats),
-                             p_split.start.eq(1), p_split.count.eq(job.M[:16] * PARAM_WORDS)]
-                m.d.sync += [param_row.eq(0), param_word.eq(0), param_addr.eq(job.EPI_PARAMS),
-                             param_last.eq(0)]
-                m.next = "LOAD_PARAMS"
-                datapath_errors()
-            with m.State("LOAD_PARAMS"):
-                m.d.comb += [reader.urgent.eq(1),
-                             p_split.beats.payload.eq(reader.data0.payload),
-                             p_split.beats.valid.eq(reader.data0.valid),
-                             reader.data0.ready.eq(p_split.beats.ready),
-                             p_split.elements.ready.eq(1)]
-                with m.If(word_go & param_last):     # the last word
-                    m.next = "RUN"
                 datapath_errors()
             with m.State("RUN"):
                 # Stream 0 (B is loaded) reads back old C chunks for the accumulate stage.

@@ -38,7 +38,7 @@ class TileConfig:
     scan_width: int = 2
     max_burst: int = 16
     read_fifo_beats: int = 64
-    epilogue_rows: int = 512
+    epilogue_rows: int = 4096
     addr_bits: int = 32
 
     def __post_init__(self):

@@ -28,8 +28,9 @@ class EpilogueStage(wiring.Component):
       ``q_base + (addr - c_base) / 4``: the int8 output has the int32 C's layout, each element
       a quarter of the size (a row stride of C_STRIDE / 4).
     * ``zero_point``, ``act_min``, ``act_max``: int8, per job.
-    * Parameter memory (``rows`` deep): ``param_wr_en`` writes ``param_wr_data`` as word
-      ``param_wr_word`` (0 bias, 1 multiplier, 2 shift) of row ``param_wr_row``.
+    * Parameter memory (``rows`` deep, 72 bits a row): ``param_wr_en`` writes
+      ``param_wr_data`` as word ``param_wr_word`` (0 bias, 1 multiplier, 2 shift: its low 8
+      bits, the shift being in -31..30) of row ``param_wr_row``.
       ``rows_loaded``: rows whose three words are written; a request for a later row waits.
     * ``idle``: nothing held (every request taken has left on ``out``).
 
@@ -63,12 +64,19 @@ class EpilogueStage(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         L = self.lanes
-        m.submodules.params = params = Memory(shape=32 * PARAM_WORDS, depth=self.rows, init=[])
-        wr = params.write_port(granularity=32)
+        # a row's parameters: bias (32 bits), multiplier (32), shift (8: it is in -31..30),
+        # 72 bits, two 36-bit block RAM columns
+        m.submodules.params = params = Memory(shape=72, depth=self.rows, init=[])
+        wr = params.write_port(granularity=8)
         rd = params.read_port()
+        w = self.param_wr_data
         m.d.comb += [wr.addr.eq(self.param_wr_row),
-                     wr.data.eq(Cat(*(self.param_wr_data for _ in range(PARAM_WORDS)))),
-                     wr.en.eq(Mux(self.param_wr_en, 1 << self.param_wr_word, 0))]
+                     wr.data.eq(Cat(w, w, w[:8]))]
+        with m.If(self.param_wr_en):
+            with m.Switch(self.param_wr_word):
+                for word, en in ((0, 0b000001111), (1, 0b011110000), (2, 0b100000000)):
+                    with m.Case(word):
+                        m.d.comb += wr.en.eq(en)
 
         out_layout = write_request_layout(32 * L, self.addr_bits)
         m.submodules.queue = queue = SyncFIFOBuffered(width=self.addr_bits + 8 * L,
@@ -106,7 +114,7 @@ class EpilogueStage(wiring.Component):
         # S2: the row's parameters (read in S1) registered.
         bias2 = stage("bias2", rd.data[0:32].as_signed())
         mult2 = stage("mult2", rd.data[32:64].as_signed())
-        shift2 = stage("shift2", rd.data[64:96].as_signed())
+        shift2 = stage("shift2", rd.data[64:72].as_signed(), signed(32))
         valid.append(stage("v2", valid[-1]))
         addr2 = stage("addr2", self.q_base + ((addr1 - self.c_base)[:self.addr_bits] >> 2),
                       self.addr_bits)

@@ -35,15 +35,15 @@ class WriteEngine(wiring.Component):
       burst's address. ``write_error`` and ``window_error`` (with ``error_addr``) come from
       registers, one cycle after the response or the check; after either, the engine issues
       no new burst (until reset).
-    * ``abort``: drop the request waiting in the slot and take no new one; the burst in hand
-      (its address already issued) finishes.
+    * ``abort``: drop the requests waiting and take no new one; the burst in hand (its
+      address already issued) finishes.
     * ``idle``: no request held and every issued burst has had its B response.
     * ``beat``: one cycle per W beat accepted.
 
-    A request is taken into a one-entry slot (``requests.ready`` depends on registers only),
+    A request is taken into a two-entry queue (``requests.ready`` depends on registers only),
     where its window check is registered, and becomes the burst in hand in the cycle the
-    previous burst's last beat goes out: back-to-back requests of two or more beats stream at
-    one beat per cycle (single-beat chunks at one every two cycles).
+    previous burst's last beat goes out: back-to-back requests stream at one beat per cycle,
+    single-beat chunks (int8 output) included.
     AW and W of a burst are offered together.
     """
 
@@ -135,10 +135,13 @@ class WriteEngine(wiring.Component):
         with m.If(b_go & (axi.bresp != RESP_OKAY)):
             m.d.comb += [write_error.eq(1), error_addr.eq(awaiting.r_stream.payload)]
 
-        # A request waits in ``slot`` (with its window check registered) while the burst in
-        # hand streams out; it becomes the burst in hand when that one is finished.
-        slot = Signal(data.StructLayout({"valid": 1, "inside": 1, "addr": self.addr_bits,
-                                         "data": self.chunk_bits}))
+        # Requests wait in ``slot`` and ``spare`` (in order, each with its window check
+        # registered) while the burst in hand streams out; the slot's becomes the burst in
+        # hand when that one is finished, the spare's moves up at the same time.
+        entry = data.StructLayout({"valid": 1, "inside": 1, "addr": self.addr_bits,
+                                   "data": self.chunk_bits})
+        slot = Signal(entry)
+        spare = Signal(entry)
         # The burst in hand is done when its last beat and its address are both out (either
         # may go first: a subordinate may take W before AW).
         w_done = ~held | (w_go & axi.wlast)
@@ -147,7 +150,8 @@ class WriteEngine(wiring.Component):
                    (outstanding < self.max_outstanding - 1))
         new = Signal()
         with m.If(advance):
-            m.d.sync += slot.valid.eq(0)
+            m.d.sync += slot.eq(spare)
+            m.d.sync += spare.valid.eq(0)
             with m.If(slot.inside):
                 m.d.comb += [new.eq(1), awaiting.w_stream.valid.eq(1),
                              awaiting.w_stream.payload.eq(slot.addr)]
@@ -158,15 +162,22 @@ class WriteEngine(wiring.Component):
                 with m.If(~write_error):
                     m.d.comb += error_addr.eq(slot.addr)
         req = self.requests.payload
-        m.d.comb += self.requests.ready.eq(~slot.valid & ~self.abort)     # from registers
-        with m.If(self.abort):
-            m.d.sync += slot.valid.eq(0)
-        with m.Elif(self.requests.valid & self.requests.ready):
-            m.d.sync += [slot.valid.eq(1), slot.addr.eq(req.addr), slot.data.eq(req.data),
-                         slot.inside.eq((req.addr >= self.win_base) &
+        incoming = Signal(entry)
+        m.d.comb += [incoming.valid.eq(1), incoming.addr.eq(req.addr),
+                     incoming.data.eq(req.data),
+                     incoming.inside.eq((req.addr >= self.win_base) &
                                         (req.addr + Mux(self.quarter, chunk_bytes // 4,
                                                         chunk_bytes)
                                          <= self.win_limit))]
+        m.d.comb += self.requests.ready.eq(~spare.valid & ~self.abort)     # from registers
+        with m.If(self.abort):
+            m.d.sync += [slot.valid.eq(0), spare.valid.eq(0)]
+        with m.Elif(self.requests.valid & self.requests.ready):
+            # into the first free place once the advance (if any) has moved the queue up
+            with m.If(Mux(advance, spare.valid, slot.valid)):
+                m.d.sync += spare.eq(incoming)
+            with m.Else():
+                m.d.sync += slot.eq(incoming)
         m.d.sync += outstanding.eq(outstanding + new - b_go)
-        m.d.comb += self.idle.eq(~held & ~slot.valid & (outstanding == 0))
+        m.d.comb += self.idle.eq(~held & ~slot.valid & ~spare.valid & (outstanding == 0))
         return m

@@ -129,19 +129,11 @@ import firmware                                             # noqa: E402
 from firmware.requant import Requant                        # noqa: E402
 from rtl.regmap import ErrorCode, EPILOGUE_PARAM_BYTES      # noqa: E402
 from verif import simulate                                  # noqa: E402
-from zerotile.workload import load_mtx, DATA_DIR            # noqa: E402
+from zerotile.workload import load_mtx, DATA_DIR, golden_network  # noqa: E402
 
-from conftest import TARGETS                                # noqa: E402
-from jobs import CFG, random_csr, random_b, random_c, check_result, tamper  # noqa: E402
-
-
-def random_requant(m, seed, relu=False):
-    """Random per-row parameters: bias, a float scale per row (TFLite's QuantizeMultiplier),
-    a zero point; ReLU or the full int8 range."""
-    rng = np.random.default_rng(seed + 3000)
-    return Requant.for_rows(m, bias=rng.integers(-2**16, 2**16, m),
-                            scale=rng.uniform(2e-4, 2e-2, m) * rng.choice([1, 1e-3, 30], m),
-                            out_zero_point=int(rng.integers(-30, 30)), relu=relu)
+from conftest import TARGETS, describe_mismatch             # noqa: E402
+from jobs import (CFG, random_csr, random_b, random_c, check_result, tamper,  # noqa: E402
+                  random_requant)
 
 
 def epilogue_cases():
@@ -155,9 +147,9 @@ def epilogue_cases():
             for relu in (False, True):
                 seed = 40 + n + relu
                 cases[f"{name}-n{n}-relu{int(relu)}"] = (a, random_b(k, n, seed), None, "csr",
-                                                          random_requant(m, seed, relu))
+                                                          random_requant(m, seed, relu=relu))
         cases[f"{name}-n16-accumulate"] = (a, random_b(k, 16, 50), random_c(m, 16, 50) >> 12,
-                                           "csr", random_requant(m, 50, True))
+                                           "csr", random_requant(m, 50, relu=True))
     # dense mode, K in two slabs (int32 partial sums, the last slab finishes int8)
     k = CFG.max_k + 40
     cases["dense-two-slabs"] = (random_csr(9, k, 0.05, 60), random_b(k, 12, 60), None,
@@ -165,7 +157,7 @@ def epilogue_cases():
     # more rows than the parameter memory: row blocks; wider than a job: column tiles
     m = CFG.epilogue_rows + 37
     cases["row-blocks"] = (random_csr(m, 30, 0.2, 61), random_b(30, 9, 61), None, "csr",
-                           random_requant(m, 61, True))
+                           random_requant(m, 61, relu=True))
     cases["column-tiles"] = (random_csr(20, 24, 0.3, 62), random_b(24, CFG.max_n + 20, 62),
                              None, "csr", random_requant(20, 62))
     # per-tensor parameters and the extremes of the shift
@@ -280,17 +272,6 @@ def test_firmware_quantize_multiplier_equals_golden(scale):
     assert got == tuple(int(x) for x in golden.quantize_multiplier(scale))
 
 
-def golden_network(layers, x):
-    """The int8 network as golden computes it: each layer requantised, the next one's B."""
-    h = np.asarray(x, dtype=np.int8)
-    for layer in layers:
-        ep = layer.requant
-        h = golden.requantize(golden.spmm(layer.weights, h), ep.bias, ep.multiplier, ep.shift,
-                              out_zero_point=ep.out_zero_point, act_min=ep.act_min,
-                              act_max=ep.act_max)
-    return h
-
-
 def random_network(sizes, density, seed, modes=None):
     rng = np.random.default_rng(seed)
     layers = []
@@ -324,13 +305,13 @@ def test_network_runs_as_one_chain(target):
         assert res.error is None, f"network {i}: {res.error}"
         assert res.jobs_done == len(p.jobs)
         ref = golden_network(layers, x)
-        from conftest import describe_mismatch
         assert np.array_equal(res.c, ref), describe_mismatch(f"network {i}", res.c, ref)
 
 
 def test_network_shape_errors():
     layers = random_network((10, 20, 5), 0.5, 1)
-    with pytest.raises(firmware.FormatError, match="layer 1 takes 10 inputs, the previous one gives 20"):
+    with pytest.raises(firmware.FormatError,
+                       match="layer 1 takes 10 inputs, the previous one gives 20"):
         firmware.plan_network([layers[0], layers[0]], np.zeros((10, 4), np.int8))
     with pytest.raises(firmware.FormatError, match="at least one layer"):
         firmware.plan_network([], np.zeros((10, 4), np.int8))

@@ -117,7 +117,7 @@ def cmd_run(args):
     import golden
     from verif import simulate
     from zerotile.workload import (load_mtx, load_b, random_b, random_c, mtx_header,
-                                   resolve_matrix, matrix_name, report)
+                                   resolve_matrix, matrix_name, report, golden_result)
     out = sys.stderr if args.json == "-" else sys.stdout     # keep stdout for the JSON
     # each line leaves at once, also into a pipe (a log, `tee`, a test waiting for it)
     say = lambda *a: print(*a, file=out, flush=True)
@@ -174,11 +174,7 @@ def cmd_run(args):
             + ", ".join(f"{md} ~{v:,.0f}" for md, v in est.items()) + ")")
     if args.compare_dense:
         plans.append(firmware.plan(a, b, c=c_old, config=cfg, mode="dense", epilogue=epilogue))
-    c_ref = golden.spmm(a, b, c_old)
-    if epilogue is not None:
-        c_ref = golden.requantize(c_ref, epilogue.bias, epilogue.multiplier, epilogue.shift,
-                                  out_zero_point=epilogue.out_zero_point,
-                                  act_min=epilogue.act_min, act_max=epilogue.act_max)
+    c_ref = golden_result(a, b, c_old, epilogue)
     waves_dir = Path("zerotile_waves").resolve() if args.waves else None
     t0 = time.monotonic()
     results = simulate(plans, engine=engine, sim=args.sim, dram=dram, waves=args.waves,
@@ -435,6 +431,8 @@ def cmd_bench(args):
     fmax = ECP5_FMAX_MHZ if args.fmax is None else args.fmax
     if fmax <= 0:
         raise FormatError(f"--fmax must be positive, not {fmax}")
+    if args.epilogue and not args.matrices:
+        raise FormatError("--epilogue goes with --matrices DIR")
     if args.matrices:
         folder = Path(args.matrices)
         paths = sorted(folder.glob("*.mtx")) + sorted(folder.glob("*.mtx.gz"))
@@ -446,10 +444,18 @@ def cmd_bench(args):
             raise FormatError(f"--n must be comma-separated integers, not {args.n!r}") from None
         if any(n < 1 for n in ns):
             raise FormatError(f"--n must be positive, not {args.n!r}")
-        rows = run_matrix_bench(paths, args.out, ns=ns, min_nnz=args.min_nnz,
-                                progress=lambda msg: print(msg, file=sys.stderr))
-        print(matrix_markdown(rows))
-        print(f"wrote matrices.csv and matrices.md to {args.out}/")
+        progress = lambda msg: print(msg, file=sys.stderr)
+        if args.epilogue:
+            from zerotile.bench import run_epilogue_bench, epilogue_markdown
+            rows = run_epilogue_bench(paths, args.out, ns=ns, min_nnz=args.min_nnz,
+                                      progress=progress)
+            print(epilogue_markdown(rows))
+            print(f"wrote epilogue.csv and epilogue.md to {args.out}/")
+        else:
+            rows = run_matrix_bench(paths, args.out, ns=ns, min_nnz=args.min_nnz,
+                                    progress=progress)
+            print(matrix_markdown(rows))
+            print(f"wrote matrices.csv and matrices.md to {args.out}/")
         return 0 if all(r["mismatches"] == 0 for r in rows) else 1
     rows = run_bench(args.out, fmax_mhz=fmax)
     from zerotile.bench import markdown
@@ -643,6 +649,10 @@ def build_parser():
     bn.add_argument("--matrices", metavar="DIR",
                     help="instead: every .mtx / .mtx.gz in DIR in CSR mode at each --n, "
                          "roofline efficiency and DRAM traffic (matrices.csv, matrices.md)")
+    bn.add_argument("--epilogue", action="store_true",
+                    help="with --matrices: int8 output through the epilogue (per-row parameters, "
+                         "plain and with ReLU + accumulate) beside int32 (epilogue.csv, "
+                         "epilogue.md)")
     bn.add_argument("--n", default="16,64", help="with --matrices: columns of B, "
                                                  "comma-separated (default 16,64)")
     bn.add_argument("--min-nnz", type=int, default=0,

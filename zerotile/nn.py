@@ -150,13 +150,8 @@ def quantize_input(x):
 
 def golden_logits(layers, x_q):
     """int8 logits (10 x batch) of the quantised network as golden computes it."""
-    h = x_q
-    for layer in layers:
-        ep = layer.requant
-        h = golden.requantize(golden.spmm(layer.weights, h), ep.bias, ep.multiplier, ep.shift,
-                              out_zero_point=ep.out_zero_point, act_min=ep.act_min,
-                              act_max=ep.act_max)
-    return h
+    from zerotile.workload import golden_network
+    return golden_network(layers, x_q)
 
 
 def build(*, hidden=DEFAULT_HIDDEN, sparsity=0.9, seed=0, test_fraction=0.3):

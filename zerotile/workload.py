@@ -154,14 +154,43 @@ def random_c(m, n, seed):
     return np.random.default_rng(seed + 2).integers(-2**31, 2**31, (m, n), dtype=np.int64)
 
 
-def measure(a, b, *, mode, config=None, label=None, seed=1):
-    """Plan ``A @ B`` in ``mode``, run it alone on the native engine (default DRAM timing) and
-    return its ``report`` (compared with golden)."""
+def measure(a, b, *, mode, config=None, label=None, seed=1, c=None, epilogue=None):
+    """Plan ``A @ B`` (``+ c``; finished to int8 by ``epilogue``) in ``mode``, run it alone on
+    the native engine (default DRAM timing) and return its ``report`` (compared with golden)."""
     import firmware
     from verif import simulate
-    plan = firmware.plan(a, b, mode=mode, config=config)
+    plan = firmware.plan(a, b, c=c, mode=mode, config=config, epilogue=epilogue)
     result = simulate([plan], engine="native", seed=seed, label=label)[0]
-    return report(plan, result, a, b, c_ref=golden.spmm(a, b))[0]
+    return report(plan, result, a, b, c_ref=golden_result(a, b, c, epilogue))[0]
+
+
+def golden_result(a, b, c=None, epilogue=None):
+    """golden's ``A @ B (+ c)``, requantised to int8 by ``epilogue`` (a firmware Requant)."""
+    ref = golden.spmm(a, b, c)
+    if epilogue is None:
+        return ref
+    return golden.requantize(ref, epilogue.bias, epilogue.multiplier, epilogue.shift,
+                             out_zero_point=epilogue.out_zero_point, act_min=epilogue.act_min,
+                             act_max=epilogue.act_max)
+
+
+def golden_network(layers, x):
+    """golden's int8 network (firmware ``Layer``s) on ``x`` (features x batch): each layer
+    requantised, its output the next layer's B."""
+    h = np.asarray(x, dtype=np.int8)
+    for layer in layers:
+        h = golden_result(layer.weights, h, None, layer.requant)
+    return h
+
+
+def random_requant(m, seed, *, relu=False):
+    """Seeded per-row epilogue parameters: bias, a real scale per row (converted by TFLite's
+    QuantizeMultiplier) spread over six decades, a zero point; ReLU or the full int8 range."""
+    from firmware import Requant
+    rng = np.random.default_rng(seed + 3000)
+    return Requant.for_rows(m, bias=rng.integers(-2**16, 2**16, m),
+                            scale=rng.uniform(2e-4, 2e-2, m) * rng.choice([1, 1e-3, 30], m),
+                            out_zero_point=int(rng.integers(-30, 30)), relu=relu)
 
 
 def epilogue_outputs(plan):
