@@ -101,7 +101,9 @@ class Accelerator(wiring.Component):
         # parameters arrive on stream 0 after B, as 32-bit words.
         epi = EpilogueStage(lanes=L, rows=cfg.epilogue_rows, addr_bits=cfg.addr_bits)
         m.submodules.epilogue = ResetInserter(flush)(epi)
-        p_split = BeatSplitter(bus_bits=cfg.bus_bits, elem_bits=32)
+        # two parameter words a cycle (one on a 32-bit bus): 8 bytes, the default bus's rate
+        param_lanes = min(2, cfg.bus_bits // 32)
+        p_split = BeatSplitter(bus_bits=cfg.bus_bits, elem_bits=32 * param_lanes)
         m.submodules.param_words = ResetInserter(flush)(p_split)
         for i, pe in enumerate(pes):
             m.submodules[f"pe{i}"] = ResetInserter(flush)(pe)
@@ -298,31 +300,50 @@ class Accelerator(wiring.Component):
         with m.If(regs.status_clear[2]):
             m.d.sync += error.eq(0)
 
-        # The epilogue's parameter words as they arrive (stream 0 after B): a multiplier
-        # must be 0 or in [2**30, 2**31), a shift in -31..30 (registered, a datapath error).
+        # The epilogue's parameter words as they arrive (stream 0, before B), ``param_lanes``
+        # at a time: a multiplier must be 0 or in [2**30, 2**31), a shift in -31..30
+        # (registered, a datapath error naming the word's address).
         param_row = Signal(range(cfg.epilogue_rows + 1))   # rows whose words are all in
-        param_word = Signal(range(PARAM_WORDS))
+        param_word = Signal(range(PARAM_WORDS))            # the kind of the next word
         param_addr = Signal(cfg.addr_bits)
-        param_last = Signal()          # the word arriving is the job's last
+        param_left = Signal(range(cfg.epilogue_rows * PARAM_WORDS + 1))  # elements to come
+        param_odd = Signal()           # the last element holds one word (3 M words, 2 a time)
         param_bad = Signal()
         param_bad_addr = Signal(cfg.addr_bits)
-        word_in = p_split.elements.payload
         word_go = p_split.elements.valid & p_split.elements.ready
-        m.d.comb += [epi.param_wr_en.eq(word_go), epi.param_wr_row.eq(param_row),
-                     epi.param_wr_word.eq(param_word), epi.param_wr_data.eq(word_in),
-                     epi.rows_loaded.eq(param_row)]
-        bad_multiplier = word_in[31] | ((word_in != 0) & ~word_in[30])
-        bad_shift = (word_in.as_signed() < -31) | (word_in.as_signed() > 30)
-        m.d.sync += param_bad.eq(word_go & Mux(param_word == 1, bad_multiplier,
-                                               (param_word == 2) & bad_shift))
+        param_last = param_left == 1
+        lane_bad = []
+        for j in range(param_lanes):
+            w = p_split.elements.payload[32 * j:32 * (j + 1)]
+            kind = Signal(range(PARAM_WORDS), name=f"param_kind{j}")
+            row = Signal.like(param_row, name=f"param_row{j}")
+            if j == 0:
+                m.d.comb += [kind.eq(param_word), row.eq(param_row)]
+            else:
+                m.d.comb += [kind.eq(Mux(param_word == 2, 0, param_word + 1)),
+                             row.eq(param_row + (param_word == 2))]
+            en = word_go & (~(param_last & param_odd) if j else 1)
+            lane = epi.param_wr[j]
+            m.d.comb += [lane.en.eq(en), lane.row.eq(row), lane.word.eq(kind), lane.data.eq(w)]
+            bad_multiplier = w[31] | ((w != 0) & ~w[30])
+            bad_shift = (w.as_signed() < -31) | (w.as_signed() > 30)
+            lane_bad.append(en & Mux(kind == 1, bad_multiplier, (kind == 2) & bad_shift))
+        m.d.comb += epi.rows_loaded.eq(param_row)
+        m.d.sync += [param_bad.eq(Cat(*lane_bad).any()),
+                     param_bad_addr.eq(param_addr + Mux(lane_bad[0], 0, 4))]
         with m.If(flush):
             m.d.sync += param_row.eq(0)
         with m.If(word_go):
-            m.d.sync += [param_addr.eq(param_addr + 4), param_bad_addr.eq(param_addr),
-                         param_word.eq(param_word + 1),
-                         param_last.eq((param_row + 1 == job.M) & (param_word == 1))]
-            with m.If(param_word == PARAM_WORDS - 1):
-                m.d.sync += [param_word.eq(0), param_row.eq(param_row + 1)]
+            m.d.sync += [param_addr.eq(param_addr + 4 * param_lanes),
+                         param_left.eq(param_left - 1)]
+            if param_lanes == 1:
+                m.d.sync += param_word.eq(Mux(param_word == 2, 0, param_word + 1))
+                with m.If(param_word == 2):
+                    m.d.sync += param_row.eq(param_row + 1)
+            else:
+                m.d.sync += param_word.eq(Mux(param_word == 0, 2, param_word - 1))
+                with m.If(param_word != 0):
+                    m.d.sync += param_row.eq(param_row + 1)
 
         # Error sources (first one wins; latched by the controller, one cycle later).
         err_now = Signal()
@@ -554,11 +575,13 @@ class Accelerator(wiring.Component):
                 m.next = "LOAD_B"
 
             def start_params():
+                elements = (job.M[:16] * PARAM_WORDS + 1) >> 1 if param_lanes == 2 else \
+                    job.M[:16] * PARAM_WORDS
                 m.d.comb += [reader.start0.eq(1), reader.addr0.eq(job.EPI_PARAMS),
                              reader.beats0.eq(p_beats),
-                             p_split.start.eq(1), p_split.count.eq(job.M[:16] * PARAM_WORDS)]
+                             p_split.start.eq(1), p_split.count.eq(elements)]
                 m.d.sync += [param_row.eq(0), param_word.eq(0), param_addr.eq(job.EPI_PARAMS),
-                             param_last.eq(0)]
+                             param_left.eq(elements), param_odd.eq(job.M[0])]
                 m.next = "LOAD_PARAMS"
 
             with m.State("RANGES"):

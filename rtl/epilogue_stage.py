@@ -28,9 +28,10 @@ class EpilogueStage(wiring.Component):
       ``q_base + (addr - c_base) / 4``: the int8 output has the int32 C's layout, each element
       a quarter of the size (a row stride of C_STRIDE / 4).
     * ``zero_point``, ``act_min``, ``act_max``: int8, per job.
-    * Parameter memory (``rows`` deep, 72 bits a row): ``param_wr_en`` writes
-      ``param_wr_data`` as word ``param_wr_word`` (0 bias, 1 multiplier, 2 shift: its low 8
-      bits, the shift being in -31..30) of row ``param_wr_row``.
+    * Parameter memories (``rows`` deep: bias, multiplier, and shift, of which the low 8 bits
+      are kept, the shift being in -31..30): two write lanes, ``param_wr[j]`` writing
+      ``data`` as word ``word`` (0 bias, 1 multiplier, 2 shift) of row ``row`` when ``en``.
+      The two lanes write different words (one write port per memory).
       ``rows_loaded``: rows whose three words are written; a request for a later row waits.
     * ``idle``: nothing held (every request taken has left on ``out``).
 
@@ -55,8 +56,8 @@ class EpilogueStage(wiring.Component):
             "enable": In(1),
             "c_base": In(addr_bits), "q_base": In(addr_bits),
             "zero_point": In(signed(8)), "act_min": In(signed(8)), "act_max": In(signed(8)),
-            "param_wr_en": In(1), "param_wr_row": In(range(rows)),
-            "param_wr_word": In(range(PARAM_WORDS)), "param_wr_data": In(32),
+            "param_wr": In(data.ArrayLayout(data.StructLayout({
+                "en": 1, "row": range(rows), "word": range(PARAM_WORDS), "data": 32}), 2)),
             "rows_loaded": In(range(rows + 1)),
             "idle": Out(1),
         })
@@ -64,20 +65,17 @@ class EpilogueStage(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         L = self.lanes
-        # a row's parameters: bias (32 bits), multiplier (32), shift (8: it is in -31..30),
-        # 72 bits, two 36-bit block RAM columns
-        m.submodules.params = params = Memory(shape=72, depth=self.rows, init=[])
-        wr = params.write_port(granularity=8)
-        rd = params.read_port()
-        w = self.param_wr_data
-        m.d.comb += [wr.addr.eq(self.param_wr_row),
-                     wr.data.eq(Cat(w, w, w[:8]))]
-        with m.If(self.param_wr_en):
-            with m.Switch(self.param_wr_word):
-                for word, en in ((0, 0b000001111), (1, 0b011110000), (2, 0b100000000)):
-                    with m.Case(word):
-                        m.d.comb += wr.en.eq(en)
-
+        # a row's parameters in three memories (bias, multiplier: 32 bits; shift: 8), so that
+        # two words arriving together (always of different kinds) are written at once
+        rd = []
+        for word, (name, bits) in enumerate((("bias", 32), ("mult", 32), ("shift", 8))):
+            mem = Memory(shape=bits, depth=self.rows, init=[])
+            m.submodules[f"param_{name}"] = mem
+            wr = mem.write_port()
+            for j, lane in enumerate(self.param_wr):
+                with (m.If if j == 0 else m.Elif)(lane.en & (lane.word == word)):
+                    m.d.comb += [wr.en.eq(1), wr.addr.eq(lane.row), wr.data.eq(lane.data)]
+            rd.append(mem.read_port())
         out_layout = write_request_layout(32 * L, self.addr_bits)
         m.submodules.queue = queue = SyncFIFOBuffered(width=self.addr_bits + 8 * L,
                                                       depth=self.fifo_depth)
@@ -100,7 +98,7 @@ class EpilogueStage(wiring.Component):
                          queue.r_stream.ready.eq(self.out.ready),
                          leave.eq(queue.r_stream.valid & self.out.ready)]
         m.d.sync += held.eq(held + take - leave)
-        m.d.comb += [rd.addr.eq(req.row), rd.en.eq(1)]
+        m.d.comb += [p.addr.eq(req.row) for p in rd]
 
         # The pipeline: a valid bit and the chunk's address travel beside the lanes.
         def stage(name, value, shape=None):
@@ -112,9 +110,9 @@ class EpilogueStage(wiring.Component):
         addr1 = stage("addr1", req.addr)
         lanes1 = [stage(f"acc1_{j}", req.data[32 * j:32 * (j + 1)].as_signed()) for j in range(L)]
         # S2: the row's parameters (read in S1) registered.
-        bias2 = stage("bias2", rd.data[0:32].as_signed())
-        mult2 = stage("mult2", rd.data[32:64].as_signed())
-        shift2 = stage("shift2", rd.data[64:72].as_signed(), signed(32))
+        bias2 = stage("bias2", rd[0].data.as_signed())
+        mult2 = stage("mult2", rd[1].data.as_signed())
+        shift2 = stage("shift2", rd[2].data.as_signed(), signed(32))
         valid.append(stage("v2", valid[-1]))
         addr2 = stage("addr2", self.q_base + ((addr1 - self.c_base)[:self.addr_bits] >> 2),
                       self.addr_bits)

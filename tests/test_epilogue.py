@@ -46,15 +46,22 @@ def test_epilogue_lanes_equal_golden(seed):
         ctx.set(dut.zero_point, zp)
         ctx.set(dut.act_min, lo)
         ctx.set(dut.act_max, hi)
-        for r in range(rows):               # parameters, rows becoming loaded one by one
-            for w, v in enumerate((bias[r], mult[r], shift[r])):
-                ctx.set(dut.param_wr_en, 1)
-                ctx.set(dut.param_wr_row, r)
-                ctx.set(dut.param_wr_word, w)
-                ctx.set(dut.param_wr_data, v & 0xFFFF_FFFF)
-                await ctx.tick()
-            ctx.set(dut.rows_loaded, r + 1)
-        ctx.set(dut.param_wr_en, 0)
+        # parameters two words at a time (the words of consecutive rows, as from DRAM),
+        # rows becoming loaded one by one
+        words = [(r, w, v) for r in range(rows)
+                 for w, v in enumerate((bias[r], mult[r], shift[r]))]
+        for i in range(0, len(words), 2):
+            for j, lane in enumerate(dut.param_wr):
+                if i + j < len(words):
+                    r, w, v = words[i + j]
+                    ctx.set(lane, {"en": 1, "row": r, "word": w, "data": v & 0xFFFF_FFFF})
+                else:
+                    ctx.set(lane.en, 0)
+            await ctx.tick()
+            ctx.set(dut.rows_loaded, (i + 2) // 3)
+        for lane in dut.param_wr:
+            ctx.set(lane.en, 0)
+        ctx.set(dut.rows_loaded, rows)
         pending = list(reqs)
         for _ in range(n_req * 6 + 100):
             if pending:
