@@ -29,7 +29,8 @@ class WriteEngine(wiring.Component):
     * ``quarter`` (per job, stable while requests flow): each chunk is ``chunk_bits / 4`` bits,
       the low bits of ``data`` (int8 results of the epilogue instead of int32).
     * ``axi``: AXI4 manager; only AW, W and B are driven.
-    * ``win_base``/``win_limit``: a request touching bytes outside ``[win_base, win_limit)``
+    * ``win_base``/``win_limit``: a request whose burst reaches outside ``[win_base,
+      win_limit)`` (a chunk narrower than the bus: to the end of its bus word, its AXI extent)
       is dropped and raises ``window_error`` (with ``error_addr``); nothing is issued for it.
     * ``write_error`` (pulse): a B response was SLVERR/DECERR; ``error_addr`` then holds that
       burst's address. ``write_error`` and ``window_error`` (with ``error_addr``) come from
@@ -165,9 +166,12 @@ class WriteEngine(wiring.Component):
         incoming = Signal(entry)
         m.d.comb += [incoming.valid.eq(1), incoming.addr.eq(req.addr),
                      incoming.data.eq(req.data),
+                     # the burst's AXI extent: a chunk narrower than the bus is one beat,
+                     # from its address to the end of its bus word
                      incoming.inside.eq((req.addr >= self.win_base) &
-                                        (req.addr + Mux(self.quarter, chunk_bytes // 4,
-                                                        chunk_bytes)
+                                        ((req.addr & ~(bus_bytes - 1)) +
+                                         Mux(self.quarter, max(chunk_bytes // 4, bus_bytes),
+                                             max(chunk_bytes, bus_bytes))
                                          <= self.win_limit))]
         m.d.comb += self.requests.ready.eq(~spare.valid & ~self.abort)     # from registers
         with m.If(self.abort):

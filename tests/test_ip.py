@@ -85,7 +85,9 @@ def test_fusesoc_core_lints_clean(tmp_path):
     from verif.runner import verilator_bin
     core = write_core(tmp_path / "core", TileConfig(pes=2, lanes=8))
     text = core.read_text()
-    assert f"name: {VLNV}:0.1.0" in text and "P=2 L=8" in text
+    from rtl.regmap import VERSION
+    version = f"{VERSION >> 16}.{(VERSION >> 8) & 0xFF}.{VERSION & 0xFF}"
+    assert f"name: {VLNV}:{version}" in text and "P=2 L=8" in text
     fusesoc = shutil.which("fusesoc") or str(Path(sys.executable).parent / "fusesoc")
     env = dict(os.environ, PATH=f"{verilator_bin()}{os.pathsep}{os.environ['PATH']}")
     env.pop("VERILATOR_ROOT", None)

@@ -162,7 +162,7 @@ def malformed_cases():
     bad_desc = ErrorCode.BAD_DESCRIPTOR
     out = [
         ("unknown mode", tamper(good(), "MODE", 7), bad_desc),
-        ("unknown flag", tamper(good(), "FLAGS", 4), bad_desc),
+        ("unknown flag", tamper(good(), "FLAGS", 8), bad_desc),
         ("zero rows (M = 0)", tamper(good(), "M", 0), bad_desc),
         ("zero depth (K = 0)", tamper(good(), "K", 0), bad_desc),
         ("zero columns (N = 0)", tamper(good(), "N", 0), bad_desc),

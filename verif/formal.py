@@ -8,7 +8,8 @@ sync domain), and is checked by bounded model checking (``bmc``) or k-induction 
   ready; every burst is INCR, full-width, at most ``max_burst`` beats, never crosses 4 KiB,
   and lies inside ``[win_base, win_limit)``; R is never back-pressured.
 * ``WriteEngine`` (AW/W/B side): AW and W valid stay high with stable payloads until ready;
-  every burst is INCR, full-width, exactly one chunk long, never crosses 4 KiB and lies inside
+  every burst is INCR, full-width, exactly one chunk long (a quarter chunk with ``quarter``,
+  held per job), never crosses 4 KiB and lies inside
   the window; WLAST marks exactly the burst's last beat.
 * ``RegisterFile`` (AXI4-Lite subordinate): B and R valid stay high with stable payloads
   until ready; every write and every read request is answered exactly once (responses
@@ -88,12 +89,14 @@ def _window_stable(m, dut, h):
 def _burst_rules(m, h, *, valid, addr, length, size, burst, win_base, win_limit, bus_bytes,
                  max_beats, exact_beats=None):
     beats = length + 1
-    end = addr + beats * bus_bytes           # one past the last byte
+    # AXI4: an unaligned INCR burst's first beat ends at the bus word's boundary
+    aligned = addr & ~(bus_bytes - 1)
+    end = aligned + beats * bus_bytes        # one past the last byte
     m.d.sync += [
         Assert(~valid | (burst == BURST_INCR)),
         Assert(~valid | (size == bus_bytes.bit_length() - 1)),
         Assert(~valid | (beats <= max_beats)),
-        Assert(~valid | (addr[:12] + beats * bus_bytes <= 4096)),          # no 4 KiB crossing
+        Assert(~valid | (aligned[:12] + beats * bus_bytes <= 4096)),       # no 4 KiB crossing
         Assert(~valid | ((addr >= win_base) & (end <= win_limit))),        # inside the window
     ]
     if exact_beats is not None:
@@ -119,10 +122,16 @@ def read_engine_rules(dut, bus_bytes):
 def write_engine_rules(dut, bus_bytes, chunk_bytes):
     def rules(m, dut, h):
         axi = dut.axi
-        beats = chunk_bytes // bus_bytes
+        # chunks of ``chunk_bytes``, or a quarter of that (``quarter``, int8 output), per job
+        quarter_bytes = chunk_bytes // 4
+        beats = Mux(dut.quarter, max(1, quarter_bytes // bus_bytes), chunk_bytes // bus_bytes)
+        assert chunk_bytes >= bus_bytes
         _window_stable(m, dut, h)
+        m.d.sync += Assume(~h.after_first | (dut.quarter == h.past(dut.quarter, "quarter")))
         req = dut.requests
-        m.d.sync += Assume(~req.valid | (req.payload.addr[:chunk_bytes.bit_length() - 1] == 0))
+        aligned = Mux(dut.quarter, req.payload.addr[:quarter_bytes.bit_length() - 1] == 0,
+                      req.payload.addr[:chunk_bytes.bit_length() - 1] == 0)
+        m.d.sync += Assume(~req.valid | aligned)
         h.held(axi.awvalid, axi.awready, Cat(axi.awaddr, axi.awlen, axi.awsize, axi.awburst),
                "aw")
         h.held(axi.wvalid, axi.wready, Cat(axi.wdata, axi.wstrb, axi.wlast), "w")
@@ -131,11 +140,19 @@ def write_engine_rules(dut, bus_bytes, chunk_bytes):
                      win_limit=dut.win_limit, bus_bytes=bus_bytes, max_beats=256,
                      exact_beats=beats)
         # WLAST on exactly the last beat of each burst.
-        count = Signal(range(beats), name="w_beats_seen")
+        count = Signal(range(chunk_bytes // bus_bytes), name="w_beats_seen")
         with m.If(axi.wvalid & axi.wready):
             m.d.sync += count.eq(Mux(axi.wlast, 0, count + 1))
         m.d.sync += Assert(~axi.wvalid | (axi.wlast == (count == beats - 1)))
-        m.d.sync += Assert(~axi.wvalid | (axi.wstrb == (1 << bus_bytes) - 1))
+        full = (1 << bus_bytes) - 1
+        if quarter_bytes >= bus_bytes:
+            strobes_ok = axi.wstrb == full
+        else:     # a quarter chunk is one beat whose strobes cover its own aligned bytes
+            lanes = (1 << quarter_bytes) - 1
+            strobes_ok = Mux(dut.quarter, Cat(*(axi.wstrb == lanes << (quarter_bytes * i)
+                                                for i in range(bus_bytes // quarter_bytes))).any(),
+                             axi.wstrb == full)
+        m.d.sync += Assert(~axi.wvalid | strobes_ok)
     return rules
 
 
@@ -168,8 +185,9 @@ def harness(name):
                          addr_bits=16)
         return FormalHarness(dut, read_engine_rules(dut, 4))
     if name == "write_engine":
-        dut = WriteEngine(chunk_bits=128, bus_bits=32, addr_bits=16, max_outstanding=3)
-        return FormalHarness(dut, write_engine_rules(dut, 4, 16))
+        # 2-beat chunks, and quarter chunks narrower than a beat (one strobed beat)
+        dut = WriteEngine(chunk_bits=64, bus_bits=32, addr_bits=16, max_outstanding=3)
+        return FormalHarness(dut, write_engine_rules(dut, 4, 8))
     if name == "register_file":
         return FormalHarness(RegisterFile(addr_width=8), register_file_rules)
     raise ValueError(f"no harness named {name!r}")

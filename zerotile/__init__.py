@@ -9,4 +9,4 @@ import os
 # and on a 2-core machine those threads take cycles from the simulation.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -10,7 +10,10 @@ Sections (between ``<!-- NAME:begin -->`` and ``<!-- NAME:end -->``):
 * ``matrix-results``: every bundled matrix, CSR and dense, N = 16, seed 1, native engine;
 * ``bench-results``: ``docs/bench/bench.md`` (written by ``zerotile bench --out docs/bench``);
 * ``real-sizes``: ``docs/bench/matrices.md`` (written by ``zerotile bench --matrices
-  ../shared/data/mtx --out docs/bench``).
+  ../shared/data/mtx --out docs/bench``);
+* ``epilogue-results``: ``docs/bench/epilogue.md`` (written by ``zerotile bench --matrices
+  ../shared/data/mtx --epilogue --out docs/bench``);
+* ``nn-results``: ``docs/nn.json`` (written by ``zerotile nn --json docs/nn.json``).
 """
 from pathlib import Path
 
@@ -114,6 +117,40 @@ def _matrix_table():
     return "\n".join(lines)
 
 
+def _nn_table():
+    import json
+    r = json.loads((ROOT / "docs" / "nn.json").read_text())
+    e, d = r["energy_pj_by_event"], r["dense_energy_pj_by_event"]
+    lines = [
+        f"Network {r['network']}, {r['weight_sparsity']:.1%} of its weights zero, "
+        f"{r['images']} held-out digits in {r['chains']} descriptor chains of "
+        f"{r['jobs_per_chain']} jobs (batch N = {r['batch']}).", "",
+        "| | accuracy |", "|---|---|",
+        f"| float, dense | {r['dense_float_accuracy']:.4f} |",
+        f"| float, pruned | {r['float_accuracy']:.4f} |",
+        f"| int8, golden | {r['int8_accuracy']:.4f} |",
+        f"| int8, RTL | {r['rtl_accuracy']:.4f} (logits equal golden's on "
+        f"{r['images_matching_golden']} of {r['images']} images) |", "",
+        "| mode | cycles / image | energy / image | pJ / effectual MAC | DRAM share | "
+        "MACs | scratchpad | epilogue | DRAM |",
+        "|---|---|---|---|---|---|---|---|---|"]
+    for name, cyc, pj, per, share, ev in (
+            ("sparse (CSR)", r["cycles_per_image"], r["energy_pj_per_image"],
+             r["pj_per_effectual_mac"], r["dram_energy_share"], e),
+            ("dense", r["dense_cycles_per_image"], r["dense_energy_pj_per_image"],
+             r["dense_pj_per_effectual_mac"], r["dense_dram_energy_share"], d)):
+        imgs = r["images"]
+        lines.append(
+            f"| {name} | {cyc:,.1f} | {pj / 1000:,.1f} nJ | {per:.1f} | {share:.1%} | "
+            f"{(ev['multiplies'] + ev['accumulator_updates']) / imgs / 1000:,.2f} nJ | "
+            f"{ev['scratchpad_reads'] / imgs / 1000:,.2f} nJ | "
+            f"{ev['epilogue'] / imgs / 1000:,.2f} nJ | {ev['dram'] / imgs / 1000:,.1f} nJ |")
+    lines += ["", f"Sparse vs dense: {r['speedup_vs_dense']:.2f}x fewer cycles, "
+                  f"{r['dense_energy_pj_per_image'] / r['energy_pj_per_image']:.2f}x less "
+                  f"energy per image."]
+    return "\n".join(lines)
+
+
 def sections():
     """Name -> function rendering that README section."""
     from rtl.regmap import markdown_table
@@ -124,6 +161,8 @@ def sections():
         # measured on the machine that ran `zerotile bench --out docs/bench` (scipy timings)
         "bench-results": lambda: (ROOT / "docs" / "bench" / "bench.md").read_text(),
         "real-sizes": lambda: (ROOT / "docs" / "bench" / "matrices.md").read_text(),
+        "epilogue-results": lambda: (ROOT / "docs" / "bench" / "epilogue.md").read_text(),
+        "nn-results": _nn_table,
         "performance-targets": _targets_table,
         "matrix-results": _matrix_table,
     }

@@ -8,23 +8,24 @@
 #include <stdint.h>
 
 #define ZT_ID_MAGIC 0x5A54494Cu /* ID reads this (ZTIL) */
-#define ZT_VERSION 0x00000100u /* the hardware version this header describes */
+#define ZT_VERSION 0x00000200u /* the hardware version this header describes */
 
 /* Registers */
 #define ZT_REG_ID 0x00u /* ro: Identification, reads 0x5A54494C ('ZTIL'). */
 #define ZT_REG_VERSION 0x04u /* ro: Hardware version, major<<16 | minor<<8 | patch. */
 #define ZT_REG_CONFIG 0x08u /* ro: pes[7:0], lanes[15:8], bus_bits/8[23:16], max_chunks[31:24]. */
 #define ZT_REG_B_WORDS 0x0Cu /* ro: Depth of each PE's B scratchpad bank in words of `lanes` bytes. */
-#define ZT_REG_CONTROL 0x10u /* rw: bit 0: interrupt enable. */
-#define ZT_REG_STATUS 0x14u /* w1c: bit 0 busy (ro), bit 1 done (w1c), bit 2 error (w1c). The interrupt is (done or error) and enabled. */
-#define ZT_REG_ERROR_CODE 0x18u /* ro: Why the last chain stopped (ErrorCode); 0 after a clean chain. */
-#define ZT_REG_ERROR_ADDR 0x1Cu /* ro: Address involved in the error (descriptor, operand base or burst). */
-#define ZT_REG_DESC_ADDR 0x20u /* rw: DRAM address of the first job descriptor (64-byte aligned). */
-#define ZT_REG_DOORBELL 0x24u /* wo: Write any value: run the descriptor chain starting at DESC_ADDR (ignored while busy). */
-#define ZT_REG_WINDOW_BASE 0x28u /* rw: Lowest DRAM address the DMA may touch (sampled at DOORBELL). */
-#define ZT_REG_WINDOW_LIMIT 0x2Cu /* rw: One past the highest DRAM address the DMA may touch (sampled at DOORBELL: moving the window does not affect a running chain). */
-#define ZT_REG_JOBS_DONE 0x30u /* ro: Descriptors completed in the current/last chain. */
-#define ZT_REG_SOFT_RESET 0x34u /* wo: Write any value: soft reset. A running chain stops issuing, waits for its AXI transactions in flight, clears the datapath and goes idle with STATUS done and error clear (no interrupt); counters are kept. */
+#define ZT_REG_EPILOGUE_ROWS 0x10u /* ro: Most rows (M) of a job with FLAGS.EPILOGUE: the depth of the epilogue's per-row parameter memory. */
+#define ZT_REG_CONTROL 0x14u /* rw: bit 0: interrupt enable. */
+#define ZT_REG_STATUS 0x18u /* w1c: bit 0 busy (ro), bit 1 done (w1c), bit 2 error (w1c). The interrupt is (done or error) and enabled. */
+#define ZT_REG_ERROR_CODE 0x1Cu /* ro: Why the last chain stopped (ErrorCode); 0 after a clean chain. */
+#define ZT_REG_ERROR_ADDR 0x20u /* ro: Address involved in the error (descriptor, operand base or burst). */
+#define ZT_REG_DESC_ADDR 0x24u /* rw: DRAM address of the first job descriptor (64-byte aligned). */
+#define ZT_REG_DOORBELL 0x28u /* wo: Write any value: run the descriptor chain starting at DESC_ADDR (ignored while busy). */
+#define ZT_REG_WINDOW_BASE 0x2Cu /* rw: Lowest DRAM address the DMA may touch (sampled at DOORBELL). */
+#define ZT_REG_WINDOW_LIMIT 0x30u /* rw: One past the highest DRAM address the DMA may touch (sampled at DOORBELL: moving the window does not affect a running chain). */
+#define ZT_REG_JOBS_DONE 0x34u /* ro: Descriptors completed in the current/last chain. */
+#define ZT_REG_SOFT_RESET 0x38u /* wo: Write any value: soft reset. A running chain stops issuing, waits for its AXI transactions in flight, clears the datapath and goes idle with STATUS done and error clear (no interrupt); counters are kept. */
 #define ZT_REG_CYCLES_BUSY_LO 0x40u /* ro: Cycles from doorbell to the end of the chain. Bits 31:0. */
 #define ZT_REG_CYCLES_BUSY_HI 0x44u /* ro: Bits 63:32. */
 #define ZT_REG_LANE_SLOTS_LO 0x48u /* ro: MAC lane-slots issued (L per PE per issuing cycle). Bits 31:0. */
@@ -96,10 +97,11 @@ typedef enum {
     ZT_ERROR_AXI_WRITE_ERROR = 5,
     ZT_ERROR_BAD_ROW_POINTERS = 6,
     ZT_ERROR_COLUMN_OUT_OF_RANGE = 7,
+    ZT_ERROR_BAD_EPILOGUE_PARAMETER = 8,
 } zt_error_code;
 
-#define ZT_ERROR_NAMES { "NONE", "DESC_OUTSIDE_WINDOW", "BAD_DESCRIPTOR", "OPERAND_OUTSIDE_WINDOW", "AXI_READ_ERROR", "AXI_WRITE_ERROR", "BAD_ROW_POINTERS", "COLUMN_OUT_OF_RANGE" }
-#define ZT_ERROR_COUNT 8u
+#define ZT_ERROR_NAMES { "NONE", "DESC_OUTSIDE_WINDOW", "BAD_DESCRIPTOR", "OPERAND_OUTSIDE_WINDOW", "AXI_READ_ERROR", "AXI_WRITE_ERROR", "BAD_ROW_POINTERS", "COLUMN_OUT_OF_RANGE", "BAD_EPILOGUE_PARAMETER" }
+#define ZT_ERROR_COUNT 9u
 
 /* One job descriptor: 64 bytes, little-endian 32-bit words, 64-byte aligned in DRAM. */
 typedef struct {
@@ -115,10 +117,10 @@ typedef struct {
     uint32_t b_addr; /* Address of B: K rows of ceil(N/L)*L int8, zero-padded. */
     uint32_t c_addr; /* Address of C's first element (int32), aligned to 4*L bytes. */
     uint32_t c_stride; /* Bytes between rows of C; a multiple of 4*L. */
-    uint32_t flags; /* bit 0 ACCUMULATE: C += A.B (the old C is read back, inside the window); bit 1 COLIDX16: CSR column indices are uint16 (3 bytes per nonzero instead of 5); other bits reserved (0). */
-    uint32_t reserved13; /* reserved: write 0 */
-    uint32_t reserved14; /* reserved: write 0 */
-    uint32_t reserved15; /* reserved: write 0 */
+    uint32_t flags; /* bit 0 ACCUMULATE: C += A.B (the old C is read back, inside the window); bit 1 COLIDX16: CSR column indices are uint16 (3 bytes per nonzero instead of 5); bit 2 EPILOGUE: int8 output through the requantisation epilogue (bias, multiplier, shift per row, zero point, clamp), written at Q_ADDR (C is then only read, when accumulating); other bits reserved (0). */
+    uint32_t epi_params; /* EPILOGUE: address of M rows of {int32 bias, int32 multiplier, int32 shift} (12 bytes per row; per tensor: the same values on every row). */
+    uint32_t epi_quant; /* EPILOGUE: output zero point [7:0], act_min [15:8], act_max [23:16] (int8 each, act_min <= act_max; ReLU: act_min = zero point); [31:24] reserved (0). */
+    uint32_t q_addr; /* EPILOGUE: address of the int8 output's first element, aligned to L bytes; its rows are C_STRIDE / 4 bytes apart (C's layout with 1-byte elements: with C_STRIDE = 4 * ceil(N/L) * L it is exactly the next layer's B). */
 } zt_descriptor;
 
 #if defined(__cplusplus)
@@ -142,5 +144,8 @@ ZT_STATIC_ASSERT(offsetof(zt_descriptor, b_addr) == 36, offset_b_addr);
 ZT_STATIC_ASSERT(offsetof(zt_descriptor, c_addr) == 40, offset_c_addr);
 ZT_STATIC_ASSERT(offsetof(zt_descriptor, c_stride) == 44, offset_c_stride);
 ZT_STATIC_ASSERT(offsetof(zt_descriptor, flags) == 48, offset_flags);
+ZT_STATIC_ASSERT(offsetof(zt_descriptor, epi_params) == 52, offset_epi_params);
+ZT_STATIC_ASSERT(offsetof(zt_descriptor, epi_quant) == 56, offset_epi_quant);
+ZT_STATIC_ASSERT(offsetof(zt_descriptor, q_addr) == 60, offset_q_addr);
 
 #endif /* ZEROTILE_REGS_H */
