@@ -328,11 +328,12 @@ class Accelerator(wiring.Component):
             bad_multiplier = w[31] | ((w != 0) & ~w[30])
             bad_shift = (w.as_signed() < -31) | (w.as_signed() > 30)
             lane_bad.append(en & Mux(kind == 1, bad_multiplier, (kind == 2) & bad_shift))
-        m.d.comb += epi.rows_loaded.eq(param_row)
+        params_ready = Signal()        # the job's epilogue parameters are all in
+        m.d.comb += epi.params_ready.eq(params_ready)
         m.d.sync += [param_bad.eq(Cat(*lane_bad).any()),
                      param_bad_addr.eq(param_addr + Mux(lane_bad[0], 0, 4))]
         with m.If(flush):
-            m.d.sync += param_row.eq(0)
+            m.d.sync += [param_row.eq(0), params_ready.eq(0)]
         with m.If(word_go):
             m.d.sync += [param_addr.eq(param_addr + 4 * param_lanes),
                          param_left.eq(param_left - 1)]
@@ -581,7 +582,8 @@ class Accelerator(wiring.Component):
                              reader.beats0.eq(p_beats),
                              p_split.start.eq(1), p_split.count.eq(elements)]
                 m.d.sync += [param_row.eq(0), param_word.eq(0), param_addr.eq(job.EPI_PARAMS),
-                             param_left.eq(elements), param_odd.eq(job.M[0])]
+                             param_left.eq(elements), param_odd.eq(job.M[0]),
+                             params_ready.eq(0)]
                 m.next = "LOAD_PARAMS"
 
             with m.State("RANGES"):
@@ -615,6 +617,7 @@ class Accelerator(wiring.Component):
                              reader.data0.ready.eq(p_split.beats.ready),
                              p_split.elements.ready.eq(1)]
                 with m.If(word_go & param_last):     # the last word: B next, on stream 0
+                    m.d.sync += params_ready.eq(1)
                     m.next = "START_B"
                 datapath_errors()
             with m.State("START_B"):

@@ -10,7 +10,7 @@ from .write_engine import write_request_layout
 __all__ = ["EpilogueStage", "PARAM_WORDS", "PIPELINE_STAGES"]
 
 PARAM_WORDS = 3          # per output row: bias, multiplier, shift (int32 each, in this order)
-PIPELINE_STAGES = 11     # cycles from a request taken to its result entering the output queue
+PIPELINE_STAGES = 12     # cycles from a request taken to its result entering the output queue
 INT32_MAX = (1 << 31) - 1
 
 
@@ -32,7 +32,8 @@ class EpilogueStage(wiring.Component):
       are kept, the shift being in -31..30): two write lanes, ``param_wr[j]`` writing
       ``data`` as word ``word`` (0 bias, 1 multiplier, 2 shift) of row ``row`` when ``en``.
       The two lanes write different words (one write port per memory).
-      ``rows_loaded``: rows whose three words are written; a request for a later row waits.
+      ``params_ready``: every row's parameters are written (per job); requests wait until
+      then.
     * ``idle``: nothing held (every request taken has left on ``out``).
 
     With ``enable``, one chunk is taken per cycle at best and leaves ``PIPELINE_STAGES`` cycles
@@ -58,7 +59,7 @@ class EpilogueStage(wiring.Component):
             "zero_point": In(signed(8)), "act_min": In(signed(8)), "act_max": In(signed(8)),
             "param_wr": In(data.ArrayLayout(data.StructLayout({
                 "en": 1, "row": range(rows), "word": range(PARAM_WORDS), "data": 32}), 2)),
-            "rows_loaded": In(range(rows + 1)),
+            "params_ready": In(1),
             "idle": Out(1),
         })
 
@@ -89,8 +90,7 @@ class EpilogueStage(wiring.Component):
                          self.out.valid.eq(self.requests.valid),
                          self.requests.ready.eq(self.out.ready)]
         with m.Else():
-            m.d.comb += [self.requests.ready.eq((held < self.fifo_depth) &
-                                                (req.row < self.rows_loaded)),
+            m.d.comb += [self.requests.ready.eq((held < self.fifo_depth) & self.params_ready),
                          take.eq(self.requests.valid & self.requests.ready),
                          self.out.valid.eq(queue.r_stream.valid),
                          self.out.payload.addr.eq(queue.r_stream.payload[:self.addr_bits]),
@@ -119,7 +119,7 @@ class EpilogueStage(wiring.Component):
         lanes2 = [stage(f"acc2_{j}", x) for j, x in enumerate(lanes1)]
         # S3: + bias (wrapping); the shifts split into left and right amounts.
         left3 = stage("left3", Mux(shift2 > 0, shift2[:5], 0), 5)
-        right3 = stage("right3", Mux(shift2 < 0, (-shift2)[:6], 0), 6)
+        right3 = stage("right3", Mux(shift2 < 0, (-shift2)[:5], 0), 5)
         mult3 = stage("mult3", mult2)
         sum3 = [stage(f"sum3_{j}", (x + bias2)[:32].as_signed()) for j, x in enumerate(lanes2)]
         # S4: acc << left, wrapping to int32.
@@ -160,22 +160,28 @@ class EpilogueStage(wiring.Component):
                                    ((n >> 31) + (n[63] & (n[:31] != 0)))[:32]).as_signed(),
                     signed(32))
               for j, (n, s) in enumerate(zip(nudged8, sat8))]
-        # S10: RoundingDivideByPOT, part 1: quotient, remainder and threshold.
+        # S9 (beside x9): RoundingDivideByPOT's bit masks for e = right, one per job row,
+        # shared by the lanes: the bit just below the quotient (e - 1) and the bits below it.
+        e8 = right[-2]
+        half9 = stage("half9", Cat(*(e8 == i + 1 for i in range(32))), 32)
+        below9 = stage("below9", Cat(*(e8 > i + 1 for i in range(32))), 32)
+        # S10: RoundingDivideByPOT without carry chains: x >> e, rounded up (away from zero)
+        # when the remainder is above half (``x & half`` set, and for a negative x some bit
+        # below it set too: the remainder > (mask >> 1) + 1).
         e = right[-1]
-        mask = Signal(32, name="mask10")
-        m.d.comb += mask.eq((Const(1, 33) << e) - 1)
         q10 = [stage(f"q10_{j}", x >> e, signed(32)) for j, x in enumerate(x9)]
-        rem10 = [stage(f"rem10_{j}", x.as_unsigned() & mask, 32) for j, x in enumerate(x9)]
-        thr10 = [stage(f"thr10_{j}", (mask >> 1) + x[31], 32) for j, x in enumerate(x9)]
+        up10 = [stage(f"up10_{j}", ((x.as_unsigned() & half9) != 0) &
+                      (~x[31] | ((x.as_unsigned() & below9) != 0)), 1)
+                for j, x in enumerate(x9)]
         # S11: rounded.
-        r11 = [stage(f"r11_{j}", (q + (rem > thr))[:32].as_signed(), signed(32))
-               for j, (q, rem, thr) in enumerate(zip(q10, rem10, thr10))]
-        # S11 (comb): + zero point (exact), clamp, int8; into the output queue.
+        r11 = [stage(f"r11_{j}", (q + up)[:32].as_signed(), signed(32))
+               for j, (q, up) in enumerate(zip(q10, up10))]
+        # S12: + zero point (exact).
+        z12 = [stage(f"z12_{j}", r + self.zero_point, signed(33)) for j, r in enumerate(r11)]
+        # S12 (comb): clamp, int8, into the output queue.
         ys = []
-        for j, r in enumerate(r11):
-            z = Signal(signed(33), name=f"z11_{j}")
-            y = Signal(signed(8), name=f"y11_{j}")
-            m.d.comb += z.eq(r + self.zero_point)
+        for j, z in enumerate(z12):
+            y = Signal(signed(8), name=f"y12_{j}")
             with m.If(z < self.act_min):
                 m.d.comb += y.eq(self.act_min)
             with m.Elif(z > self.act_max):

@@ -24,7 +24,7 @@ def _params(rng, rows):
 def test_epilogue_lanes_equal_golden(seed):
     print("seed", seed)
     rng = random.Random(seed)
-    lanes, rows, n_req = 4, 16, 80
+    lanes, rows, n_req = 4, 16, 250
     dut = EpilogueStage(lanes=lanes, rows=rows)
     bias, mult, shift = _params(rng, rows)
     zp, lo, hi = rng.randrange(-128, 128), -128, 127
@@ -46,8 +46,8 @@ def test_epilogue_lanes_equal_golden(seed):
         ctx.set(dut.zero_point, zp)
         ctx.set(dut.act_min, lo)
         ctx.set(dut.act_max, hi)
-        # parameters two words at a time (the words of consecutive rows, as from DRAM),
-        # rows becoming loaded one by one
+        # parameters two words at a time (the words of consecutive rows, as from DRAM); the
+        # requests wait until they are all in
         words = [(r, w, v) for r in range(rows)
                  for w, v in enumerate((bias[r], mult[r], shift[r]))]
         for i in range(0, len(words), 2):
@@ -58,10 +58,9 @@ def test_epilogue_lanes_equal_golden(seed):
                 else:
                     ctx.set(lane.en, 0)
             await ctx.tick()
-            ctx.set(dut.rows_loaded, (i + 2) // 3)
         for lane in dut.param_wr:
             ctx.set(lane.en, 0)
-        ctx.set(dut.rows_loaded, rows)
+        ctx.set(dut.params_ready, 1)
         pending = list(reqs)
         for _ in range(n_req * 6 + 100):
             if pending:
