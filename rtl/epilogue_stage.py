@@ -163,8 +163,9 @@ class EpilogueStage(wiring.Component):
         # S9 (beside x9): RoundingDivideByPOT's bit masks for e = right, one per job row,
         # shared by the lanes: the bit just below the quotient (e - 1) and the bits below it.
         e8 = right[-2]
-        half9 = stage("half9", Cat(*(e8 == i + 1 for i in range(32))), 32)
-        below9 = stage("below9", Cat(*(e8 > i + 1 for i in range(32))), 32)
+        # (e <= 31: bit 30 is the highest "half", bit 29 the highest "below")
+        half9 = stage("half9", Cat(*(e8 == i + 1 for i in range(31))), 32)
+        below9 = stage("below9", Cat(*(e8 > i + 1 for i in range(30))), 32)
         # S10: RoundingDivideByPOT without carry chains: x >> e, rounded up (away from zero)
         # when the remainder is above half (``x & half`` set, and for a negative x some bit
         # below it set too: the remainder > (mask >> 1) + 1).
