@@ -40,7 +40,9 @@ class Accelerator(wiring.Component):
     read the 64-byte descriptor, check it (sizes, alignment, every operand range inside
     [WINDOW_BASE, WINDOW_LIMIT)) before any operand transfer, then load B into the scratchpad
     while A streams in: the scanner deals rows to the PEs, which use each row of B as soon as
-    it has arrived; finished chunks of C rows are written back as one burst each. Any error
+    it has arrived; finished chunks of C rows are written back as one burst each (with
+    FLAGS.ACCUMULATE added to the old C read back; with FLAGS.EPILOGUE finished to int8 by
+    the requantisation epilogue, whose per-row parameters are read before B). Any error
     (ErrorCode) stops the chain: no new transactions are issued, those in flight complete, then
     STATUS.error is set. C rows are written once each, whole. SOFT_RESET stops a chain the same
     way but ends quietly (no error, no interrupt). The window is sampled at DOORBELL.
