@@ -58,8 +58,7 @@ def run_bench(out_dir, *, fmax_mhz=ECP5_FMAX_MHZ, progress=print):
     from verif import simulate
     from zerotile.workload import (bundled_matrices, load_mtx, matrix_name, random_b,
                                    random_csr, report)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = _out_dir(out_dir)
     cfg = TileConfig()
     cases = []           # (kind, name, A, B)
     m, k, n = SHAPE
@@ -116,26 +115,36 @@ MATRIX_FIELDS = ["name", "m", "k", "n", "nnz", "jobs", "mismatches", "cycles", "
 SUMMARY_MIN_NNZ = 1000     # the summary's efficiency figures: matrices at least this large
 
 
+def _out_dir(out_dir):
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def _matrices(paths, min_nnz):
+    """(name, M, K, A) of each Matrix Market file with at least ``min_nnz`` entries, by name
+    (pattern kept, seeded int8 values, seed ``SEED``; sizes read from the header first)."""
+    from zerotile.workload import load_mtx, matrix_name, mtx_header
+    for path in sorted(paths, key=matrix_name):
+        m, k, nnz = mtx_header(path)
+        if nnz >= min_nnz:
+            yield matrix_name(path), m, k, load_mtx(path, SEED)[0]
+
+
 def run_matrix_bench(paths, out_dir, *, ns=(16, 64), min_nnz=0, progress=print):
     """Every Matrix Market file in ``paths`` in CSR mode at each N of ``ns`` on the default
     configuration (native engine, its default DRAM timing; pattern kept, seeded int8 values,
     seed 1): roofline efficiency against the honest bound and DRAM traffic against the
     minimum, from the hardware's counters. Writes ``matrices.csv`` and ``matrices.md``."""
-    from zerotile.workload import load_mtx, matrix_name, measure, mtx_header, random_b
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    from zerotile.workload import measure, random_b
+    out = _out_dir(out_dir)
     rows = []
-    for path in sorted(paths, key=matrix_name):
-        m, k, nnz = mtx_header(path)
-        if nnz < min_nnz:
-            continue
-        a, _ = load_mtx(path, SEED)
+    for name, m, k, a in _matrices(paths, min_nnz):
         for n in ns:
-            progress(f"{matrix_name(path)} ({m}x{k}, {a.nnz:,} nonzeros), N = {n} ...")
-            rep = measure(a, random_b(k, n, SEED), mode="csr", label=matrix_name(path),
-                          seed=SEED)
+            progress(f"{name} ({m}x{k}, {a.nnz:,} nonzeros), N = {n} ...")
+            rep = measure(a, random_b(k, n, SEED), mode="csr", label=name, seed=SEED)
             rows.append({
-                "name": matrix_name(path), "m": m, "k": k, "n": n, "nnz": int(a.nnz),
+                "name": name, "m": m, "k": k, "n": n, "nnz": int(a.nnz),
                 "jobs": rep["jobs"], "mismatches": rep["mismatches"], "cycles": rep.get("cycles"),
                 "bound_cycles": rep["bound_cycles"],
                 "bound": "compute" if rep["ideal_compute_cycles"] >= rep["ideal_memory_cycles"]
@@ -164,17 +173,10 @@ def run_epilogue_bench(paths, out_dir, *, ns=(16, 64), min_nnz=0, progress=print
     the epilogue with seeded per-row parameters (``random_requant``), plain and with ReLU and
     accumulate (a seeded old C), beside the int32 run of the same product. Every result is
     compared with golden; writes ``epilogue.csv`` and ``epilogue.md``."""
-    from zerotile.workload import (load_mtx, matrix_name, measure, mtx_header, random_b,
-                                   random_c, random_requant)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    from zerotile.workload import measure, random_b, random_c, random_requant
+    out = _out_dir(out_dir)
     rows = []
-    for path in sorted(paths, key=matrix_name):
-        m, k, nnz = mtx_header(path)
-        if nnz < min_nnz:
-            continue
-        a, _ = load_mtx(path, SEED)
-        name = matrix_name(path)
+    for name, m, k, a in _matrices(paths, min_nnz):
         for n in ns:
             progress(f"{name} ({m}x{k}, {a.nnz:,} nonzeros), N = {n}: int32, int8, "
                      f"int8 + ReLU + accumulate ...")

@@ -79,12 +79,13 @@ def _train(params, x, y, *, epochs, lr, seed, masks=None, batch=64):
                     g = (g @ (w if masks is None else w * masks[i])) * (acts[i] > 0)
                 if masks is not None:
                     gw = gw * masks[i]
-                for (mw, mb), (vw, vb), grad_w, grad_b in ((m[i], v[i], gw, gb),):
-                    mw *= 0.9; mw += 0.1 * grad_w; mb *= 0.9; mb += 0.1 * grad_b
-                    vw *= 0.999; vw += 0.001 * grad_w ** 2; vb *= 0.999; vb += 0.001 * grad_b ** 2
-                    corr = np.sqrt(1 - 0.999 ** t) / (1 - 0.9 ** t)
-                    w -= lr * corr * mw / (np.sqrt(vw) + 1e-8)
-                    b -= lr * corr * mb / (np.sqrt(vb) + 1e-8)
+                corr = np.sqrt(1 - 0.999 ** t) / (1 - 0.9 ** t)      # Adam's bias correction
+                for p, grad, mom, var in ((w, gw, m[i][0], v[i][0]), (b, gb, m[i][1], v[i][1])):
+                    mom *= 0.9
+                    mom += 0.1 * grad
+                    var *= 0.999
+                    var += 0.001 * grad ** 2
+                    p -= lr * corr * mom / (np.sqrt(var) + 1e-8)
     return params
 
 
