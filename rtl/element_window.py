@@ -72,20 +72,25 @@ class ElementWindow(wiring.Component):
         left = Signal.like(self.count)        # elements still to come in from beats
 
         # ``avail`` is min(level, W), kept in its own register (set beside ``level``)
-        level_next = Signal(range(cap + 1))
         for j in range(W):
             m.d.comb += self.window[j].eq(buf[j][:self.elem_bits])
             if fb:
                 m.d.comb += [self.flags[j].eq(buf[j][self.elem_bits]),
                              self.nonzero[j].eq(buf[j][self.elem_bits + 1])]
+        # ``left`` (elements still to come in) travels with three registers derived from it,
+        # so ``accept`` and the level/avail arithmetic never wait on a 32-bit compare:
+        # ``more`` = left != 0, ``over`` = left > per, ``n_in`` = min(left, per).
+        more = Signal()
+        over = Signal()
+        n_in = Signal(range(per + 1))
         room = level <= W
-        m.d.comb += beats.ready.eq(room & (left != 0))
+        m.d.comb += beats.ready.eq(room & more)
         accept = beats.valid & beats.ready
-        n_in = Mux(left < per, left, per)
-        # Everything that does not depend on ``take`` is computed from registers first, so
-        # ``take`` (the consumer's late decision) only selects among ready answers:
-        # ``joined[j]`` is the buffer with this cycle's beat placed right after its ``level``
-        # elements, and ``take`` shifts it; the next level and ``avail`` are one per take.
+        # Everything that does not depend on ``take`` or ``accept`` is computed from registers
+        # first, so those late decisions only select among ready answers: ``joined[j]`` is the
+        # buffer with this cycle's beat placed right after its ``level`` elements, and ``take``
+        # shifts it; the next level and ``avail`` are one register-computed value per
+        # (accept, take) pair.
         flat = buf.as_value()
         joined = []
         for j in range(cap + W):
@@ -97,8 +102,6 @@ class ElementWindow(wiring.Component):
                     with m.If(level == lv):
                         m.d.comb += y.eq(beat.word_select(j - lv, eb))
             joined.append(y)
-        filled = Signal(range(cap + 1))
-        m.d.comb += filled.eq(level + Mux(accept, n_in, 0))
         for j in range(cap):
             new = Signal(eb, name=f"new{j}")
             with m.Switch(self.take):
@@ -106,16 +109,25 @@ class ElementWindow(wiring.Component):
                     with m.Case(t):
                         m.d.comb += new.eq(joined[j + t] if j + t < cap + W else 0)
             m.d.sync += buf[j].eq(new)
+        level_in = Signal(range(cap + 1))          # the level if this cycle's beat comes in
+        m.d.comb += level_in.eq(level + n_in)
         with m.Switch(self.take):
             for t in range(W + 1):
                 with m.Case(t):
-                    nl = Signal(range(cap + 1), name=f"level_after{t}")
-                    m.d.comb += nl.eq(filled - t)
-                    m.d.comb += level_next.eq(nl)
-                    m.d.sync += self.avail.eq(Mux(nl < W, nl, W))
-        m.d.sync += level.eq(level_next)
+                    stay = Signal(range(cap + 1), name=f"level_stay{t}")
+                    grow = Signal(range(cap + 1), name=f"level_grow{t}")
+                    m.d.comb += [stay.eq(level - t), grow.eq(level_in - t)]
+                    stay_avail = Mux(stay < W, stay, W)
+                    grow_avail = Mux(grow < W, grow, W)
+                    m.d.sync += [level.eq(Mux(accept, grow, stay)),
+                                 self.avail.eq(Mux(accept, grow_avail, stay_avail))]
+        # after a beat: left - n_in, which is left - per when left > per and 0 otherwise
+        over2 = left > 2 * per
         with m.If(accept):
-            m.d.sync += left.eq(left - n_in)
+            m.d.sync += [left.eq(Mux(over, left - per, 0)), more.eq(over), over.eq(over2),
+                         n_in.eq(Mux(over2, per, Mux(over, left[:len(n_in)] - per, 0)))]
         with m.If(self.start):
-            m.d.sync += [level.eq(0), self.avail.eq(0), left.eq(self.count)]
+            m.d.sync += [level.eq(0), self.avail.eq(0), left.eq(self.count),
+                         more.eq(self.count != 0), over.eq(self.count > per),
+                         n_in.eq(Mux(self.count < per, self.count, per))]
         return m

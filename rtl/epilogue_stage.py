@@ -10,7 +10,7 @@ from .write_engine import write_request_layout
 __all__ = ["EpilogueStage", "PARAM_WORDS", "PIPELINE_STAGES"]
 
 PARAM_WORDS = 3          # per output row: bias, multiplier, shift (int32 each, in this order)
-PIPELINE_STAGES = 12     # cycles from a request taken to its result entering the output queue
+PIPELINE_STAGES = 11     # cycles from a request taken to its result entering the output queue
 INT32_MAX = (1 << 31) - 1
 
 
@@ -78,8 +78,12 @@ class EpilogueStage(wiring.Component):
                     m.d.comb += [wr.en.eq(1), wr.addr.eq(lane.row), wr.data.eq(lane.data)]
             rd.append(mem.read_port())
         out_layout = write_request_layout(32 * L, self.addr_bits)
-        m.submodules.queue = queue = SyncFIFOBuffered(width=self.addr_bits + 8 * L,
-                                                      depth=self.fifo_depth)
+        # the output queue: int8 chunks as they leave the pipeline, and their addresses, which
+        # are known from S2 and wait in their own queue (the pipeline never stalls, so the
+        # two queues pair up in order)
+        m.submodules.queue = queue = SyncFIFOBuffered(width=8 * L, depth=self.fifo_depth)
+        m.submodules.addr_queue = addr_queue = SyncFIFOBuffered(width=self.addr_bits,
+                                                                depth=self.fifo_depth)
         held = Signal(range(self.fifo_depth + 1))    # taken and not yet left on ``out``
         req = self.requests.payload
         take = Signal()
@@ -93,9 +97,10 @@ class EpilogueStage(wiring.Component):
             m.d.comb += [self.requests.ready.eq((held < self.fifo_depth) & self.params_ready),
                          take.eq(self.requests.valid & self.requests.ready),
                          self.out.valid.eq(queue.r_stream.valid),
-                         self.out.payload.addr.eq(queue.r_stream.payload[:self.addr_bits]),
-                         self.out.payload.data.eq(queue.r_stream.payload[self.addr_bits:]),
+                         self.out.payload.addr.eq(addr_queue.r_stream.payload),
+                         self.out.payload.data.eq(queue.r_stream.payload),
                          queue.r_stream.ready.eq(self.out.ready),
+                         addr_queue.r_stream.ready.eq(leave),
                          leave.eq(queue.r_stream.valid & self.out.ready)]
         m.d.sync += held.eq(held + take - leave)
         m.d.comb += [p.addr.eq(req.row) for p in rd]
@@ -127,7 +132,8 @@ class EpilogueStage(wiring.Component):
         mult4 = stage("mult4", mult3)
         right.append(stage("right4", right[-1]))
         a4 = [stage(f"a4_{j}", (x << left3)[:32].as_signed()) for j, x in enumerate(sum3)]
-        # S5: a * M as four 16 x 16 partial products (one DSP each); the one overflow of SRDHM.
+        # S5: a * M as four 16 x 16 partial products (one DSP each); the one overflow of SRDHM;
+        # the product's sign (negative: both factors nonzero, signs differ) for the nudge.
         right.append(stage("right5", right[-1]))
         b = mult4
         pp = []
@@ -138,51 +144,54 @@ class EpilogueStage(wiring.Component):
                            lh=stage(f"pp_lh5_{j}", a_lo * b_hi, signed(33)),
                            hl=stage(f"pp_hl5_{j}", a_hi * b_lo, signed(33)),
                            hh=stage(f"pp_hh5_{j}", a_hi * b_hi, signed(32)),
+                           neg=stage(f"neg5_{j}", (a[31] ^ b[31]) & (a != 0) & (b != 0)),
                            sat=stage(f"sat5_{j}", (a == -(1 << 31)) & (b == -(1 << 31)))))
-        # S6: the middle partial products summed.
+        # S6: the middle partial products summed; the outer ones + nudge (2**30, or 1 - 2**30
+        # for a negative product).
         right.append(stage("right6", right[-1]))
         mid6 = [stage(f"mid6_{j}", p["lh"] + p["hl"], signed(34)) for j, p in enumerate(pp)]
-        outer6 = [stage(f"outer6_{j}", Cat(p["ll"], p["hh"]).as_signed()) for j, p in enumerate(pp)]
+        outer6 = [stage(f"outer6_{j}", (Cat(p["ll"], p["hh"]).as_signed()
+                                        + Mux(p["neg"], 1 - (1 << 30), 1 << 30))[:64].as_signed())
+                  for j, p in enumerate(pp)]
         sat6 = [stage(f"sat6_{j}", p["sat"]) for j, p in enumerate(pp)]
-        # S7: the 64-bit product a * M.
+        # S7: the nudged 64-bit product n = a * M + nudge, kept as n >> 31 and whether the
+        # 31 bits below are nonzero.
         right.append(stage("right7", right[-1]))
-        ab7 = [stage(f"ab7_{j}", (o + (mid << 16))[:64].as_signed())
-               for j, (o, mid) in enumerate(zip(outer6, mid6))]
+        hi7, inexact7 = [], []
+        for j, (o, mid) in enumerate(zip(outer6, mid6)):
+            n = Signal(signed(64), name=f"nudged{j}")
+            m.d.comb += n.eq(o + (mid << 16))
+            hi7.append(stage(f"hi7_{j}", n[31:].as_signed(), signed(33)))
+            inexact7.append(stage(f"inexact7_{j}", n[:31] != 0))
         sat7 = [stage(f"sat7_{j}", s) for j, s in enumerate(sat6)]
-        # S8: + nudge (2**30, or 1 - 2**30 for a negative product).
+        # S8: / 2**31 truncated towards zero (floor, +1 for a negative inexact quotient).
         right.append(stage("right8", right[-1]))
-        nudged8 = [stage(f"nudged8_{j}", (ab + Mux(ab[63], 1 - (1 << 30), 1 << 30))[:64]
-                         .as_signed()) for j, ab in enumerate(ab7)]
-        sat8 = [stage(f"sat8_{j}", s) for j, s in enumerate(sat7)]
-        # S9: / 2**31 truncated towards zero (floor, +1 for a negative inexact quotient).
-        right.append(stage("right9", right[-1]))
-        x9 = [stage(f"x9_{j}", Mux(s, INT32_MAX,
-                                   ((n >> 31) + (n[63] & (n[:31] != 0)))[:32]).as_signed(),
+        x9 = [stage(f"x8_{j}", Mux(s, INT32_MAX, (hi + (hi[32] & lo))[:32]).as_signed(),
                     signed(32))
-              for j, (n, s) in enumerate(zip(nudged8, sat8))]
-        # S9 (beside x9): RoundingDivideByPOT's bit masks for e = right, one per job row,
+              for j, (hi, lo, s) in enumerate(zip(hi7, inexact7, sat7))]
+        # S8 (beside x8): RoundingDivideByPOT's bit masks for e = right, one per job row,
         # shared by the lanes: the bit just below the quotient (e - 1) and the bits below it.
         e8 = right[-2]
         # (e <= 31: bit 30 is the highest "half", bit 29 the highest "below")
-        half9 = stage("half9", Cat(*(e8 == i + 1 for i in range(31))), 32)
-        below9 = stage("below9", Cat(*(e8 > i + 1 for i in range(30))), 32)
-        # S10: RoundingDivideByPOT without carry chains: x >> e, rounded up (away from zero)
+        half9 = stage("half8", Cat(*(e8 == i + 1 for i in range(31))), 32)
+        below9 = stage("below8", Cat(*(e8 > i + 1 for i in range(30))), 32)
+        # S9: RoundingDivideByPOT without carry chains: x >> e, rounded up (away from zero)
         # when the remainder is above half (``x & half`` set, and for a negative x some bit
         # below it set too: the remainder > (mask >> 1) + 1).
         e = right[-1]
-        q10 = [stage(f"q10_{j}", x >> e, signed(32)) for j, x in enumerate(x9)]
-        up10 = [stage(f"up10_{j}", ((x.as_unsigned() & half9) != 0) &
+        q10 = [stage(f"q9_{j}", x >> e, signed(32)) for j, x in enumerate(x9)]
+        up10 = [stage(f"up9_{j}", ((x.as_unsigned() & half9) != 0) &
                       (~x[31] | ((x.as_unsigned() & below9) != 0)), 1)
                 for j, x in enumerate(x9)]
-        # S11: rounded.
-        r11 = [stage(f"r11_{j}", (q + up)[:32].as_signed(), signed(32))
+        # S10: rounded.
+        r11 = [stage(f"r10_{j}", (q + up)[:32].as_signed(), signed(32))
                for j, (q, up) in enumerate(zip(q10, up10))]
-        # S12: + zero point (exact).
-        z12 = [stage(f"z12_{j}", r + self.zero_point, signed(33)) for j, r in enumerate(r11)]
-        # S12 (comb): clamp, int8, into the output queue.
+        # S11: + zero point (exact).
+        z12 = [stage(f"z11_{j}", r + self.zero_point, signed(33)) for j, r in enumerate(r11)]
+        # S11 (comb): clamp, int8, into the output queue.
         ys = []
         for j, z in enumerate(z12):
-            y = Signal(signed(8), name=f"y12_{j}")
+            y = Signal(signed(8), name=f"y11_{j}")
             with m.If(z < self.act_min):
                 m.d.comb += y.eq(self.act_min)
             with m.Elif(z > self.act_max):
@@ -192,10 +201,9 @@ class EpilogueStage(wiring.Component):
             ys.append(y)
         for s in range(3, PIPELINE_STAGES + 1):
             valid.append(stage(f"v{s}", valid[-1]))
-        addrs = [addr2]
-        for s in range(3, PIPELINE_STAGES + 1):
-            addrs.append(stage(f"addr{s}", addrs[-1]))
-        m.d.comb += [queue.w_stream.valid.eq(valid[-1]),
-                     queue.w_stream.payload.eq(Cat(addrs[-1], *ys))]
+        m.d.comb += [addr_queue.w_stream.valid.eq(valid[1]),
+                     addr_queue.w_stream.payload.eq(addr2),
+                     queue.w_stream.valid.eq(valid[-1]),
+                     queue.w_stream.payload.eq(Cat(*ys))]
         m.d.comb += self.idle.eq(held == 0)
         return m
