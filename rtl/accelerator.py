@@ -568,6 +568,10 @@ class Accelerator(wiring.Component):
             with m.State("WINDOW"):
                 m.d.sync += outside.eq(Cat(~inside(base, nbytes, end)
                                            for end, (base, nbytes) in zip(range_ends, ranges)))
+                # B's load position, ready for LOAD_B (set here, not on the window check's
+                # outcome: nothing reads it before LOAD_B)
+                m.d.sync += [b_addr.eq(0), b_chunk.eq(0), b_row.eq(0), b_beat.eq(0),
+                             b_last_row.eq(job.K == 1), b_last_chunk.eq(chunks == 1)]
                 m.next = "RANGES"
                 datapath_errors()
             def start_b():
@@ -603,8 +607,6 @@ class Accelerator(wiring.Component):
                         values.start.eq(1), values.count.eq(val_count),
                         scanner.start.eq(1),
                     ]
-                    m.d.sync += [b_addr.eq(0), b_chunk.eq(0), b_row.eq(0), b_beat.eq(0),
-                                 b_last_row.eq(job.K == 1), b_last_chunk.eq(chunks == 1)]
                     with m.If(int8_out):
                         # the epilogue's parameters first, so that C rows finished while B
                         # loads can leave at once (their writes overlap B's reads)

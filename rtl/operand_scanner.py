@@ -1,4 +1,7 @@
 """Operand scanner: turns the A stream (dense or CSR) into per-PE work entries."""
+import functools
+import operator
+
 from amaranth.hdl import *
 from amaranth.lib import wiring, stream, data
 from amaranth.lib.wiring import In, Out
@@ -143,16 +146,30 @@ class OperandScanner(wiring.Component):
         # ``marked[i]``: PE i is in the group of the row being dealt (cur_valid & in_target[i],
         # kept as its own register beside the pick)
         marked = [Signal(name=f"marked{i}") for i in range(P)]
-        eff = [Mux(marked[i], full, loads_here[i]) for i in range(P)]
-        # a tree of pairwise picks (log2 P levels); on a tie the lower PE, so the lower group
-        cands = [(leader[i], eff[i], groups[i]) for i in range(P)]
-        while len(cands) > 1:
-            nxt = []
-            for (va, la, ga), (vb, lb, gb) in zip(cands[0::2], cands[1::2]):
-                take_b = vb & (~va | (lb < la))
-                nxt.append((va | vb, Mux(take_b, lb, la), Mux(take_b, gb, ga)))
-            cands = nxt
-        m.d.sync += best.eq(cands[0][2])
+        # The pick: the first leader with the least effective load (a marked PE counts as
+        # full). Every pair is compared at once, from the registered loads, and ``marked``
+        # only enters after the comparisons: ``lower[(a, b)]`` (a < b) is "b's effective load
+        # is below a's". PE i wins when it leads its group, beats every leader before it and
+        # is not beaten by any leader after it.
+        not_full = [loads_here[i] != full for i in range(P)]
+        lower = {}
+        for a in range(P):
+            for b in range(a + 1, P):
+                lt = Signal(name=f"load_below{b}_{a}")
+                m.d.comb += lt.eq(loads_here[b] < loads_here[a])
+                lower[(a, b)] = ~marked[b] & Mux(marked[a], not_full[b], lt)
+        wins = []
+        for i in range(P):
+            win = leader[i]
+            for j in range(P):
+                if j < i:
+                    win = win & (~leader[j] | lower[(j, i)])
+                elif j > i:
+                    win = win & (~leader[j] | ~lower[(i, j)])
+            wins.append(win)
+        # exactly one PE wins: its group
+        m.d.sync += best.eq(functools.reduce(operator.or_,
+                                             (Mux(wins[i], groups[i], 0) for i in range(P))))
 
         # The deal of this cycle. ``rem_w`` is ``remaining`` capped at W + 1 (a register, kept
         # beside it), so the deal's size is a few small comparisons away from registers.

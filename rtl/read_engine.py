@@ -190,8 +190,12 @@ class ReadEngine(wiring.Component):
             mine = r_take & tags.r_stream.valid & (head.stream == i)
             m.d.comb += [fifos[i].w_stream.payload.eq(axi.rdata),
                          fifos[i].w_stream.valid.eq(mine & ~self.abort)]
-            issued = can_issue & (picked == i) & tags.w_stream.valid
-            m.d.sync += inflight[i].eq(inflight[i] + Mux(issued, blen[i], 0) - mine)
+            # both sums from registers (and R); the late issue decision only selects one
+            issued = can_issue & (picked == i) & ~bbad[i]
+            grown = Signal(fifo_bits, name=f"inflight_grown{i}")
+            kept = Signal(fifo_bits, name=f"inflight_kept{i}")
+            m.d.comb += [grown.eq(inflight[i] + blen[i] - mine), kept.eq(inflight[i] - mine)]
+            m.d.sync += inflight[i].eq(Mux(issued, grown, kept))
             m.d.comb += getattr(self, f"pending{i}").eq(left[i] != 0)
             with m.If(getattr(self, f"start{i}")):
                 m.d.sync += [addr[i].eq(getattr(self, f"addr{i}")),

@@ -26,6 +26,7 @@ TARGETS = ("generic", "ecp5", "ice40")
 
 ECP5_DEVICE = ("--85k", "--package", "CABGA381", "--speed", "8")
 ECP5_PART = "LFE5U-85F-8BG381"
+ECP5_TIMING_WEIGHT = 25
 ICE40_DEVICE = ("--up5k", "--package", "sg48")
 ICE40_PART = "iCE40UP5K-SG48"
 # What an UP5K offers, in the units of SynthReport (LUT4s, flip-flops, EBRs, MAC16s).
@@ -191,7 +192,10 @@ def _nextpnr(work, target, device, json_in, freq_mhz, seed):
             "--report", "report.json", "--log", "nextpnr.log", "--freq", str(freq_mhz),
             "--timing-allow-fail", "--seed", str(seed)]
     if target == "ecp5":
-        args.append("--out-of-context")
+        # A heavier timing weight in the analytic placer (default 10) keeps the cells of the
+        # long control paths together: measured on the default tile, seed 1, the placement
+        # estimate went from 56 to 66 MHz and the routed Fmax to 97.5 MHz (nextpnr 0.11.1).
+        args += ["--out-of-context", "--placer-heap-timingweight", str(ECP5_TIMING_WEIGHT)]
     proc = subprocess.run(args, cwd=work, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                           text=True)
     log = (work / "nextpnr.log").read_text() if (work / "nextpnr.log").exists() else proc.stdout
