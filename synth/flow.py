@@ -193,8 +193,9 @@ def _nextpnr(work, target, device, json_in, freq_mhz, seed):
             "--timing-allow-fail", "--seed", str(seed)]
     if target == "ecp5":
         # A heavier timing weight in the analytic placer (default 10) keeps the cells of the
-        # long control paths together: measured on the default tile, seed 1, the placement
-        # estimate went from 56 to 66 MHz and the routed Fmax to 97.5 MHz (nextpnr 0.11.1).
+        # long control paths together. When it was introduced (default tile with the int8
+        # epilogue, seed 1, nextpnr 0.11.1) it moved the placement estimate from 56 to 66 MHz
+        # and the routed Fmax to 97.5 MHz on the same netlist (README, Synthesis).
         args += ["--out-of-context", "--placer-heap-timingweight", str(ECP5_TIMING_WEIGHT)]
     proc = subprocess.run(args, cwd=work, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                           text=True)
