@@ -195,9 +195,12 @@ def test_ctrl_c_is_one_line(tmp_path):
     run_cli(["run", "karate", "--n", "4"], tmp_path)          # the model is built by now
     # dense 1024x1024x256: about 8 M cycles, far longer than the 1.5 s before the signal even
     # on a loaded machine, so the signal always lands mid-simulation
+    # SIGINT at its default in the child: a test run started as a background job of a
+    # non-interactive shell inherits SIGINT ignored, and Python keeps it ignored
     proc = subprocess.Popen([sys.executable, "-m", "zerotile", "run", "dnn_n1024_l1", "--n", "256",
                              "--mode", "dense"], cwd=tmp_path, env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     assert proc.stdout.readline().startswith("A: ")
     time.sleep(1.5)
     proc.send_signal(signal.SIGINT)
