@@ -166,31 +166,31 @@ class EpilogueStage(wiring.Component):
         sat7 = [stage(f"sat7_{j}", s) for j, s in enumerate(sat6)]
         # S8: / 2**31 truncated towards zero (floor, +1 for a negative inexact quotient).
         right.append(stage("right8", right[-1]))
-        x9 = [stage(f"x8_{j}", Mux(s, INT32_MAX, (hi + (hi[32] & lo))[:32]).as_signed(),
+        x8 = [stage(f"x8_{j}", Mux(s, INT32_MAX, (hi + (hi[32] & lo))[:32]).as_signed(),
                     signed(32))
               for j, (hi, lo, s) in enumerate(zip(hi7, inexact7, sat7))]
         # S8 (beside x8): RoundingDivideByPOT's bit masks for e = right, one per job row,
         # shared by the lanes: the bit just below the quotient (e - 1) and the bits below it.
-        e8 = right[-2]
+        e7 = right[-2]
         # (e <= 31: bit 30 is the highest "half", bit 29 the highest "below")
-        half9 = stage("half8", Cat(*(e8 == i + 1 for i in range(31))), 32)
-        below9 = stage("below8", Cat(*(e8 > i + 1 for i in range(30))), 32)
+        half8 = stage("half8", Cat(*(e7 == i + 1 for i in range(31))), 32)
+        below8 = stage("below8", Cat(*(e7 > i + 1 for i in range(30))), 32)
         # S9: RoundingDivideByPOT without carry chains: x >> e, rounded up (away from zero)
         # when the remainder is above half (``x & half`` set, and for a negative x some bit
         # below it set too: the remainder > (mask >> 1) + 1).
         e = right[-1]
-        q10 = [stage(f"q9_{j}", x >> e, signed(32)) for j, x in enumerate(x9)]
-        up10 = [stage(f"up9_{j}", ((x.as_unsigned() & half9) != 0) &
-                      (~x[31] | ((x.as_unsigned() & below9) != 0)), 1)
-                for j, x in enumerate(x9)]
+        q9 = [stage(f"q9_{j}", x >> e, signed(32)) for j, x in enumerate(x8)]
+        up9 = [stage(f"up9_{j}", ((x.as_unsigned() & half8) != 0) &
+                      (~x[31] | ((x.as_unsigned() & below8) != 0)), 1)
+                for j, x in enumerate(x8)]
         # S10: rounded.
-        r11 = [stage(f"r10_{j}", (q + up)[:32].as_signed(), signed(32))
-               for j, (q, up) in enumerate(zip(q10, up10))]
+        r10 = [stage(f"r10_{j}", (q + up)[:32].as_signed(), signed(32))
+               for j, (q, up) in enumerate(zip(q9, up9))]
         # S11: + zero point (exact).
-        z12 = [stage(f"z11_{j}", r + self.zero_point, signed(33)) for j, r in enumerate(r11)]
+        z11 = [stage(f"z11_{j}", r + self.zero_point, signed(33)) for j, r in enumerate(r10)]
         # S11 (comb): clamp, int8, into the output queue.
         ys = []
-        for j, z in enumerate(z12):
+        for j, z in enumerate(z11):
             y = Signal(signed(8), name=f"y11_{j}")
             with m.If(z < self.act_min):
                 m.d.comb += y.eq(self.act_min)
