@@ -40,7 +40,7 @@ import scipy.sparse as sp
 from rtl.config import TileConfig
 from rtl.regmap import (DESC, DESCRIPTOR_BYTES, DESCRIPTOR_ALIGN, MODE_DENSE, MODE_CSR, MAX_M,
                         FLAG_ACCUMULATE, FLAG_COLIDX16, FLAG_EPILOGUE, EPILOGUE_PARAM_BYTES,
-                        MAX_NNZ, MAX_DENSE_A_BYTES)
+                        MAX_NNZ, MAX_DENSE_A_BYTES, SPGEMM_FIELDS)
 
 from .errors import FormatError, TooLargeError
 from .operands import as_csr_int8, as_dense_int8
@@ -608,6 +608,7 @@ def pack_descriptor(fields):
     """The 64 bytes of one descriptor (unknown names rejected, reserved words zero)."""
     words = np.zeros(DESCRIPTOR_BYTES // 4, dtype="<u4")
     for name, value in fields.items():
+        name = SPGEMM_FIELDS.get(name, name)
         if name not in DESC:
             raise FormatError(f"unknown descriptor field {name!r}")
         if not 0 <= value < (1 << 32):

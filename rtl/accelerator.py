@@ -16,10 +16,14 @@ from .register_file import RegisterFile
 from .regmap import (REGISTERS, COUNTERS, ErrorCode, ID_MAGIC, VERSION, DESC, DESCRIPTOR_BYTES,
                      config_word, FLAG_ACCUMULATE, FLAG_COLIDX16, FLAG_EPILOGUE,
                      EPILOGUE_PARAM_BYTES,
-                     DESCRIPTOR_ALIGN, MODE_CSR, MAX_M, MAX_NNZ, MAX_DENSE_A_BYTES)
+                     DESCRIPTOR_ALIGN, MODE_CSR, MODE_SPGEMM, MAX_M, MAX_NNZ,
+                     MAX_DENSE_A_BYTES)
 from .write_engine import WriteEngine, write_request_layout
 from .accumulate_stage import AccumulateStage
 from .epilogue_stage import EpilogueStage, PARAM_WORDS
+from .csr_loader import (CsrLoader, PASS_ROW_POINTERS, PASS_COLUMNS, PASS_VALUES,
+                         BANK_COLUMNS, BANK_VALUES, BANK_POINTERS, BANK_NEXT_POINTERS)
+from .spgemm_engine import SpgemmEngine
 
 __all__ = ["Accelerator"]
 
@@ -28,7 +32,7 @@ B_URGENT_HOLD = 64
 
 
 class Accelerator(wiring.Component):
-    """One zerotile: runs chains of dense-GEMM and CSR-SpMM jobs described in DRAM.
+    """One zerotile: runs chains of dense-GEMM, CSR-SpMM and SpGEMM jobs described in DRAM.
 
     Ports (flattened names in the generated Verilog):
 
@@ -46,6 +50,10 @@ class Accelerator(wiring.Component):
     (ErrorCode) stops the chain: no new transactions are issued, those in flight complete, then
     STATUS.error is set. C rows are written once each, whole. SOFT_RESET stops a chain the same
     way but ends quietly (no error, no interrupt). The window is sampled at DOORBELL.
+
+    A SpGEMM job (MODE 2, with ``config.has_spgemm``) loads B's three CSR arrays into banks
+    0-3 (``CsrLoader``, checking them), then the scanner deals A's rows in order to the
+    ``SpgemmEngine``, which writes C as CSR into the C region; the PEs stay idle.
     """
 
     def __init__(self, config=None):
@@ -109,6 +117,15 @@ class Accelerator(wiring.Component):
         m.submodules.param_words = ResetInserter(flush)(p_split)
         for i, pe in enumerate(pes):
             m.submodules[f"pe{i}"] = ResetInserter(flush)(pe)
+        # SpGEMM: B's CSR into the first four banks, the engine reads them and writes C
+        has_spgemm = cfg.has_spgemm
+        spgemm = Signal()          # the job is a SpGEMM job (a register, set in DECODE)
+        if has_spgemm:
+            loader = CsrLoader(lanes=L, b_words=cfg.b_words, bus_bits=cfg.bus_bits)
+            engine = SpgemmEngine(lanes=L, b_words=cfg.b_words, cols=cfg.spgemm_cols, width=W,
+                                  addr_bits=cfg.addr_bits)
+            m.submodules.csr_loader = ResetInserter(flush)(loader)
+            m.submodules.spgemm = ResetInserter(flush)(engine)
 
         # AR/R belong to the reader, AW/W/B to the writer.
         for name, member in self.m_axi.signature.members.items():
@@ -180,15 +197,43 @@ class Accelerator(wiring.Component):
             wr = bank.write_port()
             rd = bank.read_port()
             group_size = Const(1, P.bit_length() + 1) << group_shift
+            chunk_here = (b_wr_chunk & group_mask) == (i & group_mask)
+            if has_spgemm and i < 4:
+                # SpGEMM: the loader picks the bank; the engine reads it
+                eng_addr = {BANK_COLUMNS: engine.col_addr, BANK_VALUES: engine.val_addr,
+                            BANK_POINTERS: engine.ptr_addr,
+                            BANK_NEXT_POINTERS: engine.ptr_addr}[i]
+                eng_data = {BANK_COLUMNS: engine.col_data, BANK_VALUES: engine.val_data,
+                            BANK_POINTERS: engine.ptr_data,
+                            BANK_NEXT_POINTERS: engine.next_ptr_data}[i]
+                m.d.comb += [wr.en.eq(b_wr_en & Mux(spgemm, b_wr_chunk == i, chunk_here)),
+                             rd.addr.eq(Mux(spgemm, eng_addr, pe.b_addr)),
+                             eng_data.eq(rd.data)]
+            else:
+                m.d.comb += [wr.en.eq(b_wr_en & chunk_here), rd.addr.eq(pe.b_addr)]
             m.d.comb += [wr.addr.eq(b_wr_addr), wr.data.eq(b_wr_data),
-                         wr.en.eq(b_wr_en & ((b_wr_chunk & group_mask) == (i & group_mask))),
-                         rd.addr.eq(pe.b_addr), pe.b_data.eq(rd.data),
+                         pe.b_data.eq(rd.data),
                          pe.chunks.eq(chunks), pe.k.eq(job.K), pe.b_rows.eq(b_row),
                          pe.chunk_step.eq(group_size),
                          pe.first_chunk.eq(i & (group_size - 1)),
                          getattr(scanner, f"group{i}").eq(i >> group_shift)]
-            m.d.comb += [getattr(scanner, f"load{i}").eq(pe.load)]
-            wiring.connect(m, getattr(scanner, f"deals{i}"), pe.deals)
+            deals = getattr(scanner, f"deals{i}")
+            if has_spgemm and i == 0:
+                # SpGEMM: every row goes to PE 0's stream (the others look full), which feeds
+                # the engine instead
+                m.d.comb += [scanner.load0.eq(pe.load),
+                             pe.deals.payload.eq(deals.payload),
+                             engine.deals.payload.eq(deals.payload),
+                             pe.deals.valid.eq(deals.valid & ~spgemm),
+                             engine.deals.valid.eq(deals.valid & spgemm),
+                             deals.ready.eq(Mux(spgemm, engine.deals.ready, pe.deals.ready))]
+            elif has_spgemm:
+                m.d.comb += getattr(scanner, f"load{i}").eq(
+                    Mux(spgemm, (1 << len(pe.load)) - 1, pe.load))
+                wiring.connect(m, deals, pe.deals)
+            else:
+                m.d.comb += [getattr(scanner, f"load{i}").eq(pe.load)]
+                wiring.connect(m, deals, pe.deals)
         # B's stream goes first while a PE waits for a row of B that has not arrived (the A
         # streams only need to keep ahead of the PEs); a register, as the PEs are far away.
         b_starved = Signal()
@@ -233,9 +278,16 @@ class Accelerator(wiring.Component):
                      epi.requests.payload.eq(acc.out.payload),
                      epi.requests.valid.eq(acc.out.valid),
                      acc.out.ready.eq(epi.requests.ready),
-                     writer.requests.payload.eq(epi.out.payload),
-                     writer.requests.valid.eq(epi.out.valid & ~aborting),
-                     epi.out.ready.eq(writer.requests.ready & ~aborting)]
+                     epi.out.ready.eq(writer.requests.ready & ~aborting & ~spgemm)]
+        if has_spgemm:
+            m.d.comb += [writer.requests.payload.eq(Mux(spgemm, engine.requests.payload,
+                                                        epi.out.payload)),
+                         writer.requests.valid.eq(Mux(spgemm, engine.requests.valid,
+                                                      epi.out.valid) & ~aborting),
+                         engine.requests.ready.eq(writer.requests.ready & ~aborting & spgemm)]
+        else:
+            m.d.comb += [writer.requests.payload.eq(epi.out.payload),
+                         writer.requests.valid.eq(epi.out.valid & ~aborting)]
         # The picked result enters a register slice: the PEs' ready depends on registers only.
         picked_layout = data.StructLayout({"row": 16, "chunk": range(cfg.max_chunks),
                                            "data": 32 * L})
@@ -289,6 +341,7 @@ class Accelerator(wiring.Component):
             regs.id.eq(ID_MAGIC), regs.version.eq(VERSION),
             regs.config.eq(config_word(cfg)),
             regs.b_words.eq(cfg.b_words), regs.epilogue_rows.eq(cfg.epilogue_rows),
+            regs.spgemm_cols.eq(cfg.spgemm_cols if has_spgemm else 0),
             regs.status.eq(Cat(busy, done, error)),
             regs.error_code.eq(error_code), regs.error_addr.eq(error_addr),
             regs.jobs_done.eq(jobs_done),
@@ -358,6 +411,7 @@ class Accelerator(wiring.Component):
             (reader.window_error, ErrorCode.OPERAND_OUTSIDE_WINDOW, reader.error_addr),
             (writer.window_error, ErrorCode.OPERAND_OUTSIDE_WINDOW, writer.error_addr),
             (scanner.error, scanner.error_code, desc_addr),
+        ] + ([(loader.error, loader.error_code, desc_addr)] if has_spgemm else []) + [
             (param_bad, ErrorCode.BAD_EPILOGUE_PARAMETER, param_bad_addr),
         ]
         # Registered: the controller acts on a datapath error one cycle after it is raised.
@@ -434,6 +488,13 @@ class Accelerator(wiring.Component):
         drained = Signal()
         engines_idle = Signal()
         pes_idle = Cat(*(pe.idle for pe in pes)).all()
+        sp_pass = Signal(2)                  # SpGEMM: the pass of B's CSR being loaded
+        sp_col_base = Signal(cfg.addr_bits)  # SpGEMM: C's column indices and values
+        sp_val_base = Signal(cfg.addr_bits)
+        if has_spgemm:
+            m.d.comb += [engine.m.eq(job.M[:16]), engine.capacity.eq(job.EPI_QUANT),
+                         engine.c_rowptr.eq(job.C_ADDR), engine.c_colidx.eq(sp_col_base),
+                         engine.c_values.eq(sp_val_base)]
 
         with m.FSM(name="control") as ctrl:
             with m.State("IDLE"):
@@ -472,7 +533,10 @@ class Accelerator(wiring.Component):
                 datapath_errors()
             with m.State("DECODE"):
                 m.d.sync += [job.eq(desc_shift[:job.shape().size]),
-                             csr.eq(desc_shift[:32] == MODE_CSR)]
+                             csr.eq((desc_shift[:32] == MODE_CSR) |
+                                    ((desc_shift[:32] == MODE_SPGEMM) if has_spgemm else 0))]
+                if has_spgemm:
+                    m.d.sync += spgemm.eq(desc_shift[:32] == MODE_SPGEMM)
                 m.next = "CHECK"
                 datapath_errors()
             # CHECK, SIZE, BOUNDS and SPAN check the descriptor and size its transfers, one
@@ -485,28 +549,44 @@ class Accelerator(wiring.Component):
                               (int8_out & ((job.EPI_PARAMS[:align] != 0) |
                                            (job.Q_ADDR[:L.bit_length() - 1] != 0))) |
                               (csr & ((job.A_ROWPTR[:align] != 0) | (job.A_COLIDX[:align] != 0))))
+                if has_spgemm:
+                    # SpGEMM: B's arrays and C's region 64-byte aligned, only COLIDX16, C's
+                    # capacity a multiple of the padding; K, N and B's entries in its limits
+                    pad = cfg.spgemm_pad
+                    misaligned = misaligned | (spgemm & ((job.EPI_PARAMS[:align] != 0) |
+                                                         (job.Q_ADDR[:align] != 0) |
+                                                         (job.C_ADDR[:align] != 0)))
+                    sizes_bad = Mux(spgemm,
+                                    (job.K > cfg.spgemm_max_b_rows) | (job.N > cfg.spgemm_cols) |
+                                    (job.C_STRIDE > cfg.spgemm_max_b_nnz) |
+                                    (job.FLAGS & ~FLAG_COLIDX16 != 0) |
+                                    (job.EPI_QUANT[:pad.bit_length() - 1] != 0) |
+                                    (job.EPI_QUANT >= (1 << 26)),
+                                    (job.K > cfg.max_k) | (job.N > cfg.max_n) |
+                                    (job.C_STRIDE[:(chunk_bytes.bit_length() - 1)] != 0))
+                else:
+                    sizes_bad = ((job.K > cfg.max_k) | (job.N > cfg.max_n) |
+                                 (job.C_STRIDE[:(chunk_bytes.bit_length() - 1)] != 0))
                 m.d.sync += [
-                    chunks.eq(n_chunks),
+                    chunks.eq(Mux(spgemm, 1, n_chunks)),
                     m_minus_1.eq(job.M[:16] - 1),
                     dense_vals.eq(job.M[:16] * job.K[:17]),
-                    bad_fields.eq((job.MODE > 1) |
+                    bad_fields.eq((job.MODE > (MODE_SPGEMM if has_spgemm else MODE_CSR)) |
                                   (job.FLAGS > (FLAG_ACCUMULATE | FLAG_COLIDX16 | FLAG_EPILOGUE)) |
                                   (int8_out & ((job.M > cfg.epilogue_rows) |
                                                (job.EPI_QUANT[24:] != 0) |
                                                (job.EPI_QUANT[8:16].as_signed() >
                                                 job.EPI_QUANT[16:24].as_signed()))) |
                                   (job.M == 0) | (job.M > MAX_M) |
-                                  (job.K == 0) | (job.K > cfg.max_k) | (job.N == 0) |
-                                  (job.N > cfg.max_n) | (csr & (job.NNZ > MAX_NNZ)) |
-                                  misaligned |
-                                  (job.C_STRIDE[:(chunk_bytes.bit_length() - 1)] != 0)),
+                                  (job.K == 0) | (job.N == 0) | sizes_bad |
+                                  (csr & (job.NNZ > MAX_NNZ)) | misaligned),
                 ]
                 m.next = "SIZE"
                 datapath_errors()
             with m.State("SIZE"):
                 # the size checks go to a register, acted on in BOUNDS
                 m.d.sync += size_bad.eq((~csr & (dense_vals >= MAX_DENSE_A_BYTES)) |
-                                        (job.C_STRIDE < chunks * chunk_bytes))
+                                        (~spgemm & (job.C_STRIDE < chunks * chunk_bytes)))
                 with m.If(bad_fields):
                     latch_error(ErrorCode.BAD_DESCRIPTOR, desc_addr)
                 with m.Else():
@@ -520,19 +600,22 @@ class Accelerator(wiring.Component):
                                          >> shift, 0)),
                         val_count.eq(nv),
                         val_beats.eq((nv + bb - 1) >> shift),
-                        p_beats.eq(Mux(int8_out, (job.M[:16] * EPILOGUE_PARAM_BYTES + bb - 1)
-                                       >> shift, 0)),
+                        p_beats.eq(Mux(spgemm, (job.C_STRIDE[:17] * 4 + bb - 1) >> shift,
+                                       Mux(int8_out, (job.M[:16] * EPILOGUE_PARAM_BYTES + bb - 1)
+                                           >> shift, 0))),
                         span_lo.eq(m_minus_1 * job.C_STRIDE[:16]),
                         span_hi.eq(m_minus_1 * job.C_STRIDE[16:]),
                     ]
                     m.next = "BOUNDS"
                 datapath_errors()
             with m.State("BOUNDS"):
-                with m.If(size_bad | (b_bank_needed > cfg.b_words)):
+                with m.If(size_bad | (~spgemm & (b_bank_needed > cfg.b_words))):
                     latch_error(ErrorCode.BAD_DESCRIPTOR, desc_addr)
                 with m.Else():
-                    m.d.sync += [b_beats.eq(b_needed * words_per_b if words_per_b else
-                                            (b_needed * L + bb - 1) >> shift),
+                    # (SpGEMM: B's K + 1 row pointers)
+                    m.d.sync += [b_beats.eq(Mux(spgemm, ((job.K[:17] + 1) * 4 + bb - 1) >> shift,
+                                                b_needed * words_per_b if words_per_b else
+                                                (b_needed * L + bb - 1) >> shift)),
                                  c_rows_span.eq(span_lo + (span_hi << 16))]
                     # Smallest power-of-two group covering the chunks, at most all PEs.
                     m.d.sync += [group_shift.eq(P.bit_length() - 1), group_mask.eq(P - 1)]
@@ -553,6 +636,14 @@ class Accelerator(wiring.Component):
                     q_row_end = (q_row_end + bb - 1) & ~(bb - 1)
                 m.d.sync += [c_span.eq(Mux(int8_out & ~job.FLAGS[0], 0, c_rows_span + row_end)),
                              q_span.eq(Mux(int8_out, (c_rows_span >> 2) + q_row_end, 0))]
+                if has_spgemm:
+                    # C: row pointers (padded), then C_CAPACITY column indices and values;
+                    # B's values (Q_ADDR) to the end of their last beat
+                    rp_bytes = ((job.M[:16] + pad) & ~Const(pad - 1, 17)) << 2
+                    with m.If(spgemm):
+                        m.d.sync += [c_span.eq(rp_bytes + (job.EPI_QUANT[:26] << 3)),
+                                     q_span.eq(((job.C_STRIDE[:17] + bb - 1) >> shift) << shift),
+                                     sp_col_base.eq(job.C_ADDR + rp_bytes)]
                 m.next = "ENDS"
                 datapath_errors()
             ranges = [(job.A_ROWPTR, rp_beats << shift), (job.A_COLIDX, col_beats << shift),
@@ -563,6 +654,7 @@ class Accelerator(wiring.Component):
             outside = Signal(len(ranges))
             with m.State("ENDS"):
                 m.d.sync += [end.eq(base + nbytes) for end, (base, nbytes) in zip(range_ends, ranges)]
+                m.d.sync += sp_val_base.eq(sp_col_base + (job.EPI_QUANT[:26] << 2))
                 m.next = "WINDOW"
                 datapath_errors()
             with m.State("WINDOW"):
@@ -607,7 +699,11 @@ class Accelerator(wiring.Component):
                         values.start.eq(1), values.count.eq(val_count),
                         scanner.start.eq(1),
                     ]
-                    with m.If(int8_out):
+                    if has_spgemm:
+                        with m.If(spgemm):
+                            m.d.sync += sp_pass.eq(PASS_ROW_POINTERS)
+                            m.next = "SP_START"
+                    with (m.Elif if has_spgemm else m.If)(int8_out):
                         # the epilogue's parameters first, so that C rows finished while B
                         # loads can leave at once (their writes overlap B's reads)
                         start_params()
@@ -624,6 +720,38 @@ class Accelerator(wiring.Component):
                     m.d.sync += params_ready.eq(1)
                     m.next = "START_B"
                 datapath_errors()
+            if has_spgemm:
+                # SpGEMM: B's row pointers, column indices and values, one pass each on
+                # stream 0 (A's streams read ahead meanwhile); then the engine starts
+                with m.State("SP_START"):
+                    passes = {PASS_ROW_POINTERS: (job.B_ADDR, b_beats, job.K[:17] + 1,
+                                                  job.C_STRIDE),
+                              PASS_COLUMNS: (job.EPI_PARAMS, p_beats, job.C_STRIDE, job.N),
+                              PASS_VALUES: (job.Q_ADDR, q_span >> shift,
+                                            (job.C_STRIDE + 3) >> 2, 0)}
+                    with m.Switch(sp_pass):
+                        for kind, (addr, beats, count, limit) in passes.items():
+                            with m.Case(kind):
+                                m.d.comb += [reader.addr0.eq(addr), reader.beats0.eq(beats),
+                                             loader.count.eq(count), loader.limit.eq(limit)]
+                    m.d.comb += [reader.start0.eq(1), loader.start.eq(1),
+                                 loader.kind.eq(sp_pass)]
+                    m.next = "SP_LOAD"
+                    datapath_errors()
+                with m.State("SP_LOAD"):
+                    m.d.comb += [reader.urgent.eq(1), loader.beats.payload.eq(reader.data0.payload),
+                                 loader.beats.valid.eq(reader.data0.valid),
+                                 reader.data0.ready.eq(loader.beats.ready),
+                                 b_wr_addr.eq(loader.wr_addr), b_wr_data.eq(loader.wr_data),
+                                 b_wr_chunk.eq(loader.wr_bank), b_wr_en.eq(loader.wr_en)]
+                    with m.If(loader.done):
+                        with m.If(sp_pass == PASS_VALUES):
+                            m.d.comb += [engine.start.eq(1)]
+                            m.next = "RUN"
+                        with m.Else():
+                            m.d.sync += sp_pass.eq(sp_pass + 1)
+                            m.next = "SP_START"
+                    datapath_errors()
             with m.State("START_B"):
                 start_b()
                 datapath_errors()
@@ -681,6 +809,9 @@ class Accelerator(wiring.Component):
             with m.State("NEXT"):
                 with m.If(err_now):        # raised in the job's last cycle
                     latch_error(err_code_now, err_addr_now)
+                if has_spgemm:
+                    with m.Elif(spgemm & engine.overflow):
+                        latch_error(ErrorCode.OUTPUT_OVERFLOW, job.C_ADDR)
                 with m.Else():
                     m.d.sync += jobs_done.eq(jobs_done + 1)
                     with m.If(job.NEXT != 0):
@@ -706,6 +837,7 @@ class Accelerator(wiring.Component):
         m.d.comb += [reader.abort.eq(aborting | flush), writer.abort.eq(aborting | flush)]
         m.d.sync += [
             drained.eq(ctrl.ongoing("RUN") & scanner.done & pes_idle &
+                       ((~spgemm | engine.finished) if has_spgemm else 1) &
                        ~results_pending & writer.idle),
             engines_idle.eq(ctrl.ongoing("ABORT") & reader.idle & writer.idle),
         ]
@@ -730,6 +862,19 @@ class Accelerator(wiring.Component):
         m.d.sync += counters["CYCLES_BUSY"].eq(counters["CYCLES_BUSY"] + busy_d)
         lane_slots = sum(x.as_unsigned() for x in issue) * L
         effectual = sum(x.as_unsigned() for x in effectual_pe)
+        if has_spgemm:
+            # the SpGEMM engine: its products are effectual MACs (LANE_SLOTS and the stall
+            # counters stay the PE array's, idle in a SpGEMM job)
+            product = late(engine.product, "product")
+            merge = late(engine.merge, "merge")
+            emit = late(engine.emit, "emit")
+            effectual = effectual + late(engine.effectual, "sp_effectual")
+            with m.If(busy_d):
+                m.d.sync += [
+                    counters["PARTIAL_PRODUCTS"].eq(counters["PARTIAL_PRODUCTS"] + product),
+                    counters["MERGES"].eq(counters["MERGES"] + merge),
+                    counters["OUTPUT_NNZ"].eq(counters["OUTPUT_NNZ"] + emit),
+                ]
         # Every busy PE-cycle is issuing or exactly one of: memory, imbalance, drain.
         stall_mem = sum((~iss & (st | ~(running & (scan_done | scan_blocked)))).as_unsigned()
                         for iss, st in zip(issue, stalled))

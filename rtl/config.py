@@ -28,6 +28,10 @@ class TileConfig:
     read_fifo_beats  per-stream read buffer; bounds the reads in flight per stream.
     epilogue_rows depth of the epilogue's per-row parameter memory: the most rows (M) of a job
                   with int8 output (the firmware cuts taller layers into row blocks).
+    spgemm_cols   depth of the SpGEMM engine's dense row accumulator: the widest C (N) of one
+                  SpGEMM job (``MODE_SPGEMM``); 0 leaves the engine out. The engine keeps B's
+                  CSR in the first four scratchpad banks, so it needs ``pes >= 4`` and
+                  ``lanes >= 4`` (``has_spgemm``).
     """
     pes: int = 4
     lanes: int = 8
@@ -39,6 +43,7 @@ class TileConfig:
     max_burst: int = 16
     read_fifo_beats: int = 64
     epilogue_rows: int = 4096
+    spgemm_cols: int = 2048
     addr_bits: int = 32
 
     def __post_init__(self):
@@ -66,6 +71,10 @@ class TileConfig:
         if not _is_pow2(self.epilogue_rows) or not 16 <= self.epilogue_rows <= 65536:
             raise ValueError(f"epilogue_rows must be a power of two in 16..65536, "
                              f"not {self.epilogue_rows!r}")
+        if self.spgemm_cols and (not _is_pow2(self.spgemm_cols) or
+                                 not 64 <= self.spgemm_cols <= 65536):
+            raise ValueError(f"spgemm_cols must be 0 or a power of two in 64..65536, "
+                             f"not {self.spgemm_cols!r}")
         if self.addr_bits != 32:
             raise ValueError(f"addr_bits must be 32, not {self.addr_bits!r}")
 
@@ -92,6 +101,29 @@ class TileConfig:
         """Bytes of B the scratchpad holds when every bank is distinct (at least ``pes``
         chunks); with fewer chunks the PEs of different groups keep copies."""
         return self.pes * self.b_words * self.lanes
+
+    @property
+    def has_spgemm(self):
+        """The tile has the SpGEMM engine (``MODE_SPGEMM`` jobs run)."""
+        return self.spgemm_cols > 0 and self.pes >= 4 and self.lanes >= 4
+
+    @property
+    def spgemm_max_b_rows(self):
+        """Most rows (K) of a SpGEMM job's B: its K + 1 row pointers, 16 bits each, fill a
+        bank (with one word of padding)."""
+        return self.lanes // 2 * (self.b_words - 1) - 1
+
+    @property
+    def spgemm_max_b_nnz(self):
+        """Most stored entries of a SpGEMM job's B: 16-bit column indices fill a bank (and
+        row pointers are 16 bits)."""
+        return min(self.lanes // 2 * self.b_words, 65535)
+
+    @property
+    def spgemm_pad(self):
+        """SpGEMM output arrays are written in whole chunks of ``lanes`` int32 and start on
+        64-byte boundaries: C's row pointers and capacity are padded to multiples of this."""
+        return max(16, self.lanes)
 
     def chunks_fitting(self, k):
         """Most chunks (``lanes`` columns each) of a K-deep B one job can hold (0 if K is

@@ -8,13 +8,13 @@ from enum import IntEnum
 
 __all__ = ["Register", "REGISTERS", "REG", "COUNTERS", "DescriptorField", "DESCRIPTOR_FIELDS",
            "DESC", "DESCRIPTOR_BYTES", "DESCRIPTOR_ALIGN", "ErrorCode", "Status", "Control",
-           "ID_MAGIC", "VERSION", "MODE_DENSE", "MODE_CSR", "FLAG_ACCUMULATE", "FLAG_COLIDX16",
+           "ID_MAGIC", "VERSION", "MODE_DENSE", "MODE_CSR", "MODE_SPGEMM", "SPGEMM_FIELDS", "FLAG_ACCUMULATE", "FLAG_COLIDX16",
            "FLAG_EPILOGUE", "EPILOGUE_PARAM_BYTES", "MAX_M", "MAX_NNZ",
            "MAX_DENSE_A_BYTES", "Field", "FIELDS", "config_word", "decode_fields",
            "markdown_table"]
 
 ID_MAGIC = 0x5A54_494C   # "ZTIL"
-VERSION = 0x0000_0200    # 0.2.0 as major<<16 | minor<<8 | patch
+VERSION = 0x0000_0300    # 0.3.0 as major<<16 | minor<<8 | patch
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,8 @@ class ErrorCode(IntEnum):
     COLUMN_OUT_OF_RANGE = 7   # a column index >= K
     BAD_EPILOGUE_PARAMETER = 8  # a multiplier not 0 or in [2**30, 2**31), or a shift outside
                                 # -31..30 (ERROR_ADDR: the word's address)
+    OUTPUT_OVERFLOW = 9       # SpGEMM: C has more nonzeros than C_CAPACITY (OUTPUT_NNZ says
+                              # how many); nothing was written past the capacity
 
 
 _REG_LIST = [
@@ -57,6 +59,8 @@ _REG_LIST = [
     ("B_WORDS", "ro", "Depth of each PE's B scratchpad bank in words of `lanes` bytes."),
     ("EPILOGUE_ROWS", "ro", "Most rows (M) of a job with FLAGS.EPILOGUE: the depth of the "
                             "epilogue's per-row parameter memory."),
+    ("SPGEMM_COLS", "ro", "Widest C (N) of a SpGEMM job: the depth of the SpGEMM engine's row "
+                          "accumulator; 0 when the tile has no SpGEMM engine."),
     ("CONTROL", "rw", "bit 0: interrupt enable."),
     ("STATUS", "w1c", "bit 0 busy (ro), bit 1 done (w1c), bit 2 error (w1c). The interrupt is "
                       "(done or error) and enabled."),
@@ -81,6 +85,10 @@ COUNTERS = [
     ("STALL_DRAIN", "PE-cycles idle after the A stream ended, while other PEs and writes finish."),
     ("DRAM_BYTES_READ", "Bytes read over AXI4 (full beats)."),
     ("DRAM_BYTES_WRITTEN", "Bytes written over AXI4 (strobed bytes of each W beat)."),
+    ("PARTIAL_PRODUCTS", "SpGEMM: partial products A[i,k]*B[k,j] formed (B entries walked for "
+                         "the nonzeros of A)."),
+    ("MERGES", "SpGEMM: partial products added to a column of C's row already touched."),
+    ("OUTPUT_NNZ", "SpGEMM: nonzeros of C (entries whose sum is not 0), written or not."),
 ]
 
 REGISTERS = [Register(name, 4 * i, access, desc) for i, (name, access, desc) in enumerate(_REG_LIST)]
@@ -138,6 +146,7 @@ REG = {r.name: r.offset for r in REGISTERS}
 
 MODE_DENSE = 0
 MODE_CSR = 1
+MODE_SPGEMM = 2
 FLAG_ACCUMULATE = 1           # FLAGS bit 0
 FLAG_COLIDX16 = 2             # FLAGS bit 1
 FLAG_EPILOGUE = 4             # FLAGS bit 2
@@ -158,33 +167,45 @@ class DescriptorField:
 
 
 _DESC_LIST = [
-    ("MODE", "0: dense A (row-major int8, row stride K), 1: CSR A."),
+    ("MODE", "0: dense A (row-major int8, row stride K), 1: CSR A, 2: SpGEMM (CSR A times CSR "
+             "B, C written as CSR; words 9, 11, 13-15 then hold B and C's capacity, see "
+             "SPGEMM_FIELDS)."),
     ("NEXT", "Address of the next descriptor, 0 ends the chain."),
     ("M", "Rows of A and C (1..65535)."),
-    ("K", "Columns of A, rows of B (1..b_words)."),
-    ("N", "Columns of B and C in this job (1..max_chunks*lanes)."),
+    ("K", "Columns of A, rows of B (1..b_words; SpGEMM: 1..lanes/2*(b_words-1)-1)."),
+    ("N", "Columns of B and C in this job (1..max_chunks*lanes; SpGEMM: 1..SPGEMM_COLS)."),
     ("NNZ", "CSR: stored entries of A (ignored in dense mode)."),
     ("A_ROWPTR", "CSR: address of M+1 int32 row pointers."),
     ("A_COLIDX", "CSR: address of NNZ column indices: int32, or uint16 with FLAGS.COLIDX16."),
     ("A_VALUES", "Address of A's int8 values (CSR: NNZ of them; dense: M*K)."),
-    ("B_ADDR", "Address of B: K rows of ceil(N/L)*L int8, zero-padded."),
-    ("C_ADDR", "Address of C's first element (int32), aligned to 4*L bytes."),
-    ("C_STRIDE", "Bytes between rows of C; a multiple of 4*L."),
+    ("B_ADDR", "Address of B: K rows of ceil(N/L)*L int8, zero-padded. SpGEMM (B_ROWPTR): "
+               "B's K+1 int32 row pointers."),
+    ("C_ADDR", "Address of C's first element (int32), aligned to 4*L bytes. SpGEMM: C's "
+               "region, 64-byte aligned: row pointers (M+1 int32, padded to a multiple of "
+               "max(16, L)), then C_CAPACITY int32 column indices, then C_CAPACITY int32 "
+               "values; whole chunks of L int32 are written, unused slots 0."),
+    ("C_STRIDE", "Bytes between rows of C; a multiple of 4*L. SpGEMM (B_NNZ): B's stored "
+                 "entries (1..lanes/2*b_words, at most 65,535)."),
     ("FLAGS", "bit 0 ACCUMULATE: C += A.B (the old C is read back, inside the window); bit 1 "
               "COLIDX16: CSR column indices are uint16 (3 bytes per nonzero instead of 5); bit 2 "
               "EPILOGUE: int8 output through the requantisation epilogue (bias, multiplier, "
               "shift per row, zero point, clamp), written at Q_ADDR (C is then only read, when "
               "accumulating); other bits reserved (0)."),
-    ("EPI_PARAMS", "EPILOGUE: address of M rows of {int32 bias, int32 multiplier, int32 shift} "
+    ("EPI_PARAMS", "SpGEMM (B_COLIDX): address of B's B_NNZ int32 column indices. "
+                   "EPILOGUE: address of M rows of {int32 bias, int32 multiplier, int32 shift} "
                    "(12 bytes per row; per tensor: the same values on every row)."),
-    ("EPI_QUANT", "EPILOGUE: output zero point [7:0], act_min [15:8], act_max [23:16] (int8 "
+    ("EPI_QUANT", "SpGEMM (C_CAPACITY): entries C's column-index and value arrays hold, a "
+                  "multiple of max(16, L). EPILOGUE: output zero point [7:0], act_min [15:8], act_max [23:16] (int8 "
                   "each, act_min <= act_max; ReLU: act_min = zero point); [31:24] reserved (0)."),
-    ("Q_ADDR", "EPILOGUE: address of the int8 output's first element, aligned to L bytes; its "
+    ("Q_ADDR", "SpGEMM (B_VALUES): address of B's B_NNZ int8 values. EPILOGUE: address of the int8 output's first element, aligned to L bytes; its "
                "rows are C_STRIDE / 4 bytes apart (C's layout with 1-byte elements: with "
                "C_STRIDE = 4 * ceil(N/L) * L it is exactly the next layer's B)."),
 ]
 DESCRIPTOR_FIELDS = [DescriptorField(n, i, d) for i, (n, d) in enumerate(_DESC_LIST)]
 DESC = {f.name: f.word for f in DESCRIPTOR_FIELDS}
+# SpGEMM's names for the words it uses differently (``pack_descriptor`` takes either).
+SPGEMM_FIELDS = {"B_ROWPTR": "B_ADDR", "B_COLIDX": "EPI_PARAMS", "B_VALUES": "Q_ADDR",
+                 "B_NNZ": "C_STRIDE", "C_CAPACITY": "EPI_QUANT"}
 DESCRIPTOR_BYTES = 64    # 16 words; unused words are reserved (write 0)
 DESCRIPTOR_ALIGN = 64    # descriptors and the A and B arrays start on this boundary
 

@@ -43,6 +43,8 @@ def default_timeout(plan):
     import firmware
     cfg = plan.config
     total = 0
+    if getattr(plan, "mode", None) == "spgemm":
+        return int(8 * plan.estimate + 4 * len(plan.image) // cfg.bus_bytes + 20_000)
     for job in plan.jobs:
         f = job.fields
         m, k, n = f["M"], f["K"], f["N"]

@@ -1,0 +1,270 @@
+"""The SpGEMM planner: ``C = A @ B`` with A and B both CSR, C written by the tile as CSR.
+
+Memory layout, from ``base`` upwards, every array on a 64-byte boundary: the descriptors;
+per job A's rows (int32 row pointers, uint16 or int32 column indices, int8 values) and the B
+it reads (int32 row pointers, int32 column indices, int8 values); then every job's C region
+(row pointers padded to ``config.spgemm_pad`` entries, column indices, values), the result.
+
+Cuts, when one job cannot hold the product:
+
+* column tiles: C (and B) wider than ``config.spgemm_cols`` columns, the engine's row
+  accumulator, is cut into column tiles; A is read once per tile;
+* row blocks: when B (its tile) has more rows or stored entries than the scratchpad holds,
+  each job takes consecutive rows of A whose B rows fit together, with its own copy of
+  just those rows of B and A's column indices renumbered to match (also at 65,535 rows or
+  2^22 - 1 stored entries of A).
+
+A row of A whose B rows alone do not fit cannot run (``TooLargeError`` says which). Each job's
+C capacity is the planner's bound ``sum_i min(products of row i, N)``, so the hardware's
+OUTPUT_OVERFLOW check never fires for a plan made here.
+"""
+from dataclasses import dataclass, field
+import math
+
+import numpy as np
+import scipy.sparse as sp
+
+from rtl.config import TileConfig
+from rtl.regmap import (DESCRIPTOR_BYTES, DESCRIPTOR_ALIGN, MODE_SPGEMM, MAX_M, MAX_NNZ,
+                        FLAG_COLIDX16, SPGEMM_FIELDS)
+
+from .errors import FormatError, TooLargeError
+from .operands import as_csr_int8
+from .planner import Job, pack_descriptor, POISON, _align
+
+__all__ = ["SpgemmPlan", "SpgemmJob", "plan_spgemm", "spgemm_estimate_cycles"]
+
+
+@dataclass
+class SpgemmJob(Job):
+    rows: tuple = (0, 0)        # rows r0 .. r1 - 1 of C
+    cols: tuple = (0, 0)        # columns c0 .. c1 - 1 of C
+    c_region: int = 0           # address of its C region
+    capacity: int = 0
+
+
+@dataclass
+class SpgemmPlan:
+    config: TileConfig
+    shape: tuple                # (M, K, N)
+    nnz: int                    # stored entries of A
+    b_nnz: int                  # stored entries of B
+    base: int
+    image: bytearray
+    jobs: list = field(default_factory=list)
+    c_start: int = 0            # the C regions, one after the other, to ``limit``
+    mode: str = "spgemm"
+    accumulate: bool = False
+    epilogue: object = None
+    estimate: int = 0           # cycles, for timeouts
+
+    @property
+    def limit(self):
+        return self.base + len(self.image)
+
+    @property
+    def first_descriptor(self):
+        return self.jobs[0].desc_addr
+
+    @property
+    def write_regions(self):
+        return [(self.c_start, self.limit)]
+
+    @property
+    def result_region(self):
+        return self.c_start, self.limit - self.c_start
+
+    def unpack_result(self, raw):
+        """C (``scipy.sparse.csr_array``, int32) from the C regions read back. Each job's
+        rows are checked as the hardware's CSR must be: row pointers from 0, never
+        decreasing, within the capacity; column indices strictly increasing in each row and
+        inside the job's columns (``ValueError`` otherwise)."""
+        raw = bytes(raw)
+        m, _, n = self.shape
+        rows, cols, vals = [], [], []
+        pad = self.config.spgemm_pad
+        for job in self.jobs:
+            r0, r1 = job.rows
+            c0, c1 = job.cols
+            off = job.c_region - self.c_start
+            mj = r1 - r0
+            ptr = np.frombuffer(raw, "<i4", mj + 1, off).astype(np.int64)
+            cap = job.capacity
+            col_off = off + _pad(mj + 1, pad) * 4
+            if ptr[0] != 0 or np.any(np.diff(ptr) < 0) or ptr[-1] > cap:
+                raise ValueError(f"job at 0x{job.desc_addr:x}: C's row pointers are not "
+                                 f"a CSR's (first {ptr[0]}, last {ptr[-1]}, capacity {cap})")
+            nz = int(ptr[-1])
+            idx = np.frombuffer(raw, "<i4", nz, col_off).astype(np.int64)
+            val = np.frombuffer(raw, "<i4", nz, col_off + cap * 4)
+            row_of = np.repeat(np.arange(mj), np.diff(ptr))
+            same_row = row_of[1:] == row_of[:-1]
+            if np.any(same_row & (np.diff(idx) <= 0)):
+                i = int(np.argmax(same_row & (np.diff(idx) <= 0)))
+                raise ValueError(f"job at 0x{job.desc_addr:x}: row {r0 + row_of[i]} of C has "
+                                 f"column {idx[i + 1]} after {idx[i]} (not sorted, or twice)")
+            if nz and (idx.min() < 0 or idx.max() >= c1 - c0):
+                raise ValueError(f"job at 0x{job.desc_addr:x}: a column index of C is outside "
+                                 f"0..{c1 - c0 - 1}")
+            rows.append(row_of + r0)
+            cols.append(idx + c0)
+            vals.append(val)
+        coo = sp.coo_array((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+                           shape=(m, n))
+        c = coo.tocsr()
+        c.sort_indices()
+        return sp.csr_array((c.data.astype(np.int32), c.indices.astype(np.int32),
+                             c.indptr.astype(np.int32)), shape=(m, n))
+
+
+def _pad(x, unit):
+    return (x + unit - 1) // unit * unit
+
+
+def spgemm_estimate_cycles(a_rows, b_rows_nnz, config):
+    """Rough cycles of one job (for timeouts): its products, its B load, two per row."""
+    pp = int(b_rows_nnz[a_rows.indices].sum()) if a_rows.nnz else 0
+    return pp * 2 + 3 * int(b_rows_nnz.sum()) + len(b_rows_nnz) + 4 * a_rows.shape[0] + 200
+
+
+def _row_blocks(a, b_tile, config):
+    """[(r0, r1, B rows used in first-use order)]: consecutive rows of A whose B rows fit."""
+    m = a.shape[0]
+    b_nnz = np.diff(b_tile.indptr)
+    max_rows, max_nnz = config.spgemm_max_b_rows, config.spgemm_max_b_nnz
+    if b_tile.shape[0] <= max_rows and b_tile.nnz <= max_nnz and m <= MAX_M and \
+            a.nnz <= MAX_NNZ:
+        return [(0, m, None)]
+    blocks = []
+    r0 = 0
+    while r0 < m:
+        seen = {}
+        entries = 0
+        r = r0
+        while r < m:
+            new = [int(k) for k in dict.fromkeys(a.indices[a.indptr[r]:a.indptr[r + 1]])
+                   if int(k) not in seen]
+            add = int(b_nnz[new].sum()) if new else 0
+            if (len(seen) + len(new) > max_rows or entries + add > max_nnz or
+                    r - r0 >= MAX_M or a.indptr[r + 1] - a.indptr[r0] > MAX_NNZ):
+                break
+            for k in new:
+                seen[k] = len(seen)
+            entries += add
+            r += 1
+        if r == r0:
+            row = a.indices[a.indptr[r]:a.indptr[r + 1]]
+            raise TooLargeError(
+                f"row {r} of A uses {len(np.unique(row))} rows of B holding "
+                f"{int(b_nnz[np.unique(row)].sum())} entries; one SpGEMM job holds at most "
+                f"{max_rows} rows and {max_nnz} entries of B")
+        blocks.append((r0, r, np.fromiter(seen, dtype=np.int64, count=len(seen))))
+        r0 = r
+    return blocks
+
+
+def plan_spgemm(a, b, *, config=None, base=0x1000, column_index_bytes=2, capacity=None):
+    """Validate A (M x K) and B (K x N), int8, scipy.sparse or dense, and lay out the SpGEMM
+    jobs of ``C = A @ B``. ``capacity`` overrides each job's C capacity (entries; tests of the
+    overflow check)."""
+    config = config or TileConfig()
+    if not config.has_spgemm:
+        raise TooLargeError(f"this tile has no SpGEMM engine (it needs spgemm_cols > 0, "
+                            f"pes >= 4 and lanes >= 4; it has {config.spgemm_cols}, "
+                            f"{config.pes}, {config.lanes})")
+    if column_index_bytes not in (2, 4):
+        raise FormatError(f"column_index_bytes must be 2 or 4, not {column_index_bytes!r}")
+    if base % DESCRIPTOR_ALIGN:
+        raise FormatError(f"base 0x{base:x} is not {DESCRIPTOR_ALIGN}-byte aligned")
+    a = sp.csr_array(as_csr_int8("A", a))
+    b = sp.csr_array(as_csr_int8("B", b))
+    m, k = a.shape
+    if b.shape[0] != k:
+        raise FormatError(f"A is {m}x{k} but B is {b.shape[0]}x{b.shape[1]}: inner "
+                          f"dimensions differ ({k} != {b.shape[0]})")
+    n = b.shape[1]
+    if min(m, k, n) == 0:
+        raise FormatError(f"empty product: A is {m}x{k}, B is {k}x{n}")
+    if column_index_bytes == 2 and k > 65536:
+        column_index_bytes = 4
+    pad = config.spgemm_pad
+    width = config.spgemm_cols
+    tiles = [(c0, min(n, c0 + width)) for c0 in range(0, n, width)]
+
+    specs = []          # (r0, r1, c0, c1, A block, B block)
+    for c0, c1 in tiles:
+        b_tile = b[:, c0:c1].tocsr() if (c0, c1) != (0, n) else b
+        for r0, r1, used in _row_blocks(a, b_tile, config):
+            a_blk = a[r0:r1] if (r0, r1) != (0, m) else a
+            if used is None:
+                b_blk = b_tile
+            else:
+                renumber = np.full(k, -1, dtype=np.int64)
+                renumber[used] = np.arange(len(used))
+                a_blk = sp.csr_array((a_blk.data, renumber[a_blk.indices].astype(np.int32),
+                                      a_blk.indptr), shape=(r1 - r0, max(len(used), 1)))
+                b_blk = b_tile[used] if len(used) else sp.csr_array((1, c1 - c0), dtype=np.int8)
+            specs.append((r0, r1, c0, c1, sp.csr_array(a_blk), sp.csr_array(b_blk)))
+
+    layout = {}
+    cursor = base
+
+    def alloc(name, nbytes):
+        nonlocal cursor
+        layout[name] = cursor
+        cursor = _align(cursor + max(nbytes, 1))
+
+    alloc("descriptors", len(specs) * DESCRIPTOR_BYTES)
+    caps = []
+    estimate = 0
+    for i, (r0, r1, c0, c1, a_blk, b_blk) in enumerate(specs):
+        alloc(f"a_rowptr{i}", (r1 - r0 + 1) * 4)
+        alloc(f"a_colidx{i}", a_blk.nnz * column_index_bytes)
+        alloc(f"a_values{i}", a_blk.nnz)
+        alloc(f"b_rowptr{i}", (b_blk.shape[0] + 1) * 4)
+        alloc(f"b_colidx{i}", b_blk.nnz * 4)
+        alloc(f"b_values{i}", b_blk.nnz)
+        b_rows_nnz = np.diff(b_blk.indptr).astype(np.int64)
+        # the bound: each row has at most min(its products, N) entries
+        row_of = np.repeat(np.arange(r1 - r0), np.diff(a_blk.indptr))
+        per_row = np.bincount(row_of, weights=b_rows_nnz[a_blk.indices],
+                              minlength=r1 - r0).astype(np.int64)
+        bound = int(np.minimum(per_row, c1 - c0).sum())
+        caps.append(_pad(bound, pad) if capacity is None else capacity)
+        estimate += spgemm_estimate_cycles(a_blk, b_rows_nnz, config)
+    c_start = cursor
+    for i, (r0, r1, *_rest) in enumerate(specs):
+        alloc(f"c{i}", _pad(r1 - r0 + 1, pad) * 4 + 8 * caps[i])
+    image = bytearray(cursor - base)
+    image[c_start - base:] = bytes([POISON]) * (cursor - c_start)
+
+    def put(addr, arr):
+        raw = np.ascontiguousarray(arr).tobytes()
+        image[addr - base:addr - base + len(raw)] = raw
+
+    p = SpgemmPlan(config=config, shape=(m, k, n), nnz=int(a.nnz), b_nnz=int(b.nnz),
+                   base=base, image=image, c_start=c_start, estimate=estimate)
+    for i, (r0, r1, c0, c1, a_blk, b_blk) in enumerate(specs):
+        put(layout[f"a_rowptr{i}"], a_blk.indptr.astype("<i4"))
+        put(layout[f"a_colidx{i}"], a_blk.indices.astype("<u2" if column_index_bytes == 2
+                                                          else "<i4"))
+        put(layout[f"a_values{i}"], a_blk.data.astype(np.int8))
+        put(layout[f"b_rowptr{i}"], b_blk.indptr.astype("<i4"))
+        put(layout[f"b_colidx{i}"], b_blk.indices.astype("<i4"))
+        put(layout[f"b_values{i}"], b_blk.data.astype(np.int8))
+        desc_addr = layout["descriptors"] + i * DESCRIPTOR_BYTES
+        fields = {
+            "MODE": MODE_SPGEMM,
+            "NEXT": desc_addr + DESCRIPTOR_BYTES if i + 1 < len(specs) else 0,
+            "M": r1 - r0, "K": b_blk.shape[0], "N": c1 - c0, "NNZ": a_blk.nnz,
+            "A_ROWPTR": layout[f"a_rowptr{i}"], "A_COLIDX": layout[f"a_colidx{i}"],
+            "A_VALUES": layout[f"a_values{i}"],
+            "B_ROWPTR": layout[f"b_rowptr{i}"], "B_COLIDX": layout[f"b_colidx{i}"],
+            "B_VALUES": layout[f"b_values{i}"], "B_NNZ": b_blk.nnz,
+            "C_ADDR": layout[f"c{i}"], "C_CAPACITY": caps[i],
+            "FLAGS": FLAG_COLIDX16 if column_index_bytes == 2 else 0,
+        }
+        put(desc_addr, pack_descriptor(fields))
+        p.jobs.append(SpgemmJob(desc_addr, fields, rows=(r0, r1), cols=(c0, c1),
+                                c_region=layout[f"c{i}"], capacity=caps[i]))
+    return p

@@ -1,0 +1,336 @@
+"""SpGEMM engine: rows of C = A.B with both operands CSR, written as CSR."""
+from amaranth.hdl import *
+from amaranth.lib import wiring, stream, data
+from amaranth.lib.fifo import SyncFIFO
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from .operand_scanner import deal_layout, entry_layout
+from .write_engine import write_request_layout
+
+__all__ = ["SpgemmEngine", "PIPELINE_STAGES"]
+
+PIPELINE_STAGES = 5     # B entry read -> select -> multiply -> accumulator read -> add/write
+
+
+def _lowest_set(m, value, name):
+    """(index, any) of the lowest set bit of ``value``, combinational."""
+    idx = Signal(range(max(len(value), 2)), name=f"{name}_index")
+    for i in reversed(range(len(value))):
+        with m.If(value[i]):
+            m.d.comb += idx.eq(i)
+    return idx, value.any()
+
+
+class SpgemmEngine(wiring.Component):
+    """Gustavson SpGEMM, one partial product per cycle: for each row ``i`` of A (dealt in row
+    order, whole, by the operand scanner) every nonzero ``A[i,k]`` walks the stored entries
+    of row ``k`` of B (a CSR matrix the ``CsrLoader`` put in scratchpad banks 0-3), and the
+    products are added into a dense row accumulator of ``cols`` int32, with an occupancy
+    bitmap of the columns touched (one bit per column, and one per 32 columns). At the end
+    of the row the bitmap is walked in column order: every touched column whose sum is not
+    0 becomes an entry of C (entries that cancel to 0 are dropped, as scipy does), and the
+    accumulator and bitmap are cleared behind it.
+
+    Ports:
+
+    * ``start`` (pulse) with ``m`` (rows), ``c_rowptr``, ``c_colidx``, ``c_values`` (the three
+      arrays of C, 64-byte aligned) and ``capacity`` (entries the column-index and value
+      arrays hold, a multiple of ``lanes``): begin a job. Deals are taken only after it.
+    * ``deals``: A's rows (``deal_layout``); an entry with value 0 (an empty row's marker, or a
+      stored zero) forms no product.
+    * ``ptr_addr`` / ``ptr_data`` / ``next_ptr_data``: read port of banks 2 and 3 (row ``k``'s
+      first and one-past-last entry), ``col_addr``/``col_data`` bank 0 (column indices, 16
+      bits each), ``val_addr``/``val_data`` bank 1 (int8 values); one cycle read latency.
+    * ``requests``: C's chunks (``lanes`` int32) for the write engine: row pointers, column
+      indices and values, each array written from its start in whole chunks, in order;
+      chunks of column indices or values at or past ``capacity`` are not written.
+    * ``finished``: all ``m`` rows are written (high until the next ``start``);
+      ``overflow``: C has more than ``capacity`` nonzeros (valid once ``finished``).
+    * Events, one cycle each: ``product`` (a partial product added), ``effectual`` (both of
+      its factors nonzero), ``merge`` (its column was already touched in this row),
+      ``emit`` (an entry of C).
+
+    Throughput: one partial product per cycle while a row accumulates; then about one cycle
+    per touched column plus two per touched group of 32 columns to write the row out; rows do
+    not overlap. B's row pointers are looked up ahead, one A entry per cycle.
+    """
+
+    def __init__(self, *, lanes, b_words, cols, width, addr_bits=32):
+        if lanes < 4 or lanes & (lanes - 1):
+            raise ValueError(f"lanes must be a power of two >= 4, not {lanes!r}")
+        if cols < 64 or cols & (cols - 1):
+            raise ValueError(f"cols must be a power of two >= 64, not {cols!r}")
+        self.lanes, self.b_words, self.cols, self.width = lanes, b_words, cols, width
+        self.addr_bits = addr_bits
+        super().__init__({
+            "start": In(1), "m": In(16), "capacity": In(32),
+            "c_rowptr": In(addr_bits), "c_colidx": In(addr_bits), "c_values": In(addr_bits),
+            "deals": In(stream.Signature(deal_layout(width))),
+            "ptr_addr": Out(range(b_words)), "ptr_data": In(8 * lanes),
+            "next_ptr_data": In(8 * lanes),
+            "col_addr": Out(range(b_words)), "col_data": In(8 * lanes),
+            "val_addr": Out(range(b_words)), "val_data": In(8 * lanes),
+            "requests": Out(stream.Signature(write_request_layout(32 * lanes, addr_bits))),
+            "finished": Out(1), "overflow": Out(1),
+            "product": Out(1), "effectual": Out(1), "merge": Out(1), "emit": Out(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        L, W = self.lanes, self.width
+        H = L // 2
+        hbits, lbits = H.bit_length() - 1, L.bit_length() - 1
+        cbits = self.cols.bit_length() - 1
+        groups = self.cols // 32
+
+        running = Signal()       # between start and finished
+
+        # --- A's entries: a two-deal queue, read one entry per cycle ------------------------
+        m.submodules.deal_queue = dq = SyncFIFO(width=deal_layout(W).size, depth=2)
+        m.d.comb += [dq.w_data.eq(self.deals.payload), dq.w_en.eq(self.deals.valid & running),
+                     self.deals.ready.eq(dq.w_rdy & running)]
+        deal = data.View(deal_layout(W), dq.r_data)
+        di = Signal(range(max(W, 2)))
+        entry = data.View(entry_layout(), Signal(entry_layout().size))
+        with m.Switch(di):
+            for t in range(W):
+                with m.Case(t):
+                    m.d.comb += entry.eq(deal.entries[t])
+
+        # lookup: B row k's [start, end) from banks 2 and 3; ranges queue behind it
+        range_layout = data.StructLayout({"a": signed(8), "start": 16, "end": 16, "last": 1})
+        m.submodules.ranges = ranges = SyncFIFO(width=range_layout.size, depth=4)
+        lk_valid = Signal()
+        lk = Signal(data.StructLayout({"a": signed(8), "sel": range(H), "skip": 1, "last": 1}))
+        issue_lookup = dq.r_rdy & (ranges.level + lk_valid < 3)
+        m.d.comb += [self.ptr_addr.eq(entry.col >> hbits),
+                     dq.r_en.eq(issue_lookup & (di == deal.count - 1))]
+        m.d.sync += lk_valid.eq(issue_lookup)
+        with m.If(issue_lookup):
+            m.d.sync += [lk.a.eq(entry.value), lk.sel.eq(entry.col[:hbits]),
+                         lk.skip.eq(entry.value == 0), lk.last.eq(entry.last),
+                         di.eq(Mux(di == deal.count - 1, 0, di + 1))]
+        rng_in = data.View(range_layout, ranges.w_data)
+        m.d.comb += [rng_in.a.eq(lk.a), rng_in.last.eq(lk.last),
+                     rng_in.start.eq(Mux(lk.skip, 0, self.ptr_data.word_select(lk.sel, 16))),
+                     rng_in.end.eq(Mux(lk.skip, 0, self.next_ptr_data.word_select(lk.sel, 16))),
+                     ranges.w_en.eq(lk_valid)]
+
+        # --- the walk: one B entry per cycle -------------------------------------------------
+        rng = data.View(range_layout, ranges.r_data)
+        cur_valid = Signal()
+        cur = Signal(range_layout)
+        row_hold = Signal()      # the row's last range is walked; wait for its write-out
+        row_done = Signal()      # pulse: the row is written out
+        s1 = Signal(data.StructLayout({"v": 1, "last": 1, "a": signed(8), "csel": range(H),
+                                       "vsel": range(L)}))
+        s1_next = Signal.like(s1)
+        finishing = Signal()
+        with m.If(cur_valid):
+            nonempty = cur.start != cur.end
+            final = cur.start + 1 == cur.end
+            m.d.comb += [s1_next.v.eq(nonempty), s1_next.a.eq(cur.a),
+                         s1_next.csel.eq(cur.start[:hbits]), s1_next.vsel.eq(cur.start[:lbits]),
+                         s1_next.last.eq(cur.last & (~nonempty | final)),
+                         self.col_addr.eq(cur.start >> hbits),
+                         self.val_addr.eq(cur.start >> lbits),
+                         finishing.eq(~nonempty | final)]
+            m.d.sync += cur.start.eq(cur.start + 1)
+        m.d.sync += s1.eq(s1_next)
+        pop = ranges.r_rdy & ~row_hold & ~(cur_valid & cur.last) & (~cur_valid | finishing)
+        m.d.comb += ranges.r_en.eq(pop)
+        with m.If(finishing):
+            m.d.sync += cur_valid.eq(0)
+            with m.If(cur.last):
+                m.d.sync += row_hold.eq(1)
+        with m.If(pop):
+            m.d.sync += [cur_valid.eq(1), cur.eq(rng)]
+        with m.If(row_done):
+            m.d.sync += row_hold.eq(0)
+
+        # s1 -> s2: the entry's column and value, selected from the bank words
+        s2 = Signal(data.StructLayout({"v": 1, "last": 1, "a": signed(8), "col": cbits,
+                                       "b": signed(8)}))
+        m.d.sync += [s2.v.eq(s1.v), s2.last.eq(s1.last), s2.a.eq(s1.a),
+                     s2.col.eq(self.col_data.word_select(s1.csel, 16)[:cbits]),
+                     s2.b.eq(self.val_data.word_select(s1.vsel, 8))]
+        # s2 -> s3: the product
+        s3 = Signal(data.StructLayout({"v": 1, "last": 1, "col": cbits, "prod": signed(16),
+                                       "eff": 1}))
+        m.d.sync += [s3.v.eq(s2.v), s3.last.eq(s2.last), s3.col.eq(s2.col),
+                     s3.prod.eq(s2.a * s2.b), s3.eff.eq(s2.b != 0)]
+
+        # --- the row accumulator and bitmap ------------------------------------------------
+        acc = Memory(shape=32, depth=self.cols, init=[])
+        m.submodules.accumulator = acc
+        acc_rd = acc.read_port()
+        acc_wr = acc.write_port()
+        touched = Memory(shape=32, depth=groups, init=[])
+        m.submodules.touched = touched
+        t_rd = touched.read_port(domain="comb")
+        t_wr = touched.write_port()
+        group_touched = Signal(groups)
+
+        # s3 reads the accumulator; s4 has the data (registered into s5); s5 adds and writes
+        s4 = Signal.like(s3)
+        s5 = Signal(data.StructLayout({"v": 1, "last": 1, "col": cbits, "prod": signed(16),
+                                       "eff": 1, "hit1": 1, "hit2": 1}))
+        s5_acc = Signal(32)
+        w1 = Signal(data.StructLayout({"v": 1, "col": cbits, "sum": 32}))
+        w2 = Signal.like(w1)
+        m.d.sync += [s4.eq(s3), s5.v.eq(s4.v), s5.last.eq(s4.last), s5.col.eq(s4.col),
+                     s5.prod.eq(s4.prod), s5.eff.eq(s4.eff), s5_acc.eq(acc_rd.data),
+                     # forwarding: the two sums written since s4's read was issued
+                     s5.hit1.eq(s5.v & (s5.col == s4.col)),
+                     s5.hit2.eq(w1.v & (w1.col == s4.col))]
+        base = Mux(s5.hit1, w1.sum, Mux(s5.hit2, w2.sum, s5_acc))
+        total = Signal(32)
+        m.d.comb += total.eq(base + s5.prod)
+        m.d.sync += [w1.v.eq(s5.v), w1.col.eq(s5.col), w1.sum.eq(total), w2.eq(w1)]
+        bit = Signal(32)
+        m.d.comb += bit.eq(Const(1, 32) << s5.col[:5])
+        was_touched = (t_rd.data & bit).any()
+
+        # --- the row's write-out -------------------------------------------------------------
+        out_layout = data.StructLayout({"ptr": 1, "col": 16, "value": 32})
+        m.submodules.out_queue = oq = SyncFIFO(width=out_layout.size, depth=16)
+        group = Signal(range(groups))
+        pending = Signal(32)
+        c1 = Signal(data.StructLayout({"v": 1, "col": cbits}))
+        c2 = Signal(data.StructLayout({"v": 1, "col": cbits, "value": 32}))
+        nnz = Signal(32)          # entries of C so far
+        compacting = Signal()
+        scan_col = Signal(cbits)
+        scan_go = Signal()
+        m.d.sync += [c1.v.eq(scan_go), c1.col.eq(scan_col),
+                     c2.v.eq(c1.v), c2.col.eq(c1.col), c2.value.eq(acc_rd.data)]
+        push_entry = c2.v & (c2.value != 0)
+        push_ptr = Signal()
+        oq_in = data.View(out_layout, oq.w_data)
+        m.d.comb += [oq.w_en.eq(push_entry | push_ptr), oq_in.ptr.eq(push_ptr),
+                     oq_in.col.eq(c2.col), oq_in.value.eq(Mux(push_ptr, nnz, c2.value))]
+        with m.If(push_entry):
+            m.d.sync += nnz.eq(nnz + 1)
+
+        lowest_group, any_group = _lowest_set(m, group_touched, "group")
+        low_j, _ = _lowest_set(m, pending, "pending")
+        m.d.comb += scan_col.eq(Cat(low_j[:5], group))
+
+        # accumulator and bitmap ports: the row's products, or its write-out
+        m.d.comb += [acc_rd.addr.eq(Mux(compacting, scan_col, s3.col)),
+                     t_rd.addr.eq(Mux(compacting, group, s5.col[5:]))]
+        with m.If(compacting):
+            m.d.comb += [acc_wr.addr.eq(scan_col), acc_wr.data.eq(0), acc_wr.en.eq(scan_go)]
+        with m.Else():
+            m.d.comb += [acc_wr.addr.eq(s5.col), acc_wr.data.eq(total), acc_wr.en.eq(s5.v),
+                         t_wr.addr.eq(s5.col[5:]), t_wr.data.eq(t_rd.data | bit),
+                         t_wr.en.eq(s5.v)]
+            with m.If(s5.v):
+                m.d.sync += group_touched.eq(group_touched | (Const(1, groups) << s5.col[5:]))
+        m.d.comb += [self.product.eq(s5.v), self.effectual.eq(s5.v & s5.eff),
+                     self.merge.eq(s5.v & was_touched), self.emit.eq(push_entry)]
+
+        in_flight = c1.v + c2.v
+        with m.FSM(name="write_out"):
+            with m.State("ACCUMULATE"):
+                with m.If(s5.last):          # the row's last product is being added
+                    m.d.sync += compacting.eq(1)
+                    m.next = "FIND"
+            with m.State("FIND"):
+                with m.If(any_group):
+                    m.d.sync += group.eq(lowest_group)
+                    m.next = "LOAD"
+                with m.Else():
+                    m.next = "TAIL"
+            with m.State("LOAD"):
+                m.d.comb += [t_wr.addr.eq(group), t_wr.data.eq(0), t_wr.en.eq(1)]
+                m.d.sync += [pending.eq(t_rd.data),
+                             group_touched.eq(group_touched & ~(Const(1, groups) << group))]
+                m.next = "SCAN"
+            with m.State("SCAN"):
+                with m.If(pending == 0):
+                    m.next = "FIND"
+                with m.Elif(oq.level + in_flight < 14):
+                    m.d.comb += scan_go.eq(1)
+                    m.d.sync += pending.eq(pending & (pending - 1))
+            with m.State("TAIL"):
+                with m.If(~c1.v & ~c2.v & oq.w_rdy):
+                    m.d.comb += push_ptr.eq(1)
+                    m.d.sync += compacting.eq(0)
+                    m.d.comb += row_done.eq(1)
+                    m.next = "ACCUMULATE"
+
+        # --- C's chunks -------------------------------------------------------------------
+        oq_out = data.View(out_layout, oq.r_data)
+        col_buf = Signal(32 * L)
+        val_buf = Signal(32 * L)
+        ptr_buf = Signal(32 * L)
+        n_entries = Signal(range(L + 1))
+        n_ptrs = Signal(range(L + 1))
+        col_chunk = Signal(32)
+        ptr_chunk = Signal(32)
+        rows_out = Signal(17)        # row pointers placed after the first
+        rows = Signal(17)
+        capacity_chunks = Signal(32)
+        c_rowptr, c_colidx, c_values = (Signal(self.addr_bits, name=n) for n in
+                                        ("c_rowptr_base", "c_colidx_base", "c_values_base"))
+        chunk_bytes = 4 * L
+        req = self.requests.payload
+        fits = col_chunk < capacity_chunks
+        with m.If(nnz > Cat(Const(0, lbits), capacity_chunks)):
+            m.d.sync += self.overflow.eq(1)
+        with m.FSM(name="chunks"):
+            with m.State("IDLE"):
+                with m.If(self.start):
+                    m.next = "TAKE"
+            with m.State("TAKE"):
+                m.d.comb += oq.r_en.eq(1)
+                with m.If(oq.r_rdy):
+                    with m.If(oq_out.ptr):
+                        m.d.sync += [ptr_buf.word_select(n_ptrs, 32).eq(oq_out.value),
+                                     n_ptrs.eq(n_ptrs + 1), rows_out.eq(rows_out + 1)]
+                        with m.If(n_ptrs == L - 1):
+                            m.next = "PTRS"
+                    with m.Else():
+                        m.d.sync += [col_buf.word_select(n_entries, 32).eq(oq_out.col),
+                                     val_buf.word_select(n_entries, 32).eq(oq_out.value),
+                                     n_entries.eq(n_entries + 1)]
+                        with m.If(n_entries == L - 1):
+                            m.next = "COLS"
+                with m.Elif(rows_out == rows):      # every row is in: the partial chunks
+                    with m.If(n_entries != 0):
+                        m.next = "COLS"
+                    with m.Elif(n_ptrs != 0):
+                        m.next = "PTRS"
+                    with m.Else():
+                        m.d.sync += [self.finished.eq(1), running.eq(0)]
+                        m.next = "IDLE"
+            with m.State("COLS"):
+                m.d.comb += [req.addr.eq(c_colidx + col_chunk * chunk_bytes),
+                             req.data.eq(col_buf), self.requests.valid.eq(fits)]
+                with m.If(self.requests.ready | ~fits):
+                    m.next = "VALS"
+            with m.State("VALS"):
+                m.d.comb += [req.addr.eq(c_values + col_chunk * chunk_bytes),
+                             req.data.eq(val_buf), self.requests.valid.eq(fits)]
+                with m.If(self.requests.ready | ~fits):
+                    m.d.sync += [col_chunk.eq(col_chunk + 1), n_entries.eq(0),
+                                 col_buf.eq(0), val_buf.eq(0)]
+                    m.next = "TAKE"
+            with m.State("PTRS"):
+                m.d.comb += [req.addr.eq(c_rowptr + ptr_chunk * chunk_bytes),
+                             req.data.eq(ptr_buf), self.requests.valid.eq(1)]
+                with m.If(self.requests.ready):
+                    m.d.sync += [ptr_chunk.eq(ptr_chunk + 1), n_ptrs.eq(0), ptr_buf.eq(0)]
+                    m.next = "TAKE"
+        with m.If(self.start):
+            # row pointer 0 is 0, already in place
+            m.d.sync += [running.eq(1), rows.eq(self.m), rows_out.eq(0), n_ptrs.eq(1),
+                         n_entries.eq(0), col_chunk.eq(0), ptr_chunk.eq(0),
+                         col_buf.eq(0), val_buf.eq(0), ptr_buf.eq(0), nnz.eq(0),
+                         self.overflow.eq(0), self.finished.eq(0),
+                         capacity_chunks.eq(self.capacity >> lbits),
+                         c_rowptr.eq(self.c_rowptr), c_colidx.eq(self.c_colidx),
+                         c_values.eq(self.c_values)]
+        return m
