@@ -59,8 +59,6 @@ _REG_LIST = [
     ("B_WORDS", "ro", "Depth of each PE's B scratchpad bank in words of `lanes` bytes."),
     ("EPILOGUE_ROWS", "ro", "Most rows (M) of a job with FLAGS.EPILOGUE: the depth of the "
                             "epilogue's per-row parameter memory."),
-    ("SPGEMM_COLS", "ro", "Widest C (N) of a SpGEMM job: the depth of the SpGEMM engine's row "
-                          "accumulator; 0 when the tile has no SpGEMM engine."),
     ("CONTROL", "rw", "bit 0: interrupt enable."),
     ("STATUS", "w1c", "bit 0 busy (ro), bit 1 done (w1c), bit 2 error (w1c). The interrupt is "
                       "(done or error) and enabled."),
@@ -75,6 +73,8 @@ _REG_LIST = [
     ("SOFT_RESET", "wo", "Write any value: soft reset. A running chain stops issuing, waits for "
                          "its AXI transactions in flight, clears the datapath and goes idle "
                          "with STATUS done and error clear (no interrupt); counters are kept."),
+    ("SPGEMM_COLS", "ro", "Widest C (N) of a SpGEMM job: the depth of the SpGEMM engine's row "
+                          "accumulator; 0 when the tile has no SpGEMM engine."),
 ]
 COUNTERS = [
     ("CYCLES_BUSY", "Cycles from doorbell to the end of the chain."),

@@ -51,9 +51,13 @@ class SpgemmEngine(wiring.Component):
       its factors nonzero), ``merge`` (its column was already touched in this row),
       ``emit`` (an entry of C).
 
-    Throughput: one partial product per cycle while a row accumulates; then about one cycle
-    per touched column plus two per touched group of 32 columns to write the row out; rows do
-    not overlap. B's row pointers are looked up ahead, one A entry per cycle.
+    Two row buffers (accumulator and bitmap each, ``2 * cols`` int32 in all): row ``i`` is
+    written out of one while row ``i + 1`` accumulates in the other.
+
+    Throughput: one partial product per cycle; writing a row out takes about one cycle per
+    touched column plus two per touched group of 32 columns and four per row, overlapped with
+    the next row's products. B's row pointers are looked up ahead, one A entry per cycle; a
+    row's first product follows its predecessor's last after one idle cycle.
     """
 
     def __init__(self, *, lanes, b_words, cols, width, addr_bits=32):
@@ -92,7 +96,7 @@ class SpgemmEngine(wiring.Component):
                      self.deals.ready.eq(dq.w_rdy & running)]
         deal = data.View(deal_layout(W), dq.r_data)
         di = Signal(range(max(W, 2)))
-        entry = data.View(entry_layout(), Signal(entry_layout().size))
+        entry = Signal(entry_layout(), name="entry")
         with m.Switch(di):
             for t in range(W):
                 with m.Case(t):
@@ -118,19 +122,22 @@ class SpgemmEngine(wiring.Component):
                      ranges.w_en.eq(lk_valid)]
 
         # --- the walk: one B entry per cycle -------------------------------------------------
+        # Two row buffers (accumulator + bitmap each): row i accumulates in buffer i mod 2
+        # while row i - 1 is written out of the other. A row starts only in a clean buffer.
         rng = data.View(range_layout, ranges.r_data)
         cur_valid = Signal()
         cur = Signal(range_layout)
-        row_hold = Signal()      # the row's last range is walked; wait for its write-out
-        row_done = Signal()      # pulse: the row is written out
-        s1 = Signal(data.StructLayout({"v": 1, "last": 1, "a": signed(8), "csel": range(H),
-                                       "vsel": range(L)}))
+        wbuf = Signal()          # the buffer of the row being walked
+        claimed = Signal()       # that row has claimed it
+        clean = Signal(2, init=0b11)   # buffer b is written out and cleared
+        s1 = Signal(data.StructLayout({"v": 1, "last": 1, "buf": 1, "a": signed(8),
+                                       "csel": range(H), "vsel": range(L)}))
         s1_next = Signal.like(s1)
         finishing = Signal()
         with m.If(cur_valid):
             nonempty = cur.start != cur.end
             final = cur.start + 1 == cur.end
-            m.d.comb += [s1_next.v.eq(nonempty), s1_next.a.eq(cur.a),
+            m.d.comb += [s1_next.v.eq(nonempty), s1_next.a.eq(cur.a), s1_next.buf.eq(wbuf),
                          s1_next.csel.eq(cur.start[:hbits]), s1_next.vsel.eq(cur.start[:lbits]),
                          s1_next.last.eq(cur.last & (~nonempty | final)),
                          self.col_addr.eq(cur.start >> hbits),
@@ -138,61 +145,70 @@ class SpgemmEngine(wiring.Component):
                          finishing.eq(~nonempty | final)]
             m.d.sync += cur.start.eq(cur.start + 1)
         m.d.sync += s1.eq(s1_next)
-        pop = ranges.r_rdy & ~row_hold & ~(cur_valid & cur.last) & (~cur_valid | finishing)
+        # the next range: not in the cycle a row's last one finishes; a row's first claims
+        # its buffer
+        pop = ranges.r_rdy & (~cur_valid | (finishing & ~cur.last)) & (claimed | clean.bit_select(wbuf, 1))
         m.d.comb += ranges.r_en.eq(pop)
         with m.If(finishing):
             m.d.sync += cur_valid.eq(0)
             with m.If(cur.last):
-                m.d.sync += row_hold.eq(1)
+                m.d.sync += [wbuf.eq(~wbuf), claimed.eq(0)]
         with m.If(pop):
-            m.d.sync += [cur_valid.eq(1), cur.eq(rng)]
-        with m.If(row_done):
-            m.d.sync += row_hold.eq(0)
+            m.d.sync += [cur_valid.eq(1), cur.eq(rng), claimed.eq(1)]
+        clean_set = Signal(2)
+        clean_clear = Signal(2)
+        with m.If(pop & ~claimed):
+            m.d.comb += clean_clear.eq(Const(1, 2) << wbuf)
+        m.d.sync += clean.eq((clean & ~clean_clear) | clean_set)
 
         # s1 -> s2: the entry's column and value, selected from the bank words
-        s2 = Signal(data.StructLayout({"v": 1, "last": 1, "a": signed(8), "col": cbits,
-                                       "b": signed(8)}))
-        m.d.sync += [s2.v.eq(s1.v), s2.last.eq(s1.last), s2.a.eq(s1.a),
+        s2 = Signal(data.StructLayout({"v": 1, "last": 1, "buf": 1, "a": signed(8),
+                                       "col": cbits, "b": signed(8)}))
+        m.d.sync += [s2.v.eq(s1.v), s2.last.eq(s1.last), s2.buf.eq(s1.buf), s2.a.eq(s1.a),
                      s2.col.eq(self.col_data.word_select(s1.csel, 16)[:cbits]),
                      s2.b.eq(self.val_data.word_select(s1.vsel, 8))]
         # s2 -> s3: the product
-        s3 = Signal(data.StructLayout({"v": 1, "last": 1, "col": cbits, "prod": signed(16),
-                                       "eff": 1}))
-        m.d.sync += [s3.v.eq(s2.v), s3.last.eq(s2.last), s3.col.eq(s2.col),
+        s3 = Signal(data.StructLayout({"v": 1, "last": 1, "buf": 1, "col": cbits,
+                                       "prod": signed(16), "eff": 1}))
+        m.d.sync += [s3.v.eq(s2.v), s3.last.eq(s2.last), s3.buf.eq(s2.buf), s3.col.eq(s2.col),
                      s3.prod.eq(s2.a * s2.b), s3.eff.eq(s2.b != 0)]
 
-        # --- the row accumulator and bitmap ------------------------------------------------
-        acc = Memory(shape=32, depth=self.cols, init=[])
-        m.submodules.accumulator = acc
-        acc_rd = acc.read_port()
-        acc_wr = acc.write_port()
-        touched = Memory(shape=32, depth=groups, init=[])
-        m.submodules.touched = touched
-        t_rd = touched.read_port(domain="comb")
-        t_wr = touched.write_port()
-        group_touched = Signal(groups)
+        # --- the row buffers: accumulator and bitmap ------------------------------------------
+        acc_rd, acc_wr, t_rd, t_wr = [], [], [], []
+        for b in range(2):
+            acc = Memory(shape=32, depth=self.cols, init=[])
+            m.submodules[f"accumulator{b}"] = acc
+            acc_rd.append(acc.read_port())
+            acc_wr.append(acc.write_port())
+            touched = Memory(shape=32, depth=groups, init=[])
+            m.submodules[f"touched{b}"] = touched
+            t_rd.append(touched.read_port(domain="comb"))
+            t_wr.append(touched.write_port())
+        group_touched = [Signal(groups, name=f"group_touched{b}") for b in range(2)]
 
         # s3 reads the accumulator; s4 has the data (registered into s5); s5 adds and writes
         s4 = Signal.like(s3)
-        s5 = Signal(data.StructLayout({"v": 1, "last": 1, "col": cbits, "prod": signed(16),
-                                       "eff": 1, "hit1": 1, "hit2": 1}))
+        s5 = Signal(data.StructLayout({"v": 1, "last": 1, "buf": 1, "col": cbits,
+                                       "prod": signed(16), "eff": 1, "hit1": 1, "hit2": 1}))
         s5_acc = Signal(32)
-        w1 = Signal(data.StructLayout({"v": 1, "col": cbits, "sum": 32}))
+        w1 = Signal(data.StructLayout({"v": 1, "buf": 1, "col": cbits, "sum": 32}))
         w2 = Signal.like(w1)
-        m.d.sync += [s4.eq(s3), s5.v.eq(s4.v), s5.last.eq(s4.last), s5.col.eq(s4.col),
-                     s5.prod.eq(s4.prod), s5.eff.eq(s4.eff), s5_acc.eq(acc_rd.data),
+        m.d.sync += [s4.eq(s3), s5.v.eq(s4.v), s5.last.eq(s4.last), s5.buf.eq(s4.buf),
+                     s5.col.eq(s4.col), s5.prod.eq(s4.prod), s5.eff.eq(s4.eff),
+                     s5_acc.eq(Mux(s4.buf, acc_rd[1].data, acc_rd[0].data)),
                      # forwarding: the two sums written since s4's read was issued
-                     s5.hit1.eq(s5.v & (s5.col == s4.col)),
-                     s5.hit2.eq(w1.v & (w1.col == s4.col))]
+                     s5.hit1.eq(s5.v & (s5.buf == s4.buf) & (s5.col == s4.col)),
+                     s5.hit2.eq(w1.v & (w1.buf == s4.buf) & (w1.col == s4.col))]
         base = Mux(s5.hit1, w1.sum, Mux(s5.hit2, w2.sum, s5_acc))
         total = Signal(32)
         m.d.comb += total.eq(base + s5.prod)
-        m.d.sync += [w1.v.eq(s5.v), w1.col.eq(s5.col), w1.sum.eq(total), w2.eq(w1)]
+        m.d.sync += [w1.v.eq(s5.v), w1.buf.eq(s5.buf), w1.col.eq(s5.col), w1.sum.eq(total),
+                     w2.eq(w1)]
         bit = Signal(32)
         m.d.comb += bit.eq(Const(1, 32) << s5.col[:5])
-        was_touched = (t_rd.data & bit).any()
+        was_touched = (Mux(s5.buf, t_rd[1].data, t_rd[0].data) & bit).any()
 
-        # --- the row's write-out -------------------------------------------------------------
+        # --- a row's write-out (of buffer ``cbuf``, rows in order) ---------------------------
         out_layout = data.StructLayout({"ptr": 1, "col": 16, "value": 32})
         m.submodules.out_queue = oq = SyncFIFO(width=out_layout.size, depth=16)
         group = Signal(range(groups))
@@ -200,11 +216,14 @@ class SpgemmEngine(wiring.Component):
         c1 = Signal(data.StructLayout({"v": 1, "col": cbits}))
         c2 = Signal(data.StructLayout({"v": 1, "col": cbits, "value": 32}))
         nnz = Signal(32)          # entries of C so far
-        compacting = Signal()
+        cbuf = Signal()           # the buffer being written out
+        compacting = Signal()     # ... now
+        rows_ready = Signal(range(3))   # rows accumulated, not yet written out
         scan_col = Signal(cbits)
         scan_go = Signal()
         m.d.sync += [c1.v.eq(scan_go), c1.col.eq(scan_col),
-                     c2.v.eq(c1.v), c2.col.eq(c1.col), c2.value.eq(acc_rd.data)]
+                     c2.v.eq(c1.v), c2.col.eq(c1.col),
+                     c2.value.eq(Mux(cbuf, acc_rd[1].data, acc_rd[0].data))]
         push_entry = c2.v & (c2.value != 0)
         push_ptr = Signal()
         oq_in = data.View(out_layout, oq.w_data)
@@ -213,28 +232,46 @@ class SpgemmEngine(wiring.Component):
         with m.If(push_entry):
             m.d.sync += nnz.eq(nnz + 1)
 
-        lowest_group, any_group = _lowest_set(m, group_touched, "group")
+        cur_touched = Mux(cbuf, group_touched[1], group_touched[0])
+        lowest_group, any_group = _lowest_set(m, cur_touched, "group")
         low_j, _ = _lowest_set(m, pending, "pending")
         m.d.comb += scan_col.eq(Cat(low_j[:5], group))
+        loading = Signal()        # the write-out reads and clears bitmap word ``group``
+        row_written = Signal()    # the write-out of a row ends
 
-        # accumulator and bitmap ports: the row's products, or its write-out
-        m.d.comb += [acc_rd.addr.eq(Mux(compacting, scan_col, s3.col)),
-                     t_rd.addr.eq(Mux(compacting, group, s5.col[5:]))]
-        with m.If(compacting):
-            m.d.comb += [acc_wr.addr.eq(scan_col), acc_wr.data.eq(0), acc_wr.en.eq(scan_go)]
-        with m.Else():
-            m.d.comb += [acc_wr.addr.eq(s5.col), acc_wr.data.eq(total), acc_wr.en.eq(s5.v),
-                         t_wr.addr.eq(s5.col[5:]), t_wr.data.eq(t_rd.data | bit),
-                         t_wr.en.eq(s5.v)]
-            with m.If(s5.v):
-                m.d.sync += group_touched.eq(group_touched | (Const(1, groups) << s5.col[5:]))
+        for b in range(2):
+            mine = compacting & (cbuf == b)
+            m.d.comb += [acc_rd[b].addr.eq(Mux(mine, scan_col, s3.col)),
+                         t_rd[b].addr.eq(Mux(mine, group, s5.col[5:]))]
+            with m.If(mine):
+                m.d.comb += [acc_wr[b].addr.eq(scan_col), acc_wr[b].data.eq(0),
+                             acc_wr[b].en.eq(scan_go),
+                             t_wr[b].addr.eq(group), t_wr[b].data.eq(0), t_wr[b].en.eq(loading)]
+                with m.If(loading):
+                    m.d.sync += group_touched[b].eq(group_touched[b] &
+                                                    ~(Const(1, groups) << group))
+            with m.Else():
+                here = s5.v & (s5.buf == b)
+                m.d.comb += [acc_wr[b].addr.eq(s5.col), acc_wr[b].data.eq(total),
+                             acc_wr[b].en.eq(here),
+                             t_wr[b].addr.eq(s5.col[5:]), t_wr[b].data.eq(t_rd[b].data | bit),
+                             t_wr[b].en.eq(here)]
+                with m.If(here):
+                    m.d.sync += group_touched[b].eq(group_touched[b] |
+                                                    (Const(1, groups) << s5.col[5:]))
         m.d.comb += [self.product.eq(s5.v), self.effectual.eq(s5.v & s5.eff),
                      self.merge.eq(s5.v & was_touched), self.emit.eq(push_entry)]
 
+        # rows accumulated (the last product of a row is in s5) and written out
+        m.d.sync += rows_ready.eq(rows_ready + s5.last - row_written)
+        with m.If(row_written):
+            m.d.comb += clean_set.eq(Const(1, 2) << cbuf)
+            m.d.sync += cbuf.eq(~cbuf)
+
         in_flight = c1.v + c2.v
         with m.FSM(name="write_out"):
-            with m.State("ACCUMULATE"):
-                with m.If(s5.last):          # the row's last product is being added
+            with m.State("WAIT"):
+                with m.If(rows_ready != 0):
                     m.d.sync += compacting.eq(1)
                     m.next = "FIND"
             with m.State("FIND"):
@@ -244,9 +281,8 @@ class SpgemmEngine(wiring.Component):
                 with m.Else():
                     m.next = "TAIL"
             with m.State("LOAD"):
-                m.d.comb += [t_wr.addr.eq(group), t_wr.data.eq(0), t_wr.en.eq(1)]
-                m.d.sync += [pending.eq(t_rd.data),
-                             group_touched.eq(group_touched & ~(Const(1, groups) << group))]
+                m.d.comb += loading.eq(1)
+                m.d.sync += pending.eq(Mux(cbuf, t_rd[1].data, t_rd[0].data))
                 m.next = "SCAN"
             with m.State("SCAN"):
                 with m.If(pending == 0):
@@ -256,10 +292,9 @@ class SpgemmEngine(wiring.Component):
                     m.d.sync += pending.eq(pending & (pending - 1))
             with m.State("TAIL"):
                 with m.If(~c1.v & ~c2.v & oq.w_rdy):
-                    m.d.comb += push_ptr.eq(1)
+                    m.d.comb += [push_ptr.eq(1), row_written.eq(1)]
                     m.d.sync += compacting.eq(0)
-                    m.d.comb += row_done.eq(1)
-                    m.next = "ACCUMULATE"
+                    m.next = "WAIT"
 
         # --- C's chunks -------------------------------------------------------------------
         oq_out = data.View(out_layout, oq.r_data)
