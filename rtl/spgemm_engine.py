@@ -54,9 +54,9 @@ class SpgemmEngine(wiring.Component):
     Two row buffers (accumulator and bitmap each, ``2 * cols`` int32 in all): row ``i`` is
     written out of one while row ``i + 1`` accumulates in the other.
 
-    Throughput: one partial product per cycle; writing a row out takes about one cycle per
-    touched column plus two per touched group of 32 columns and four per row, overlapped with
-    the next row's products. B's row pointers are looked up ahead, one A entry per cycle; a
+    Throughput: one partial product per cycle; writing a row out takes one cycle per touched
+    column (nonzero or not), one per touched group of 32 columns and two per row, overlapped
+    with the next row's products. B's row pointers are looked up ahead, one A entry per cycle; a
     row's first product follows its predecessor's last after one idle cycle.
     """
 
@@ -213,43 +213,53 @@ class SpgemmEngine(wiring.Component):
         m.submodules.out_queue = oq = SyncFIFO(width=out_layout.size, depth=16)
         group = Signal(range(groups))
         pending = Signal(32)
-        c1 = Signal(data.StructLayout({"v": 1, "col": cbits}))
-        c2 = Signal(data.StructLayout({"v": 1, "col": cbits, "value": 32}))
+        # c1/c2: a column read out (``v``), or the row's end (``ptr``: its row pointer goes
+        # out behind its entries), with the buffer read
+        c1 = Signal(data.StructLayout({"v": 1, "ptr": 1, "buf": 1, "col": cbits}))
+        c2 = Signal(data.StructLayout({"v": 1, "ptr": 1, "col": cbits, "value": 32}))
         nnz = Signal(32)          # entries of C so far
         cbuf = Signal()           # the buffer being written out
         compacting = Signal()     # ... now
         rows_ready = Signal(range(3))   # rows accumulated, not yet written out
         scan_col = Signal(cbits)
         scan_go = Signal()
-        m.d.sync += [c1.v.eq(scan_go), c1.col.eq(scan_col),
-                     c2.v.eq(c1.v), c2.col.eq(c1.col),
-                     c2.value.eq(Mux(cbuf, acc_rd[1].data, acc_rd[0].data))]
+        row_written = Signal()    # the write-out of a row ends (its row pointer follows)
+        m.d.sync += [c1.v.eq(scan_go), c1.ptr.eq(row_written), c1.buf.eq(cbuf),
+                     c1.col.eq(scan_col),
+                     c2.v.eq(c1.v), c2.ptr.eq(c1.ptr), c2.col.eq(c1.col),
+                     c2.value.eq(Mux(c1.buf, acc_rd[1].data, acc_rd[0].data))]
         push_entry = c2.v & (c2.value != 0)
-        push_ptr = Signal()
+        push_ptr = c2.ptr
         oq_in = data.View(out_layout, oq.w_data)
         m.d.comb += [oq.w_en.eq(push_entry | push_ptr), oq_in.ptr.eq(push_ptr),
                      oq_in.col.eq(c2.col), oq_in.value.eq(Mux(push_ptr, nnz, c2.value))]
         with m.If(push_entry):
             m.d.sync += nnz.eq(nnz + 1)
 
+        # the lowest touched group, registered (a group's bit is cleared when it is loaded;
+        # the next load is at least one cycle later, when this has caught up)
         cur_touched = Mux(cbuf, group_touched[1], group_touched[0])
         lowest_group, any_group = _lowest_set(m, cur_touched, "group")
+        next_group = Signal(range(groups))
+        next_any = Signal()
+        m.d.sync += [next_group.eq(lowest_group), next_any.eq(any_group)]
         low_j, _ = _lowest_set(m, pending, "pending")
         m.d.comb += scan_col.eq(Cat(low_j[:5], group))
-        loading = Signal()        # the write-out reads and clears bitmap word ``group``
-        row_written = Signal()    # the write-out of a row ends
+        loading = Signal()        # the write-out reads and clears bitmap word ``load_group``
+        load_group = Signal(range(groups))
 
         for b in range(2):
             mine = compacting & (cbuf == b)
             m.d.comb += [acc_rd[b].addr.eq(Mux(mine, scan_col, s3.col)),
-                         t_rd[b].addr.eq(Mux(mine, group, s5.col[5:]))]
+                         t_rd[b].addr.eq(Mux(mine, load_group, s5.col[5:]))]
             with m.If(mine):
                 m.d.comb += [acc_wr[b].addr.eq(scan_col), acc_wr[b].data.eq(0),
                              acc_wr[b].en.eq(scan_go),
-                             t_wr[b].addr.eq(group), t_wr[b].data.eq(0), t_wr[b].en.eq(loading)]
+                             t_wr[b].addr.eq(load_group), t_wr[b].data.eq(0),
+                             t_wr[b].en.eq(loading)]
                 with m.If(loading):
                     m.d.sync += group_touched[b].eq(group_touched[b] &
-                                                    ~(Const(1, groups) << group))
+                                                    ~(Const(1, groups) << load_group))
             with m.Else():
                 here = s5.v & (s5.buf == b)
                 m.d.comb += [acc_wr[b].addr.eq(s5.col), acc_wr[b].data.eq(total),
@@ -268,31 +278,38 @@ class SpgemmEngine(wiring.Component):
             m.d.comb += clean_set.eq(Const(1, 2) << cbuf)
             m.d.sync += cbuf.eq(~cbuf)
 
-        in_flight = c1.v + c2.v
+        in_flight = c1.v + c2.v + c1.ptr + c2.ptr
+        m.d.comb += load_group.eq(next_group)
+
+        def load_next_group():
+            # the next touched group's bitmap word becomes ``pending`` (and is cleared), or
+            # the row ends
+            with m.If(next_any):
+                m.d.comb += loading.eq(1)
+                m.d.sync += [group.eq(next_group),
+                             pending.eq(Mux(cbuf, t_rd[1].data, t_rd[0].data))]
+                m.next = "SCAN"
+            with m.Else():
+                m.next = "TAIL"
+
         with m.FSM(name="write_out"):
             with m.State("WAIT"):
                 with m.If(rows_ready != 0):
                     m.d.sync += compacting.eq(1)
-                    m.next = "FIND"
-            with m.State("FIND"):
-                with m.If(any_group):
-                    m.d.sync += group.eq(lowest_group)
-                    m.next = "LOAD"
-                with m.Else():
-                    m.next = "TAIL"
-            with m.State("LOAD"):
-                m.d.comb += loading.eq(1)
-                m.d.sync += pending.eq(Mux(cbuf, t_rd[1].data, t_rd[0].data))
-                m.next = "SCAN"
+                    m.next = "NEXT_GROUP"
+            with m.State("NEXT_GROUP"):
+                load_next_group()
             with m.State("SCAN"):
-                with m.If(pending == 0):
-                    m.next = "FIND"
-                with m.Elif(oq.level + in_flight < 14):
+                # one touched column a cycle; after the group's last, straight to the next
+                with m.If(oq.level + in_flight < 14):
                     m.d.comb += scan_go.eq(1)
                     m.d.sync += pending.eq(pending & (pending - 1))
+                    with m.If((pending & (pending - 1)) == 0):
+                        m.next = "NEXT_GROUP"
             with m.State("TAIL"):
-                with m.If(~c1.v & ~c2.v & oq.w_rdy):
-                    m.d.comb += [push_ptr.eq(1), row_written.eq(1)]
+                # the row's pointer follows its last entry through c1/c2
+                with m.If(oq.level + in_flight < 14):
+                    m.d.comb += row_written.eq(1)
                     m.d.sync += compacting.eq(0)
                     m.next = "WAIT"
 

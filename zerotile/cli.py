@@ -129,6 +129,10 @@ def cmd_run(args):
         raise FormatError("--quantize-b goes with --b")
     _check_output_path("--json", args.json)
     _check_output_path("--out", args.out)
+    if args.mode == "spgemm":
+        return _run_spgemm(args, say, out)
+    if args.b_density is not None:
+        raise FormatError("--b-density goes with --mode spgemm (a random sparse B)")
     if args.out is not None and not args.out.endswith(".npy"):
         raise FormatError(f"--out writes a NumPy .npy file, not {args.out}")
     epilogue_flags = [args.bias, args.multiplier, args.shift]
@@ -243,6 +247,139 @@ def cmd_run(args):
         Path(args.json).write_text(json.dumps(main_rep, indent=2) + "\n")
     ok = all(r["correct"] for r in reports)
     return 0 if ok else 1
+
+
+# --compare-dense in SpGEMM mode builds B dense: refused above this many bytes
+MAX_DENSE_B_BYTES = 1 << 28
+
+
+def _run_spgemm(args, say, out):
+    """``zerotile run --mode spgemm``: C = A.B with B sparse, written by the tile as CSR."""
+    import firmware
+    import golden
+    import scipy.sparse as sp
+    from verif import simulate
+    from zerotile.workload import (load_mtx, load_sparse_b, random_sparse_b, mtx_header,
+                                   resolve_matrix, matrix_name, report, spgemm_report)
+    if args.n is not None and args.b is not None:
+        raise FormatError("give either --n (with --b-density) or --b, not both")
+    if args.n is not None and args.n < 1:
+        raise FormatError(f"--n must be at least 1, not {args.n}")
+    if args.b is not None and args.b_density is not None:
+        raise FormatError("--b-density sets a random B; --b gives one")
+    if args.b_density is not None and not 0 <= args.b_density <= 1:
+        raise FormatError(f"--b-density must be in 0..1, not {args.b_density}")
+    unsupported = [name for name, given in (
+        ("--accumulate", args.accumulate), ("--quantize-b", args.quantize_b),
+        ("--bias/--multiplier/--shift", any(x is not None for x in
+                                            (args.bias, args.multiplier, args.shift))),
+        ("--relu", args.relu), ("--out-zero-point", args.out_zero_point is not None)) if given]
+    if unsupported:
+        raise FormatError(f"{', '.join(unsupported)}: not available in SpGEMM mode (C = A.B, "
+                          f"int32, written as CSR)")
+    if args.out is not None and not args.out.endswith(".npz"):
+        raise FormatError(f"--out in SpGEMM mode writes C as a scipy.sparse .npz file, not "
+                          f"{args.out}")
+    engine, dram = _engine(args)
+    window = _waves_window(args)
+    cfg = _config(args)
+    if not cfg.has_spgemm:
+        raise FormatError(f"this configuration has no SpGEMM engine (it needs pes >= 4 and "
+                          f"lanes >= 4; P={cfg.pes} L={cfg.lanes})")
+    path = resolve_matrix(args.matrix)
+    m, k, entries = mtx_header(path)
+    if args.b is not None:
+        kb, n, _ = mtx_header(args.b)
+        if kb != k:
+            raise FormatError(f"A is {m}x{k} but B is {kb}x{n}: inner dimensions differ")
+    else:
+        n = args.n if args.n is not None else 16
+    if args.compare_dense and k * n > MAX_DENSE_B_BYTES:
+        raise FormatError(f"--compare-dense runs B dense: {k}x{n} int8 is {k * n:,} bytes, "
+                          f"more than {MAX_DENSE_B_BYTES:,}")
+    if args.compare_dense:
+        firmware.check_size(m, k, n, entries, mode="csr", config=cfg)
+    a, note = load_mtx(path, args.seed, as_given=True)
+    if args.b is not None:
+        b, b_note = load_sparse_b(args.b, args.seed)
+    else:
+        density = 0.05 if args.b_density is None else args.b_density
+        b = random_sparse_b(k, n, density, args.seed)
+        b_note = (f"B: {k}x{n} seeded random sparse, density {density} ({b.nnz} stored "
+                  f"entries, nonzero int8; --seed {args.seed})")
+    say(f"A: {path}: {m}x{k}, {a.nnz} stored entries; {note}")
+    say(b_note)
+    plans = [firmware.plan_spgemm(a, b, config=cfg)]
+    if args.compare_dense:
+        plans.append(firmware.plan(a, b.toarray(), config=cfg, mode="csr"))
+    c_ref = golden.spgemm(a, b)
+    waves_dir = Path("zerotile_waves").resolve() if args.waves else None
+    t0 = time.monotonic()
+    results = simulate(plans, engine=engine, sim=args.sim, dram=dram, waves=args.waves,
+                       seed=args.seed, label=path.name, waves_dir=waves_dir,
+                       waves_window=window, waves_name=f"{matrix_name(path)}-{engine}")
+    wall = time.monotonic() - t0
+    main_rep, details = spgemm_report(plans[0], results[0], a, b, c_ref=c_ref)
+    for row, col, exp, got in details:
+        say(f"  MISMATCH (spgemm) row {row} col {col}: expected {exp}, got {got}")
+    reports = [main_rep]
+    if args.compare_dense and len(results) > 1:
+        b_dense = b.toarray()
+        spmm, spmm_details = report(plans[1], results[1], a, b_dense,
+                                    c_ref=golden.spmm(a, b_dense))
+        for row, col, exp, got in spmm_details:
+            say(f"  MISMATCH (csr, B dense) row {row} col {col}: expected {exp}, got {got}")
+        spmm["mode"] = "csr (B dense)"
+        reports.append(spmm)
+        main_rep.update(spmm=spmm, spmm_cycles=spmm.get("cycles"), spmm_correct=spmm["correct"],
+                        speedup_vs_spmm=round(spmm["cycles"] / main_rep["cycles"], 3)
+                        if main_rep.get("cycles") and spmm.get("cycles") else None)
+    sim_cycles = sum(r.sim_cycles for r in results)
+    sim_seconds = sum(r.sim_seconds for r in results)
+    main_rep.update(engine=engine, simulator=args.sim,
+                    dram_latency=dram.read_latency if dram else None, seed=args.seed,
+                    wall_seconds=round(wall, 2), sim_cycles=sim_cycles,
+                    sim_seconds=round(sim_seconds, 3),
+                    sim_cycles_per_second=round(sim_cycles / sim_seconds) if sim_seconds else None)
+    rows = [{"mode": r["mode"], "correct": r["correct"], "mismatches": r["mismatches"],
+             "cycles": r.get("cycles", "-"), "bound": r["bound_cycles"],
+             "products/cycle": _fmt(r.get("products_per_cycle")),
+             "roofline_eff": _fmt(r.get("roofline_efficiency")),
+             "dram_rd": r.get("dram_bytes_read", "-"), "dram_wr": r.get("dram_bytes_written", "-"),
+             "traffic": _fmt(r.get("dram_traffic_ratio"), 2)} for r in reports]
+    where = (f"the native engine (Verilator, DRAM read latency {dram.read_latency} cycles)"
+             if engine == "native" else f"the vip engine ({args.sim} + cocotbext-axi)")
+    say(f"C = A.B (SpGEMM), shape {main_rep['shape']}, nnz(C) = {main_rep['nnz_c']} on {where}, "
+        f"P={cfg.pes} L={cfg.lanes} bus={cfg.bus_bits}: the SpGEMM engine forms 1 partial "
+        f"product per cycle at most")
+    _print_table(rows, ["mode", "correct", "mismatches", "cycles", "bound", "products/cycle",
+                        "roofline_eff", "dram_rd", "dram_wr", "traffic"], file=out)
+    if main_rep.get("cycles") is not None:
+        say(f"partial products {main_rep['partial_products']:,} (golden "
+            f"{main_rep['golden_partial_products']:,}), merges {main_rep['merges']:,}, output "
+            f"nonzeros {main_rep['output_nnz']:,}; entries that cancel to 0 are dropped")
+    say("bound = max(effectual products / 1 per cycle, reads / bus, writes / bus) cycles, with "
+        "A, B and C at their compressed sizes")
+    if main_rep.get("speedup_vs_spmm"):
+        say(f"speedup vs the same product with B dense (CSR mode): "
+            f"{main_rep['speedup_vs_spmm']:.2f}x")
+    for r in reports:
+        if r.get("error"):
+            say(f"  {r['mode']}: {r['error']}")
+    if args.out is not None and results and results[0].c is not None:
+        sp.save_npz(args.out, sp.csr_matrix(results[0].c))
+        say(f"C as the RTL wrote it (CSR int32, {m}x{n}, {results[0].c.nnz} nonzeros): "
+            f"{args.out}")
+    say(f"simulated {sim_cycles:,} cycles in {sim_seconds:.2f} s "
+        f"({main_rep['sim_cycles_per_second'] or 0:,} cycles/s); {wall:.2f} s with set-up")
+    if args.waves:
+        for f in results[0].waves:
+            say(f"waveforms: {f}")
+    if args.json == "-":
+        sys.stdout.write(json.dumps(main_rep, indent=2) + "\n")
+    elif args.json:
+        Path(args.json).write_text(json.dumps(main_rep, indent=2) + "\n")
+    return 0 if all(r["correct"] for r in reports) else 1
 
 
 def _load_epilogue(args, m):
@@ -572,12 +709,16 @@ def build_parser():
     r.add_argument("--quantize-b", action="store_true",
                    help="map a B whose values are not int8 integers to int8 (one symmetric "
                         "per-tensor scale, 127 / max |B|)")
-    r.add_argument("--mode", choices=["auto", "dense", "csr"], default="auto",
+    r.add_argument("--b-density", type=float, metavar="D",
+                   help="SpGEMM: stored fraction of the seeded random sparse B (default 0.05)")
+    r.add_argument("--mode", choices=["auto", "dense", "csr", "spgemm"], default="auto",
                    help="dense: every element of A is issued; csr: only stored entries; auto "
                         "(default): the mode with the lower cycle estimate among those whose "
-                        "limits the job fits (printed)")
+                        "limits the job fits (printed); spgemm: B sparse too (--b as sparse, or "
+                        "--n with --b-density), C written as CSR")
     r.add_argument("--compare-dense", action="store_true",
-                   help="also run dense mode and report speedup_vs_dense")
+                   help="also run dense mode and report speedup_vs_dense (spgemm: run CSR "
+                        "mode with B dense and report speedup_vs_spmm)")
     r.add_argument("--bias", metavar="FILE.npy",
                    help="int8 output: int32 bias per row of A (or one value), .npy")
     r.add_argument("--multiplier", metavar="FILE.npy",

@@ -250,3 +250,76 @@ def report(plan, sim_result, a, b, *, c_ref):
         out["error"] = (f"effectual MAC counter {cnt['effectual_macs']} != golden "
                         f"{bd.effectual_macs}")
     return out, details
+
+
+def load_sparse_b(path, seed):
+    """B (CSR, int8) from a Matrix Market file for SpGEMM: its values as given when they are
+    all int8 integers, seeded nonzero int8 otherwise (as for A, with seed + 1). Returns
+    (matrix, note)."""
+    b, note = load_mtx(path, seed + 1, as_given=True)
+    return b, f"B: {Path(path).name}: {b.shape[0]}x{b.shape[1]}, {b.nnz} stored entries; {note}"
+
+
+def random_sparse_b(k, n, density, seed):
+    """A seeded random sparse B (K x N, ``density`` of its entries stored, nonzero int8)."""
+    return random_csr(k, n, density, seed + 1)
+
+
+def spgemm_report(plan, sim_result, a, b, *, c_ref):
+    """The metrics of one SpGEMM run, from the hardware's counters and golden's work counts
+    and bound (peak: the engine's one partial product per cycle). ``correct``: C equal to
+    golden's, entry for entry and structure (row pointers, sorted column indices), and the
+    counters equal to golden's counts. Returns (report, [(row, col, expected, got)])."""
+    cfg = plan.config
+    m, k, n = plan.shape
+    w = golden.spgemm_bounds(a, b, peak_products_per_cycle=1,
+                             bus_bytes_per_cycle=cfg.bus_bytes, c=c_ref)
+    out = {"shape": [m, k, n], "nnz_a": int(plan.nnz), "nnz_b": int(plan.b_nnz),
+           "mode": "spgemm", "output": "csr int32", "jobs": len(plan.jobs),
+           "config": cfg.as_dict(), "peak_products_per_cycle": 1,
+           "nnz_c": w.nnz_c, "golden_partial_products": w.partial_products,
+           "golden_effectual": w.effectual, "golden_merges": w.merges,
+           "ideal_compute_cycles": w.ideal_compute_cycles,
+           "min_dram_bytes": w.min_dram_bytes, "min_dram_bytes_read": w.min_dram_bytes_read,
+           "min_dram_bytes_written": w.min_dram_bytes_written,
+           "ideal_memory_cycles": w.ideal_memory_cycles, "bound_cycles": w.bound_cycles,
+           "sim_seconds": round(sim_result.sim_seconds, 3)}
+    if sim_result.error:
+        out.update(correct=False, error=sim_result.error, mismatches=None)
+        return out, []
+    c = sim_result.c
+    diff = (c != c_ref).tocoo() if c.shape == c_ref.shape else None
+    same = (diff is not None and diff.nnz == 0 and np.array_equal(c.indptr, c_ref.indptr) and
+            np.array_equal(c.indices, c_ref.indices) and np.array_equal(c.data, c_ref.data))
+    cnt = sim_result.counters
+    cycles = cnt["cycles_busy"]
+    counted = {"partial_products": w.partial_products, "effectual_macs": w.effectual,
+               "merges": w.merges, "output_nnz": w.nnz_c}
+    wrong = {key: (cnt[key], want) for key, want in counted.items() if cnt[key] != want}
+    out.update({
+        "correct": bool(same) and not wrong,
+        "mismatches": int(diff.nnz) if diff is not None else None,
+        "cycles": cycles,
+        "partial_products": cnt["partial_products"], "effectual_macs": cnt["effectual_macs"],
+        "merges": cnt["merges"], "output_nnz": cnt["output_nnz"],
+        "products_per_cycle": round(cnt["partial_products"] / cycles, 4) if cycles else None,
+        "utilization": round(w.ideal_compute_cycles / cycles, 4) if cycles else None,
+        "roofline_efficiency": round(w.bound_cycles / cycles, 4) if cycles else None,
+        "dram_bytes_read": cnt["dram_bytes_read"],
+        "dram_bytes_written": cnt["dram_bytes_written"],
+        "dram_traffic_ratio": round((cnt["dram_bytes_read"] + cnt["dram_bytes_written"])
+                                    / w.min_dram_bytes, 4),
+        "sim_cycles_per_second": round(sim_result.sim_cycles / sim_result.sim_seconds)
+        if sim_result.sim_seconds else None,
+    })
+    if wrong:
+        out["error"] = "; ".join(f"{key} counter {got} != golden {want}"
+                                 for key, (got, want) in wrong.items())
+    details = []
+    if diff is not None:
+        ref_d, c_d = c_ref.todok(), c.todok()
+        details = [(int(i), int(j), int(ref_d.get((i, j), 0)), int(c_d.get((i, j), 0)))
+                   for i, j in zip(diff.row[:10], diff.col[:10])]
+    if same is False and diff is not None and diff.nnz == 0:
+        out["error"] = "C's structure differs from golden's (a stored zero, or unsorted)"
+    return out, details
