@@ -559,7 +559,7 @@ class Accelerator(wiring.Component):
                     sizes_bad = Mux(spgemm,
                                     (job.K > cfg.spgemm_max_b_rows) | (job.N > cfg.spgemm_cols) |
                                     (job.C_STRIDE > cfg.spgemm_max_b_nnz) |
-                                    (job.FLAGS & ~FLAG_COLIDX16 != 0) |
+                                    ((job.FLAGS & (0xFFFF_FFFF ^ FLAG_COLIDX16)) != 0) |
                                     (job.EPI_QUANT[:pad.bit_length() - 1] != 0) |
                                     (job.EPI_QUANT >= (1 << 26)),
                                     (job.K > cfg.max_k) | (job.N > cfg.max_n) |
