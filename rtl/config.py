@@ -110,8 +110,8 @@ class TileConfig:
     @property
     def spgemm_max_b_rows(self):
         """Most rows (K) of a SpGEMM job's B: its K + 1 row pointers, 16 bits each, fill a
-        bank (with one word of padding)."""
-        return self.lanes // 2 * (self.b_words - 1) - 1
+        bank (with a word of padding)."""
+        return self.lanes // 2 * (self.b_words - 1) - 2
 
     @property
     def spgemm_max_b_nnz(self):

@@ -27,7 +27,7 @@ class CsrLoader(wiring.Component):
       word ``(j - 1) div H`` of bank ``BANK_NEXT_POINTERS`` (``H = lanes / 2``), so a row's
       start and end are read in one cycle at the same address. Checked: the first is 0, none
       decreases or exceeds ``limit`` (B's NNZ), the last equals ``limit``
-      (``BAD_ROW_POINTERS``). The pass writes ``count + H`` halves (H of padding).
+      (``BAD_ROW_POINTERS``). The pass writes ``count + H`` halves or one more (padding).
     * ``PASS_COLUMNS``: index ``e`` (16 bits kept) to half ``e mod H`` of word ``e div H`` of
       bank ``BANK_COLUMNS``. Checked: each is below ``limit`` (N) as an unsigned 32-bit
       number (``COLUMN_OUT_OF_RANGE``).
@@ -37,7 +37,9 @@ class CsrLoader(wiring.Component):
     Outputs: ``wr_en``/``wr_bank``/``wr_addr``/``wr_data``, at most one word per cycle (a
     pass's last word is padded with zeros). ``done``: the pass has written its last word (high
     until the next ``start``). ``error`` (pulse, from a register) with ``error_code``: the
-    pass stops taking beats until the next ``start``. One element per cycle at best.
+    pass stops taking beats until the next ``start``. Two elements per cycle at best (one with
+    a 32-bit bus or ``lanes`` = 4): a bus beat of row pointers or column indices a cycle on the
+    default 64-bit bus, and of values (8 bytes) too.
     """
 
     def __init__(self, *, lanes, b_words, bus_bits=64):
@@ -57,55 +59,76 @@ class CsrLoader(wiring.Component):
         L = self.lanes
         H = L // 2          # 16-bit halves per word
         V = L // 4          # 32-bit words of values per word
-        m.submodules.split = split = BeatSplitter(bus_bits=self.bus_bits, elem_bits=32)
+        # E elements a cycle: two when a bus beat holds two and a bank word holds at least
+        # two of each kind (so the two banks of row pointers never write in one cycle)
+        E = 2 if self.bus_bits >= 64 and V >= 2 else 1
+        eb = E.bit_length() - 1
+        m.submodules.split = split = BeatSplitter(bus_bits=self.bus_bits, elem_bits=32 * E)
         wiring.connect(m, wiring.flipped(self.beats), split.beats)
 
         kind = Signal(2)
         limit = Signal(32)
         count = Signal(32)
         end = Signal(33)          # pieces the pass writes (count, padded)
-        j = Signal(33)            # pieces so far
+        j = Signal(33)            # pieces so far (a multiple of E)
         prev = Signal(32)
         shreg = Signal(8 * L)
         word = Signal(range(self.b_words))       # next word of the pass's bank
         word_next = Signal(range(self.b_words))  # next word of BANK_NEXT_POINTERS
         stopped = Signal()
-        m.d.comb += [split.start.eq(self.start), split.count.eq(self.count),
+        m.d.comb += [split.start.eq(self.start),
+                     split.count.eq((self.count + E - 1) >> eb),
                      self.done.eq((j == end) & ~stopped)]
 
         real = j < count
         go = Signal()
         m.d.comb += [split.elements.ready.eq(real & ~stopped),
                      go.eq(Mux(real, split.elements.valid, j != end) & ~stopped)]
-        piece = Mux(real, split.elements.payload, 0)
+        pieces = [Signal(32, name=f"piece{i}") for i in range(E)]
+        reals = [Signal(name=f"real{i}") for i in range(E)]
+        for i in range(E):
+            m.d.comb += [reals[i].eq(j + i < count),
+                         pieces[i].eq(Mux(reals[i], split.elements.payload[32 * i:32 * (i + 1)],
+                                          0))]
         wide = kind == PASS_VALUES
-        shifted = Mux(wide, Cat(shreg[32:], piece), Cat(shreg[16:], piece[:16]))
-        phase_h = j[:H.bit_length() - 1] if H > 1 else Const(0)
-        phase_v = j[:V.bit_length() - 1] if V > 1 else Const(0)
+        shifted = Mux(wide, Cat(shreg[32 * E:], *pieces),
+                      Cat(shreg[16 * E:], *(p[:16] for p in pieces)))
+        # the row pointers shifted by one: the window ending at this cycle's first piece
+        shifted_next = Cat(shreg[16:], pieces[0][:16])
+        nj = j + E
+        phase_h = nj[:H.bit_length() - 1] if H > 1 else Const(0)
+        phase_v = nj[:V.bit_length() - 1] if V > 1 else Const(0)
+        first_h = j[:H.bit_length() - 1] if H > 1 else Const(0)
         with m.If(go):
-            m.d.sync += [shreg.eq(shifted), j.eq(j + 1)]
-            with m.If(Mux(wide, phase_v == V - 1, phase_h == H - 1)):
+            m.d.sync += [shreg.eq(shifted), j.eq(nj)]
+            with m.If(Mux(wide, phase_v == 0, phase_h == 0)):
                 m.d.comb += [self.wr_en.eq(1), self.wr_addr.eq(word), self.wr_data.eq(shifted),
                              self.wr_bank.eq(Mux(kind == PASS_ROW_POINTERS, BANK_POINTERS,
                                                  Mux(wide, BANK_VALUES, BANK_COLUMNS)))]
                 m.d.sync += word.eq(word + 1)
-            with m.Elif((kind == PASS_ROW_POINTERS) & (phase_h == 0) & (j >= H)):
+            with m.Elif((kind == PASS_ROW_POINTERS) & (first_h == 0) & (j >= H)):
                 m.d.comb += [self.wr_en.eq(1), self.wr_addr.eq(word_next),
-                             self.wr_data.eq(shifted), self.wr_bank.eq(BANK_NEXT_POINTERS)]
+                             self.wr_data.eq(shifted_next), self.wr_bank.eq(BANK_NEXT_POINTERS)]
                 m.d.sync += word_next.eq(word_next + 1)
 
         # checks of the real elements, registered (the pass stops at once)
         bad = Signal()
         code = Signal(ErrorCode)
-        p = split.elements.payload
+        before = prev
+        ptr_bad, col_bad = [], []
+        for i in range(E):
+            v = pieces[i]
+            ptr_bad.append(reals[i] & (((j + i == 0) & (v != 0)) | (v < before) | (v > limit) |
+                                       ((j + i == count - 1) & (v != limit))))
+            col_bad.append(reals[i] & (v >= limit))
+            before = Mux(reals[i], v, before)
         with m.If(go & real):
-            m.d.sync += prev.eq(p)
+            m.d.sync += prev.eq(before)
             with m.If(kind == PASS_ROW_POINTERS):
-                with m.If(((j == 0) & (p != 0)) | (p < prev) | (p > limit) |
-                          ((j == count - 1) & (p != limit))):
+                with m.If(Cat(*ptr_bad).any()):
                     m.d.comb += [bad.eq(1), code.eq(ErrorCode.BAD_ROW_POINTERS)]
             with m.Elif(kind == PASS_COLUMNS):
-                with m.If(p >= limit):
+                with m.If(Cat(*col_bad).any()):
                     m.d.comb += [bad.eq(1), code.eq(ErrorCode.COLUMN_OUT_OF_RANGE)]
         m.d.sync += [self.error.eq(bad), self.error_code.eq(code)]
         with m.If(bad):
@@ -115,7 +138,8 @@ class CsrLoader(wiring.Component):
             rounding = Signal(33)
             m.d.comb += rounding.eq(Mux(self.kind == PASS_VALUES, V - 1, H - 1))
             m.d.sync += [kind.eq(self.kind), limit.eq(self.limit), count.eq(self.count),
-                         end.eq(Mux(self.kind == PASS_ROW_POINTERS, self.count + H,
+                         end.eq(Mux(self.kind == PASS_ROW_POINTERS,
+                                    (self.count + H + E - 1) & ~Const(E - 1, 33),
                                     (self.count + rounding) & ~rounding.as_unsigned())),
                          j.eq(0), prev.eq(0), word.eq(0), word_next.eq(0), stopped.eq(0),
                          shreg.eq(0)]

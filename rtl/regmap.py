@@ -172,7 +172,7 @@ _DESC_LIST = [
              "SPGEMM_FIELDS)."),
     ("NEXT", "Address of the next descriptor, 0 ends the chain."),
     ("M", "Rows of A and C (1..65535)."),
-    ("K", "Columns of A, rows of B (1..b_words; SpGEMM: 1..lanes/2*(b_words-1)-1)."),
+    ("K", "Columns of A, rows of B (1..b_words; SpGEMM: 1..lanes/2*(b_words-1)-2)."),
     ("N", "Columns of B and C in this job (1..max_chunks*lanes; SpGEMM: 1..SPGEMM_COLS)."),
     ("NNZ", "CSR: stored entries of A (ignored in dense mode)."),
     ("A_ROWPTR", "CSR: address of M+1 int32 row pointers."),

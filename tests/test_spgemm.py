@@ -268,3 +268,17 @@ def test_golden_spgemm_against_dense_products():
     a = sp.csr_array(np.full((1, 70000), 127, np.int8))
     b = sp.csr_array(np.full((70000, 1), 127, np.int8))
     assert golden.spgemm(a, b).data[0] == golden.wrap_int32(70000 * 127 * 127)
+
+
+@pytest.mark.parametrize("name", ["P8-L4-bus32", "P4-L8-bus128"])
+def test_spgemm_on_other_configurations(name):
+    """The narrow path (one element of B a cycle, 2 halves a bank word) and a bus wider than
+    a bank word (the models test_accelerator builds)."""
+    from test_accelerator import OTHER_CONFIGS
+    cfg = TileConfig(**OTHER_CONFIGS[name])
+    assert cfg.has_spgemm
+    jobs = [c for c in CASES if c[1].shape[0] * c[2].shape[1] <= 20000][:5]
+    plans = [firmware.plan_spgemm(a, b, config=cfg) for _, a, b in jobs]
+    res = simulate(plans, engine="native", seed=6, label=f"spgemm {name}")
+    for (case, a, b), r in zip(jobs, res):
+        check_spgemm(f"{case} on {name}", r, a, b, cfg)

@@ -206,6 +206,101 @@ def run_epilogue_bench(paths, out_dir, *, ns=(16, 64), min_nnz=0, progress=print
     return rows
 
 
+SPGEMM_FIELDS = ["name", "product", "m", "k", "n", "nnz_a", "nnz_b", "nnz_c", "jobs",
+                 "mismatches", "cycles", "bound_cycles", "partial_products", "products_per_cycle",
+                 "roofline_efficiency", "spmm_cycles", "spmm_mismatches", "speedup_vs_spmm",
+                 "sim_seconds"]
+SPGEMM_DENSITIES = (0.01, 0.05, 0.1, 0.2)
+SPGEMM_N = 256
+# the B-dense comparison is skipped when its dense C and B would pass this many bytes
+SPGEMM_DENSE_LIMIT = 1 << 27
+
+
+def measure_spgemm(a, b, *, label=None, seed=SEED):
+    """Plan ``A @ B`` (both sparse) in SpGEMM mode, run it alone on the native engine and
+    return its ``spgemm_report`` (compared with golden)."""
+    import firmware
+    from verif import simulate
+    from zerotile.workload import spgemm_report
+    plan = firmware.plan_spgemm(a, b)
+    result = simulate([plan], engine="native", seed=seed, label=label)[0]
+    return spgemm_report(plan, result, a, b, c_ref=golden_spgemm(a, b))[0]
+
+
+def golden_spgemm(a, b):
+    import golden
+    return golden.spgemm(a, b)
+
+
+def run_spgemm_bench(paths, out_dir, *, densities=SPGEMM_DENSITIES, n=SPGEMM_N, min_nnz=0,
+                     progress=print):
+    """Every Matrix Market file in ``paths`` as A (pattern kept, seeded int8 values, seed 1) in
+    SpGEMM mode: A.A (A.A^T when A is not square) and A.B for seeded random sparse B (K x
+    ``n``) at each of ``densities``; each product also in CSR mode with B dense (the existing
+    path) when its dense B and C fit ``SPGEMM_DENSE_LIMIT`` bytes. Every C is compared with
+    golden. Writes ``spgemm.csv`` and ``spgemm.md``."""
+    from zerotile.workload import measure, random_sparse_b
+    out = _out_dir(out_dir)
+    rows = []
+    for name, m, k, a in _matrices(paths, min_nnz):
+        products = [("A.A" if m == k else "A.A^T", sp.csr_array(a if m == k else a.T.tocsr()))]
+        products += [(f"A.B {d:.0%}", random_sparse_b(k, n, d, SEED)) for d in densities]
+        for product, b in products:
+            nb = b.shape[1]
+            progress(f"{name} ({m}x{k}, {a.nnz:,} nonzeros): {product}, N = {nb} ...")
+            rep = measure_spgemm(a, b, label=name)
+            row = {"name": name, "product": product, "m": m, "k": k, "n": nb,
+                   "nnz_a": int(a.nnz), "nnz_b": int(b.nnz), "nnz_c": rep["nnz_c"],
+                   "jobs": rep["jobs"], "mismatches": rep["mismatches"],
+                   "cycles": rep.get("cycles"), "bound_cycles": rep["bound_cycles"],
+                   "partial_products": rep.get("partial_products"),
+                   "products_per_cycle": rep.get("products_per_cycle"),
+                   "roofline_efficiency": rep.get("roofline_efficiency"),
+                   "spmm_cycles": None, "spmm_mismatches": None, "speedup_vs_spmm": None,
+                   "sim_seconds": rep["sim_seconds"]}
+            if m * nb * 4 + k * nb <= SPGEMM_DENSE_LIMIT:
+                dense = measure(a, b.toarray(), mode="csr", label=f"{name} B dense", seed=SEED)
+                row.update(spmm_cycles=dense.get("cycles"), spmm_mismatches=dense["mismatches"],
+                           speedup_vs_spmm=round(dense["cycles"] / rep["cycles"], 3)
+                           if dense.get("cycles") and rep.get("cycles") else None)
+            rows.append(row)
+    with open(out / "spgemm.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=SPGEMM_FIELDS)
+        w.writeheader()
+        w.writerows(rows)
+    (out / "spgemm.md").write_text(spgemm_markdown(rows))
+    return rows
+
+
+def spgemm_markdown(rows):
+    def num(x, fmt="{:,}"):
+        return "-" if x is None else fmt.format(x)
+    lines = ["| matrix | product | M x K x N | nnz A / B / C | mismatches | SpGEMM cycles | "
+             "bound | products / cycle | roofline eff. | B-dense cycles | speedup vs SpMM |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(
+            f"| {r['name']} | {r['product']} | {r['m']:,}x{r['k']:,}x{r['n']:,} | "
+            f"{r['nnz_a']:,} / {r['nnz_b']:,} / {r['nnz_c']:,} | "
+            f"{r['mismatches']}{'' if r['spmm_mismatches'] in (None, 0) else ' (B dense: ' + str(r['spmm_mismatches']) + ')'} | "
+            f"{num(r['cycles'])} | {r['bound_cycles']:,} | "
+            f"{num(r['products_per_cycle'], '{:.3f}')} | "
+            f"{num(r['roofline_efficiency'], '{:.3f}')} | {num(r['spmm_cycles'])} | "
+            f"{num(r['speedup_vs_spmm'], '{:.2f}x')} |")
+    total = sum(r["mismatches"] or 0 for r in rows) + sum(r["spmm_mismatches"] or 0
+                                                          for r in rows)
+    compared = [r for r in rows if r["speedup_vs_spmm"] is not None]
+    lines += ["", f"{len(rows)} SpGEMM runs ({len(compared)} also with B dense), {total} "
+                  f"mismatching elements in all."]
+    for product in sorted({r["product"] for r in compared}):
+        sel = [r for r in compared if r["product"] == product]
+        wins = sum(r["speedup_vs_spmm"] > 1 for r in sel)
+        sp_ = sorted(r["speedup_vs_spmm"] for r in sel)
+        lines.append(f"{product}: SpGEMM faster on {wins} of {len(sel)}; speedup median "
+                     f"{float(np.median(sp_)):.2f}x (range {sp_[0]:.2f}-{sp_[-1]:.2f}x).")
+    return "\n".join(lines) + "\n"
+
+
 def epilogue_markdown(rows):
     lines = ["| matrix | N | output | mismatches | cycles (int32 -> int8) | bytes written "
              "(int32 -> int8) | roofline eff. | pJ / effectual MAC |",

@@ -570,6 +570,10 @@ def cmd_bench(args):
         raise FormatError(f"--fmax must be positive, not {fmax}")
     if args.epilogue and not args.matrices:
         raise FormatError("--epilogue goes with --matrices DIR")
+    if args.spgemm and not args.matrices:
+        raise FormatError("--spgemm goes with --matrices DIR")
+    if args.spgemm and args.epilogue:
+        raise FormatError("give --spgemm or --epilogue, not both")
     if args.matrices:
         folder = Path(args.matrices)
         paths = sorted(folder.glob("*.mtx")) + sorted(folder.glob("*.mtx.gz"))
@@ -582,6 +586,13 @@ def cmd_bench(args):
         if any(n < 1 for n in ns):
             raise FormatError(f"--n must be positive, not {args.n!r}")
         progress = lambda msg: print(msg, file=sys.stderr)
+        if args.spgemm:
+            from zerotile.bench import run_spgemm_bench, spgemm_markdown
+            rows = run_spgemm_bench(paths, args.out, min_nnz=args.min_nnz, progress=progress)
+            print(spgemm_markdown(rows))
+            print(f"wrote spgemm.csv and spgemm.md to {args.out}/")
+            return 0 if all(r["mismatches"] == 0 and r["spmm_mismatches"] in (None, 0)
+                            for r in rows) else 1
         if args.epilogue:
             from zerotile.bench import run_epilogue_bench, epilogue_markdown
             rows = run_epilogue_bench(paths, args.out, ns=ns, min_nnz=args.min_nnz,
@@ -790,6 +801,10 @@ def build_parser():
     bn.add_argument("--matrices", metavar="DIR",
                     help="instead: every .mtx / .mtx.gz in DIR in CSR mode at each --n, "
                          "roofline efficiency and DRAM traffic (matrices.csv, matrices.md)")
+    bn.add_argument("--spgemm", action="store_true",
+                    help="with --matrices: SpGEMM (A.A, and A.B for random sparse B at 1, 5, 10 "
+                         "and 20 %% density, N = 256), each also with B dense in CSR mode "
+                         "(speedup_vs_spmm); writes spgemm.csv / spgemm.md")
     bn.add_argument("--epilogue", action="store_true",
                     help="with --matrices: int8 output through the epilogue (per-row parameters, "
                          "plain and with ReLU + accumulate) beside int32 (epilogue.csv, "
