@@ -76,20 +76,25 @@ class CsrLoader(wiring.Component):
         word = Signal(range(self.b_words))       # next word of the pass's bank
         word_next = Signal(range(self.b_words))  # next word of BANK_NEXT_POINTERS
         stopped = Signal()
+        # kept as registers beside ``j``, so the write path starts at flip-flops:
+        # ``reals[i]`` = piece j + i is real (j + i < count), ``at_end`` = j == end,
+        # ``first`` = j == 0, ``lasts[i]`` = j + i == count - 1
+        reals = [Signal(name=f"real{i}") for i in range(E)]
+        lasts = [Signal(name=f"last{i}") for i in range(E)]
+        at_end = Signal(init=1)
+        first = Signal()
         m.d.comb += [split.start.eq(self.start),
                      split.count.eq((self.count + E - 1) >> eb),
-                     self.done.eq((j == end) & ~stopped)]
+                     self.done.eq(at_end & ~stopped)]
 
-        real = j < count
+        real = reals[0]
         go = Signal()
         m.d.comb += [split.elements.ready.eq(real & ~stopped),
-                     go.eq(Mux(real, split.elements.valid, j != end) & ~stopped)]
+                     go.eq(Mux(real, split.elements.valid, ~at_end) & ~stopped)]
         pieces = [Signal(32, name=f"piece{i}") for i in range(E)]
-        reals = [Signal(name=f"real{i}") for i in range(E)]
         for i in range(E):
-            m.d.comb += [reals[i].eq(j + i < count),
-                         pieces[i].eq(Mux(reals[i], split.elements.payload[32 * i:32 * (i + 1)],
-                                          0))]
+            m.d.comb += pieces[i].eq(Mux(reals[i], split.elements.payload[32 * i:32 * (i + 1)],
+                                         0))
         wide = kind == PASS_VALUES
         shifted = Mux(wide, Cat(shreg[32 * E:], *pieces),
                       Cat(shreg[16 * E:], *(p[:16] for p in pieces)))
@@ -100,7 +105,9 @@ class CsrLoader(wiring.Component):
         phase_v = nj[:V.bit_length() - 1] if V > 1 else Const(0)
         first_h = j[:H.bit_length() - 1] if H > 1 else Const(0)
         with m.If(go):
-            m.d.sync += [shreg.eq(shifted), j.eq(nj)]
+            m.d.sync += [shreg.eq(shifted), j.eq(nj), at_end.eq(nj == end), first.eq(0)]
+            m.d.sync += [r.eq(nj + i < count) for i, r in enumerate(reals)]
+            m.d.sync += [la.eq(nj + i + 1 == count) for i, la in enumerate(lasts)]
             with m.If(Mux(wide, phase_v == 0, phase_h == 0)):
                 m.d.comb += [self.wr_en.eq(1), self.wr_addr.eq(word), self.wr_data.eq(shifted),
                              self.wr_bank.eq(Mux(kind == PASS_ROW_POINTERS, BANK_POINTERS,
@@ -118,8 +125,8 @@ class CsrLoader(wiring.Component):
         ptr_bad, col_bad = [], []
         for i in range(E):
             v = pieces[i]
-            ptr_bad.append(reals[i] & (((j + i == 0) & (v != 0)) | (v < before) | (v > limit) |
-                                       ((j + i == count - 1) & (v != limit))))
+            ptr_bad.append(reals[i] & ((((first if i == 0 else 0)) & (v != 0)) | (v < before) |
+                                       (v > limit) | (lasts[i] & (v != limit))))
             col_bad.append(reals[i] & (v >= limit))
             before = Mux(reals[i], v, before)
         with m.If(go & real):
@@ -142,5 +149,8 @@ class CsrLoader(wiring.Component):
                                     (self.count + H + E - 1) & ~Const(E - 1, 33),
                                     (self.count + rounding) & ~rounding.as_unsigned())),
                          j.eq(0), prev.eq(0), word.eq(0), word_next.eq(0), stopped.eq(0),
-                         shreg.eq(0)]
+                         shreg.eq(0), first.eq(1),
+                         at_end.eq((self.count == 0) & (self.kind != PASS_ROW_POINTERS))]
+            m.d.sync += [r.eq(self.count > i) for i, r in enumerate(reals)]
+            m.d.sync += [la.eq(self.count == i + 1) for i, la in enumerate(lasts)]
         return m

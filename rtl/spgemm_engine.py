@@ -1,7 +1,7 @@
 """SpGEMM engine: rows of C = A.B with both operands CSR, written as CSR."""
 from amaranth.hdl import *
 from amaranth.lib import wiring, stream, data
-from amaranth.lib.fifo import SyncFIFO
+from amaranth.lib.fifo import SyncFIFO, SyncFIFOBuffered
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
@@ -91,7 +91,7 @@ class SpgemmEngine(wiring.Component):
         running = Signal()       # between start and finished
 
         # --- A's entries: a two-deal queue, read one entry per cycle ------------------------
-        m.submodules.deal_queue = dq = SyncFIFO(width=deal_layout(W).size, depth=2)
+        m.submodules.deal_queue = dq = SyncFIFOBuffered(width=deal_layout(W).size, depth=3)
         m.d.comb += [dq.w_data.eq(self.deals.payload), dq.w_en.eq(self.deals.valid & running),
                      self.deals.ready.eq(dq.w_rdy & running)]
         deal = data.View(deal_layout(W), dq.r_data)
