@@ -162,6 +162,7 @@ def sections():
         "bench-results": lambda: (ROOT / "docs" / "bench" / "bench.md").read_text(),
         "real-sizes": lambda: (ROOT / "docs" / "bench" / "matrices.md").read_text(),
         "epilogue-results": lambda: (ROOT / "docs" / "bench" / "epilogue.md").read_text(),
+        "spgemm-results": lambda: (ROOT / "docs" / "bench" / "spgemm.md").read_text(),
         "nn-results": _nn_table,
         "performance-targets": _targets_table,
         "matrix-results": _matrix_table,
