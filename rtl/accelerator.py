@@ -488,10 +488,21 @@ class Accelerator(wiring.Component):
         drained = Signal()
         engines_idle = Signal()
         pes_idle = Cat(*(pe.idle for pe in pes)).all()
+        ctrl_next_ok = Signal()    # a job ends without error (NEXT)
         sp_pass = Signal(2)                  # SpGEMM: the pass of B's CSR being loaded
         sp_col_base = Signal(cfg.addr_bits)  # SpGEMM: C's column indices and values
         sp_val_base = Signal(cfg.addr_bits)
         if has_spgemm:
+            # The engine's row buffers are clear at power-on (block RAM contents) and after a
+            # SpGEMM job that ends; after one that stopped part-way (an error, SOFT_RESET or a
+            # reset), the next SpGEMM job scrubs them first. Neither ``flush`` nor the reset
+            # clears this flag: the memories keep their contents through both.
+            spgemm_dirty = Signal(reset_less=True)
+            with m.If(engine.start):
+                m.d.sync += spgemm_dirty.eq(1)
+            with m.If(ctrl_next_ok & spgemm):
+                m.d.sync += spgemm_dirty.eq(0)
+            m.d.comb += [engine.scrub.eq(spgemm_dirty)]
             m.d.comb += [engine.m.eq(job.M[:16]), engine.capacity.eq(job.EPI_QUANT),
                          engine.c_rowptr.eq(job.C_ADDR), engine.c_colidx.eq(sp_col_base),
                          engine.c_values.eq(sp_val_base)]
@@ -813,6 +824,7 @@ class Accelerator(wiring.Component):
                     with m.Elif(spgemm & engine.overflow):
                         latch_error(ErrorCode.OUTPUT_OVERFLOW, job.C_ADDR)
                 with m.Else():
+                    m.d.comb += ctrl_next_ok.eq(1)
                     m.d.sync += jobs_done.eq(jobs_done + 1)
                     with m.If(job.NEXT != 0):
                         m.d.sync += [desc_addr.eq(job.NEXT), flush.eq(1)]

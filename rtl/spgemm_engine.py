@@ -37,6 +37,9 @@ class SpgemmEngine(wiring.Component):
     * ``start`` (pulse) with ``m`` (rows), ``c_rowptr``, ``c_colidx``, ``c_values`` (the three
       arrays of C, 64-byte aligned) and ``capacity`` (entries the column-index and value
       arrays hold, a multiple of ``lanes``): begin a job. Deals are taken only after it.
+      With ``scrub``, the row buffers are cleared first (``cols`` cycles): needed when the
+      last job stopped part-way (a reset keeps the memories; a job that ends leaves them
+      clear).
     * ``deals``: A's rows (``deal_layout``); an entry with value 0 (an empty row's marker, or a
       stored zero) forms no product.
     * ``ptr_addr`` / ``ptr_data`` / ``next_ptr_data``: read port of banks 2 and 3 (row ``k``'s
@@ -68,7 +71,7 @@ class SpgemmEngine(wiring.Component):
         self.lanes, self.b_words, self.cols, self.width = lanes, b_words, cols, width
         self.addr_bits = addr_bits
         super().__init__({
-            "start": In(1), "m": In(16), "capacity": In(32),
+            "start": In(1), "scrub": In(1), "m": In(16), "capacity": In(32),
             "c_rowptr": In(addr_bits), "c_colidx": In(addr_bits), "c_values": In(addr_bits),
             "deals": In(stream.Signature(deal_layout(width))),
             "ptr_addr": Out(range(b_words)), "ptr_data": In(8 * lanes),
@@ -92,8 +95,11 @@ class SpgemmEngine(wiring.Component):
 
         # --- A's entries: a two-deal queue, read one entry per cycle ------------------------
         m.submodules.deal_queue = dq = SyncFIFOBuffered(width=deal_layout(W).size, depth=3)
-        m.d.comb += [dq.w_data.eq(self.deals.payload), dq.w_en.eq(self.deals.valid & running),
-                     self.deals.ready.eq(dq.w_rdy & running)]
+        scrubbing = Signal()
+        scrub_addr = Signal(range(self.cols))
+        taking = running & ~scrubbing
+        m.d.comb += [dq.w_data.eq(self.deals.payload), dq.w_en.eq(self.deals.valid & taking),
+                     self.deals.ready.eq(dq.w_rdy & taking)]
         deal = data.View(deal_layout(W), dq.r_data)
         di = Signal(range(max(W, 2)))
         entry = Signal(entry_layout(), name="entry")
@@ -269,6 +275,15 @@ class SpgemmEngine(wiring.Component):
                 with m.If(here):
                     m.d.sync += group_touched[b].eq(group_touched[b] |
                                                     (Const(1, groups) << s5.col[5:]))
+        with m.If(scrubbing):
+            # clear both row buffers, one address a cycle (no deal is taken meanwhile)
+            for b in range(2):
+                m.d.comb += [acc_wr[b].addr.eq(scrub_addr), acc_wr[b].data.eq(0),
+                             acc_wr[b].en.eq(1), t_wr[b].addr.eq(scrub_addr[5:]),
+                             t_wr[b].data.eq(0), t_wr[b].en.eq(1)]
+            m.d.sync += scrub_addr.eq(scrub_addr + 1)
+            with m.If(scrub_addr == self.cols - 1):
+                m.d.sync += scrubbing.eq(0)
         m.d.comb += [self.product.eq(s5.v), self.effectual.eq(s5.v & s5.eff),
                      self.merge.eq(s5.v & was_touched), self.emit.eq(push_entry)]
 
@@ -378,6 +393,7 @@ class SpgemmEngine(wiring.Component):
                     m.next = "TAKE"
         with m.If(self.start):
             # row pointer 0 is 0, already in place
+            m.d.sync += [scrubbing.eq(self.scrub), scrub_addr.eq(0)]
             m.d.sync += [running.eq(1), rows.eq(self.m), rows_out.eq(0), n_ptrs.eq(1),
                          n_entries.eq(0), col_chunk.eq(0), ptr_chunk.eq(0),
                          col_buf.eq(0), val_buf.eq(0), ptr_buf.eq(0), nnz.eq(0),

@@ -282,3 +282,15 @@ def test_spgemm_on_other_configurations(name):
     res = simulate(plans, engine="native", seed=6, label=f"spgemm {name}")
     for (case, a, b), r in zip(jobs, res):
         check_spgemm(f"{case} on {name}", r, a, b, cfg)
+
+
+def test_soft_reset_mid_spgemm():
+    """SOFT_RESET while B loads and while rows are written out: the chain stops quietly and
+    the next one runs clean."""
+    a, b = random_csr(64, 64, 0.1, 220), random_csr(64, 300, 0.1, 221)
+    plans = [firmware.plan_spgemm(a, b) for _ in range(3)]
+    res = simulate(plans, engine="native", seed=8, soft_reset_after=[200, 3000, None],
+                   label="spgemm soft reset")
+    assert res[0].soft_reset and res[0].busy_at_reset
+    assert res[1].soft_reset and res[1].busy_at_reset
+    check_spgemm("after two soft resets (seeds 220/221)", res[2], a, b)
