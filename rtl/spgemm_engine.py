@@ -329,76 +329,103 @@ class SpgemmEngine(wiring.Component):
                     m.next = "WAIT"
 
         # --- C's chunks -------------------------------------------------------------------
+        # Entries and row pointers fill chunk buffers; a full buffer moves to its out
+        # register (a cycle the buffer goes on filling), and the out registers take turns
+        # into the request register the write engine sees. One entry a cycle: two chunks
+        # (8 beats) per 8 entries on the default bus, the write channel's rate.
         oq_out = data.View(out_layout, oq.r_data)
         col_buf = Signal(32 * L)
         val_buf = Signal(32 * L)
         ptr_buf = Signal(32 * L)
         n_entries = Signal(range(L + 1))
         n_ptrs = Signal(range(L + 1))
-        col_chunk = Signal(32)
-        ptr_chunk = Signal(32)
         rows_out = Signal(17)        # row pointers placed after the first
         rows = Signal(17)
-        capacity_chunks = Signal(32)
-        c_rowptr, c_colidx, c_values = (Signal(self.addr_bits, name=n) for n in
-                                        ("c_rowptr_base", "c_colidx_base", "c_values_base"))
+        col_chunks_left = Signal(32)     # chunks of column indices / values still in C_CAPACITY
         chunk_bytes = 4 * L
-        req = self.requests.payload
-        fits = col_chunk < capacity_chunks
-        with m.If(nnz > Cat(Const(0, lbits), capacity_chunks)):
+        slot_layout = data.StructLayout({"valid": 1, "data": 32 * L})
+        col_out, val_out, ptr_out = (Signal(slot_layout, name=n) for n in
+                                     ("col_out", "val_out", "ptr_out"))
+        col_addr, val_addr, ptr_addr = (Signal(self.addr_bits, name=n) for n in
+                                        ("col_addr", "val_addr", "ptr_addr"))
+        req = Signal(write_request_layout(32 * L, self.addr_bits))
+        req_valid = Signal()
+        m.d.comb += [self.requests.payload.eq(req), self.requests.valid.eq(req_valid)]
+        col_chunks_cap = Signal(32)      # C_CAPACITY in chunks
+        with m.If(nnz > Cat(Const(0, lbits), col_chunks_cap)):
             m.d.sync += self.overflow.eq(1)
-        with m.FSM(name="chunks"):
-            with m.State("IDLE"):
-                with m.If(self.start):
-                    m.next = "TAKE"
-            with m.State("TAKE"):
-                m.d.comb += oq.r_en.eq(1)
-                with m.If(oq.r_rdy):
-                    with m.If(oq_out.ptr):
-                        m.d.sync += [ptr_buf.word_select(n_ptrs, 32).eq(oq_out.value),
-                                     n_ptrs.eq(n_ptrs + 1), rows_out.eq(rows_out + 1)]
-                        with m.If(n_ptrs == L - 1):
-                            m.next = "PTRS"
-                    with m.Else():
-                        m.d.sync += [col_buf.word_select(n_entries, 32).eq(oq_out.col),
-                                     val_buf.word_select(n_entries, 32).eq(oq_out.value),
-                                     n_entries.eq(n_entries + 1)]
-                        with m.If(n_entries == L - 1):
-                            m.next = "COLS"
-                with m.Elif(rows_out == rows):      # every row is in: the partial chunks
-                    with m.If(n_entries != 0):
-                        m.next = "COLS"
-                    with m.Elif(n_ptrs != 0):
-                        m.next = "PTRS"
-                    with m.Else():
-                        m.d.sync += [self.finished.eq(1), running.eq(0)]
-                        m.next = "IDLE"
-            with m.State("COLS"):
-                m.d.comb += [req.addr.eq(c_colidx + col_chunk * chunk_bytes),
-                             req.data.eq(col_buf), self.requests.valid.eq(fits)]
-                with m.If(self.requests.ready | ~fits):
-                    m.next = "VALS"
-            with m.State("VALS"):
-                m.d.comb += [req.addr.eq(c_values + col_chunk * chunk_bytes),
-                             req.data.eq(val_buf), self.requests.valid.eq(fits)]
-                with m.If(self.requests.ready | ~fits):
-                    m.d.sync += [col_chunk.eq(col_chunk + 1), n_entries.eq(0),
-                                 col_buf.eq(0), val_buf.eq(0)]
-                    m.next = "TAKE"
-            with m.State("PTRS"):
-                m.d.comb += [req.addr.eq(c_rowptr + ptr_chunk * chunk_bytes),
-                             req.data.eq(ptr_buf), self.requests.valid.eq(1)]
-                with m.If(self.requests.ready):
-                    m.d.sync += [ptr_chunk.eq(ptr_chunk + 1), n_ptrs.eq(0), ptr_buf.eq(0)]
-                    m.next = "TAKE"
+
+        # the request register: row pointers first, then column indices before their values;
+        # chunks past C_CAPACITY are dropped
+        req_free = ~req_valid | self.requests.ready
+        fits = col_chunks_left != 0
+        with m.If(self.requests.ready):
+            m.d.sync += req_valid.eq(0)
+        with m.If(req_free):
+            with m.If(ptr_out.valid):
+                m.d.sync += [req_valid.eq(1), req.addr.eq(ptr_addr), req.data.eq(ptr_out.data),
+                             ptr_out.valid.eq(0), ptr_addr.eq(ptr_addr + chunk_bytes)]
+            with m.Elif(col_out.valid):
+                m.d.sync += [req_valid.eq(fits), req.addr.eq(col_addr), req.data.eq(col_out.data),
+                             col_out.valid.eq(0), col_addr.eq(col_addr + chunk_bytes)]
+            with m.Elif(val_out.valid):
+                m.d.sync += [req_valid.eq(fits), req.addr.eq(val_addr), req.data.eq(val_out.data),
+                             val_out.valid.eq(0), val_addr.eq(val_addr + chunk_bytes)]
+                with m.If(fits):
+                    m.d.sync += col_chunks_left.eq(col_chunks_left - 1)
+
+        # the buffers, from the out queue
+        entry_room = ~col_out.valid & ~val_out.valid
+        is_ptr = oq_out.ptr
+        new_col = Signal(32 * L)
+        new_val = Signal(32 * L)
+        new_ptr = Signal(32 * L)
+        m.d.comb += [new_col.eq(col_buf), new_val.eq(val_buf), new_ptr.eq(ptr_buf),
+                     new_col.word_select(n_entries[:lbits], 32).eq(oq_out.col),
+                     new_val.word_select(n_entries[:lbits], 32).eq(oq_out.value),
+                     new_ptr.word_select(n_ptrs[:lbits], 32).eq(oq_out.value)]
+        take = running & oq.r_rdy & Mux(is_ptr, (n_ptrs != L - 1) | ~ptr_out.valid,
+                                        (n_entries != L - 1) | entry_room)
+        m.d.comb += oq.r_en.eq(take)
+        with m.If(take & is_ptr):
+            m.d.sync += rows_out.eq(rows_out + 1)
+            with m.If(n_ptrs == L - 1):
+                m.d.sync += [ptr_out.valid.eq(1), ptr_out.data.eq(new_ptr), ptr_buf.eq(0),
+                             n_ptrs.eq(0)]
+            with m.Else():
+                m.d.sync += [ptr_buf.eq(new_ptr), n_ptrs.eq(n_ptrs + 1)]
+        with m.If(take & ~is_ptr):
+            with m.If(n_entries == L - 1):
+                m.d.sync += [col_out.valid.eq(1), col_out.data.eq(new_col),
+                             val_out.valid.eq(1), val_out.data.eq(new_val),
+                             col_buf.eq(0), val_buf.eq(0), n_entries.eq(0)]
+            with m.Else():
+                m.d.sync += [col_buf.eq(new_col), val_buf.eq(new_val),
+                             n_entries.eq(n_entries + 1)]
+        # every row is in: the partial chunks (their unused slots 0), then finished
+        all_in = running & (rows_out == rows) & ~oq.r_rdy
+        with m.If(all_in):
+            with m.If((n_entries != 0) & entry_room):
+                m.d.sync += [col_out.valid.eq(1), col_out.data.eq(col_buf),
+                             val_out.valid.eq(1), val_out.data.eq(val_buf),
+                             col_buf.eq(0), val_buf.eq(0), n_entries.eq(0)]
+            with m.If((n_ptrs != 0) & ~ptr_out.valid):
+                m.d.sync += [ptr_out.valid.eq(1), ptr_out.data.eq(ptr_buf), ptr_buf.eq(0),
+                             n_ptrs.eq(0)]
+            with m.If((n_entries == 0) & (n_ptrs == 0) & ~col_out.valid & ~val_out.valid &
+                      ~ptr_out.valid & ~req_valid):
+                m.d.sync += [self.finished.eq(1), running.eq(0)]
+
         with m.If(self.start):
             # row pointer 0 is 0, already in place
             m.d.sync += [scrubbing.eq(self.scrub), scrub_addr.eq(0)]
             m.d.sync += [running.eq(1), rows.eq(self.m), rows_out.eq(0), n_ptrs.eq(1),
-                         n_entries.eq(0), col_chunk.eq(0), ptr_chunk.eq(0),
-                         col_buf.eq(0), val_buf.eq(0), ptr_buf.eq(0), nnz.eq(0),
-                         self.overflow.eq(0), self.finished.eq(0),
-                         capacity_chunks.eq(self.capacity >> lbits),
-                         c_rowptr.eq(self.c_rowptr), c_colidx.eq(self.c_colidx),
-                         c_values.eq(self.c_values)]
+                         n_entries.eq(0), col_buf.eq(0), val_buf.eq(0), ptr_buf.eq(0),
+                         nnz.eq(0), self.overflow.eq(0), self.finished.eq(0),
+                         col_out.valid.eq(0), val_out.valid.eq(0), ptr_out.valid.eq(0),
+                         req_valid.eq(0),
+                         col_chunks_left.eq(self.capacity >> lbits),
+                         col_chunks_cap.eq(self.capacity >> lbits),
+                         ptr_addr.eq(self.c_rowptr), col_addr.eq(self.c_colidx),
+                         val_addr.eq(self.c_values)]
         return m
