@@ -45,6 +45,12 @@ SMALL = "%%MatrixMarket matrix coordinate integer general\n2 3 1\n1 2 3\n"
     (SMALL, ["--multiplier", "m.npy", "--shift", "bad_shift.npy"], "shift[1] = 40 is outside"),
     (SMALL, ["--multiplier", "m.npy", "--shift", "missing.npy"], "not a readable .npy file"),
     (SMALL, ["--out", "c.txt"], "--out writes a NumPy .npy file"),
+    (SMALL, ["--b-density", "0.1"], "--b-density goes with --mode spgemm"),
+    (SMALL, ["--mode", "spgemm", "--out", "c.npy"], "writes C as a scipy.sparse .npz"),
+    (SMALL, ["--mode", "spgemm", "--b-density", "1.5"], "--b-density must be in 0..1"),
+    (SMALL, ["--mode", "spgemm", "--relu"], "not available in SpGEMM mode"),
+    (SMALL, ["--mode", "spgemm", "--pes", "2"], "has no SpGEMM engine"),
+    (SMALL, ["--mode", "spgemm", "--b", "a.mtx"], "inner dimensions differ"),
 ])
 def test_bad_input_gives_one_line_error(tmp_path, content, args, message):
     path = tmp_path / "a.mtx"
@@ -272,3 +278,30 @@ def test_run_int8_layer_from_files(tmp_path):
     assert rep["output"] == "int8" and rep["correct"]
     assert rep["dram_bytes_written"] == 20 * 16      # int8 rows of 2 chunks of 8
     assert rep["pj_per_effectual_mac"] > 0 and 0 < rep["dram_energy_share"] < 1
+
+
+def test_spgemm_from_the_command_line(tmp_path):
+    """A.A on the bundled karate graph in SpGEMM mode beside CSR mode with B dense: JSON with
+    nnz_c, the counters and speedup_vs_spmm; C saved as .npz equals golden."""
+    import scipy.sparse as sp
+    import golden
+    from zerotile.workload import load_mtx, load_sparse_b, resolve_matrix
+    out = run_cli(["run", "karate", "--mode", "spgemm", "--b", str(DATA_DIR / "karate.mtx"),
+                   "--compare-dense", "--out", "c.npz", "--json", "r.json"], tmp_path)
+    assert out.returncode == 0, out.stdout + out.stderr
+    rep = json.loads((tmp_path / "r.json").read_text())
+    assert rep["mode"] == "spgemm" and rep["correct"] and rep["spmm_correct"]
+    assert rep["nnz_c"] == rep["output_nnz"] > 0
+    assert rep["partial_products"] == rep["golden_partial_products"]
+    assert rep["speedup_vs_spmm"] == round(rep["spmm_cycles"] / rep["cycles"], 3)
+    assert rep["roofline_efficiency"] <= 1
+    a, _ = load_mtx(resolve_matrix("karate"), 1, as_given=True)
+    b, _ = load_sparse_b(resolve_matrix("karate"), 1)
+    c = sp.load_npz(tmp_path / "c.npz")
+    ref = golden.spgemm(a, b)
+    assert (c != ref).nnz == 0 and np.array_equal(c.indptr, ref.indptr)
+    out = run_cli(["run", "karate", "--mode", "spgemm", "--n", "40", "--b-density", "0.2",
+                   "--json", "-"], tmp_path)
+    assert out.returncode == 0, out.stderr
+    rep = json.loads(out.stdout)
+    assert rep["shape"] == [34, 34, 40] and rep["correct"] and rep["nnz_b"] > 0
