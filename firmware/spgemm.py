@@ -8,13 +8,14 @@ it reads (int32 row pointers, int32 column indices, int8 values); then every job
 Cuts, when one job cannot hold the product:
 
 * column tiles: C (and B) wider than ``config.spgemm_cols`` columns, the engine's row
-  accumulator, is cut into column tiles; A is read once per tile;
+  accumulator, is cut into column tiles; A is read once per tile. Tiles are halved while a
+  row of A uses B rows holding more entries than a job takes;
 * row blocks: when B (its tile) has more rows or stored entries than the scratchpad holds,
   each job takes consecutive rows of A whose B rows fit together, with its own copy of
   just those rows of B and A's column indices renumbered to match (also at 65,535 rows or
   2^22 - 1 stored entries of A).
 
-A row of A whose B rows alone do not fit cannot run (``TooLargeError`` says which). Each job's
+A row of A using more rows of B than a job holds cannot run (``TooLargeError`` says which). Each job's
 C capacity is the planner's bound ``sum_i min(products of row i, N)``, so the hardware's
 OUTPUT_OVERFLOW check never fires for a plan made here.
 """
@@ -130,6 +131,7 @@ def spgemm_estimate_cycles(a_rows, b_rows_nnz, config):
 def _row_blocks(a, b_tile, config):
     """[(r0, r1, B rows used in first-use order)]: consecutive rows of A whose B rows fit."""
     m = a.shape[0]
+    b_tile_cols = f"0..{b_tile.shape[1] - 1} of the tile"
     b_nnz = np.diff(b_tile.indptr)
     max_rows, max_nnz = config.spgemm_max_b_rows, config.spgemm_max_b_nnz
     if b_tile.shape[0] <= max_rows and b_tile.nnz <= max_nnz and m <= MAX_M and \
@@ -153,14 +155,43 @@ def _row_blocks(a, b_tile, config):
             entries += add
             r += 1
         if r == r0:
-            row = a.indices[a.indptr[r]:a.indptr[r + 1]]
-            raise TooLargeError(
-                f"row {r} of A uses {len(np.unique(row))} rows of B holding "
-                f"{int(b_nnz[np.unique(row)].sum())} entries; one SpGEMM job holds at most "
-                f"{max_rows} rows and {max_nnz} entries of B")
+            row = np.unique(a.indices[a.indptr[r]:a.indptr[r + 1]])
+            raise _RowTooBig(
+                f"row {r} of A uses {len(row)} rows of B holding "
+                f"{int(b_nnz[row].sum())} entries (in columns {b_tile_cols}); one SpGEMM job "
+                f"holds at most {max_rows} rows and {max_nnz} entries of B", len(row))
         blocks.append((r0, r, np.fromiter(seen, dtype=np.int64, count=len(seen))))
         r0 = r
     return blocks
+
+
+class _RowTooBig(Exception):
+    def __init__(self, message, rows):
+        super().__init__(message)
+        self.rows = rows
+
+
+def _jobs(a, b, width, config):
+    """[(r0, r1, c0, c1, A block, B block)]: the jobs of ``A @ B`` in column tiles of
+    ``width`` (``_RowTooBig`` when a row of A does not fit one job)."""
+    m, k = a.shape
+    n = b.shape[1]
+    specs = []
+    for c0 in range(0, n, width):
+        c1 = min(n, c0 + width)
+        b_tile = b[:, c0:c1].tocsr() if (c0, c1) != (0, n) else b
+        for r0, r1, used in _row_blocks(a, b_tile, config):
+            a_blk = a[r0:r1] if (r0, r1) != (0, m) else a
+            if used is None:
+                b_blk = b_tile
+            else:
+                renumber = np.full(k, -1, dtype=np.int64)
+                renumber[used] = np.arange(len(used))
+                a_blk = sp.csr_array((a_blk.data, renumber[a_blk.indices].astype(np.int32),
+                                      a_blk.indptr), shape=(r1 - r0, max(len(used), 1)))
+                b_blk = b_tile[used] if len(used) else sp.csr_array((1, c1 - c0), dtype=np.int8)
+            specs.append((r0, r1, c0, c1, sp.csr_array(a_blk), sp.csr_array(b_blk)))
+    return specs
 
 
 def plan_spgemm(a, b, *, config=None, base=0x1000, column_index_bytes=2, capacity=None):
@@ -188,23 +219,17 @@ def plan_spgemm(a, b, *, config=None, base=0x1000, column_index_bytes=2, capacit
     if column_index_bytes == 2 and k > 65536:
         column_index_bytes = 4
     pad = config.spgemm_pad
-    width = config.spgemm_cols
-    tiles = [(c0, min(n, c0 + width)) for c0 in range(0, n, width)]
+    width = min(config.spgemm_cols, n)
+    while True:
+        try:
+            specs = _jobs(a, b, width, config)
+            break
+        except _RowTooBig as e:
+            # a row of A whose B rows hold too many entries: narrower column tiles hold fewer
+            if e.rows > config.spgemm_max_b_rows or width == 1:
+                raise TooLargeError(str(e)) from None
+            width = (width + 1) // 2
 
-    specs = []          # (r0, r1, c0, c1, A block, B block)
-    for c0, c1 in tiles:
-        b_tile = b[:, c0:c1].tocsr() if (c0, c1) != (0, n) else b
-        for r0, r1, used in _row_blocks(a, b_tile, config):
-            a_blk = a[r0:r1] if (r0, r1) != (0, m) else a
-            if used is None:
-                b_blk = b_tile
-            else:
-                renumber = np.full(k, -1, dtype=np.int64)
-                renumber[used] = np.arange(len(used))
-                a_blk = sp.csr_array((a_blk.data, renumber[a_blk.indices].astype(np.int32),
-                                      a_blk.indptr), shape=(r1 - r0, max(len(used), 1)))
-                b_blk = b_tile[used] if len(used) else sp.csr_array((1, c1 - c0), dtype=np.int8)
-            specs.append((r0, r1, c0, c1, sp.csr_array(a_blk), sp.csr_array(b_blk)))
 
     layout = {}
     cursor = base

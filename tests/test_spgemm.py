@@ -237,12 +237,23 @@ def test_planner_refuses_what_cannot_run():
         firmware.plan_spgemm(a, random_csr(6, 6, 0.5, 172))
     with pytest.raises(FormatError, match="int8"):
         firmware.plan_spgemm(a, sp.csr_array(np.full((5, 6), 300)))
-    # one row of A whose B rows alone exceed a job's scratchpad
-    k = 40
+    # one row of A using more rows of B than a job holds
+    k = CFG.spgemm_max_b_rows + 1
     wide = sp.csr_array(np.ones((1, k), np.int8))
-    full = sp.csr_array(np.ones((k, 1000), np.int8))
-    with pytest.raises(TooLargeError, match="row 0 of A uses 40 rows of B"):
-        firmware.plan_spgemm(wide, full)
+    tall = sp.csr_array(np.ones((k, 1), np.int8))
+    with pytest.raises(TooLargeError, match=f"row 0 of A uses {k} rows of B"):
+        firmware.plan_spgemm(wide, tall)
+
+
+def test_planner_narrows_column_tiles_for_a_heavy_row():
+    """A row of A whose B rows hold more entries than a job takes: narrower column tiles."""
+    a = sp.csr_array(np.ones((2, 40), np.int8))
+    b = sp.csr_array(np.ones((40, 1000), np.int8))     # 40,000 entries in row 0's B rows
+    p = firmware.plan_spgemm(a, b)
+    widths = {j.cols[1] - j.cols[0] for j in p.jobs}
+    assert max(widths) <= CFG.spgemm_max_b_nnz // 40 and len(p.jobs) >= 3
+    res = simulate([p], engine="native", label="narrow tiles")[0]
+    check_spgemm("heavy row, narrowed tiles", res, a, b)
 
 
 def test_planner_capacity_is_a_bound():
