@@ -8,8 +8,10 @@ it reads (int32 row pointers, int32 column indices, int8 values); then every job
 Cuts, when one job cannot hold the product:
 
 * column tiles: C (and B) wider than ``config.spgemm_cols`` columns, the engine's row
-  accumulator, is cut into column tiles; A is read once per tile. Tiles are halved while a
-  row of A uses B rows holding more entries than a job takes;
+  accumulator, is cut into column tiles; each tile's jobs take only the rows of A with a
+  product in the tile (gathered into their own arrays; a tile without one is skipped), so
+  a wide, local product (a road network squared) reads each row of A about once. Tiles are
+  halved while a row of A uses B rows holding more entries than a job takes;
 * row blocks: when B (its tile) has more rows or stored entries than the scratchpad holds,
   each job takes consecutive rows of A whose B rows fit together, with its own copy of
   just those rows of B and A's column indices renumbered to match (also at 65,535 rows or
@@ -38,7 +40,7 @@ __all__ = ["SpgemmPlan", "SpgemmJob", "plan_spgemm", "spgemm_estimate_cycles"]
 
 @dataclass
 class SpgemmJob(Job):
-    rows: tuple = (0, 0)        # rows r0 .. r1 - 1 of C
+    rows: object = None         # the rows of C its rows are (ascending)
     cols: tuple = (0, 0)        # columns c0 .. c1 - 1 of C
     c_region: int = 0           # address of its C region
     capacity: int = 0
@@ -85,10 +87,9 @@ class SpgemmPlan:
         rows, cols, vals = [], [], []
         pad = self.config.spgemm_pad
         for job in self.jobs:
-            r0, r1 = job.rows
             c0, c1 = job.cols
             off = job.c_region - self.c_start
-            mj = r1 - r0
+            mj = len(job.rows)
             ptr = np.frombuffer(raw, "<i4", mj + 1, off).astype(np.int64)
             cap = job.capacity
             col_off = off + _pad(mj + 1, pad) * 4
@@ -102,12 +103,12 @@ class SpgemmPlan:
             same_row = row_of[1:] == row_of[:-1]
             if np.any(same_row & (np.diff(idx) <= 0)):
                 i = int(np.argmax(same_row & (np.diff(idx) <= 0)))
-                raise ValueError(f"job at 0x{job.desc_addr:x}: row {r0 + row_of[i]} of C has "
+                raise ValueError(f"job at 0x{job.desc_addr:x}: row {job.rows[row_of[i]]} of C has "
                                  f"column {idx[i + 1]} after {idx[i]} (not sorted, or twice)")
             if nz and (idx.min() < 0 or idx.max() >= c1 - c0):
                 raise ValueError(f"job at 0x{job.desc_addr:x}: a column index of C is outside "
                                  f"0..{c1 - c0 - 1}")
-            rows.append(row_of + r0)
+            rows.append(np.asarray(job.rows)[row_of])
             cols.append(idx + c0)
             vals.append(val)
         coo = sp.coo_array((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
@@ -128,8 +129,9 @@ def spgemm_estimate_cycles(a_rows, b_rows_nnz, config):
     return pp * 2 + 3 * int(b_rows_nnz.sum()) + len(b_rows_nnz) + 4 * a_rows.shape[0] + 200
 
 
-def _row_blocks(a, b_tile, config):
-    """[(r0, r1, B rows used in first-use order)]: consecutive rows of A whose B rows fit."""
+def _row_blocks(a, b_tile, config, row_ids):
+    """[(r0, r1, B rows used in first-use order)]: consecutive rows of A whose B rows fit
+    (``row_ids``: the rows of the product A's rows are, for messages)."""
     m = a.shape[0]
     b_tile_cols = f"0..{b_tile.shape[1] - 1} of the tile"
     b_nnz = np.diff(b_tile.indptr)
@@ -157,7 +159,7 @@ def _row_blocks(a, b_tile, config):
         if r == r0:
             row = np.unique(a.indices[a.indptr[r]:a.indptr[r + 1]])
             raise _RowTooBig(
-                f"row {r} of A uses {len(row)} rows of B holding "
+                f"row {row_ids[r]} of A uses {len(row)} rows of B holding "
                 f"{int(b_nnz[row].sum())} entries (in columns {b_tile_cols}); one SpGEMM job "
                 f"holds at most {max_rows} rows and {max_nnz} entries of B", len(row))
         blocks.append((r0, r, np.fromiter(seen, dtype=np.int64, count=len(seen))))
@@ -172,16 +174,27 @@ class _RowTooBig(Exception):
 
 
 def _jobs(a, b, width, config):
-    """[(r0, r1, c0, c1, A block, B block)]: the jobs of ``A @ B`` in column tiles of
+    """[(rows of C, c0, c1, A block, B block)]: the jobs of ``A @ B`` in column tiles of
     ``width`` (``_RowTooBig`` when a row of A does not fit one job)."""
     m, k = a.shape
     n = b.shape[1]
     specs = []
+    a_pattern = a.copy()
+    a_pattern.data = np.ones_like(a_pattern.data, dtype=np.int64)
     for c0 in range(0, n, width):
         c1 = min(n, c0 + width)
         b_tile = b[:, c0:c1].tocsr() if (c0, c1) != (0, n) else b
-        for r0, r1, used in _row_blocks(a, b_tile, config):
-            a_blk = a[r0:r1] if (r0, r1) != (0, m) else a
+        # with several tiles, only the rows of A with a product in this tile (the others have
+        # no entry here); a tile without any is skipped (a product of zeros still gets a job)
+        live = np.flatnonzero(a_pattern @ (np.diff(b_tile.indptr) > 0).astype(np.int64)) \
+            if width < n else np.arange(m)
+        if len(live) == 0:
+            if specs or c1 < n:
+                continue
+            live = np.arange(m)
+        a_rows = sp.csr_array(a[live]) if len(live) < m else a
+        for r0, r1, used in _row_blocks(a_rows, b_tile, config, live):
+            a_blk = a_rows[r0:r1] if (r0, r1) != (0, len(live)) else a_rows
             if used is None:
                 b_blk = b_tile
             else:
@@ -190,7 +203,7 @@ def _jobs(a, b, width, config):
                 a_blk = sp.csr_array((a_blk.data, renumber[a_blk.indices].astype(np.int32),
                                       a_blk.indptr), shape=(r1 - r0, max(len(used), 1)))
                 b_blk = b_tile[used] if len(used) else sp.csr_array((1, c1 - c0), dtype=np.int8)
-            specs.append((r0, r1, c0, c1, sp.csr_array(a_blk), sp.csr_array(b_blk)))
+            specs.append((live[r0:r1], c0, c1, sp.csr_array(a_blk), sp.csr_array(b_blk)))
     return specs
 
 
@@ -242,8 +255,9 @@ def plan_spgemm(a, b, *, config=None, base=0x1000, column_index_bytes=2, capacit
     alloc("descriptors", len(specs) * DESCRIPTOR_BYTES)
     caps = []
     estimate = 0
-    for i, (r0, r1, c0, c1, a_blk, b_blk) in enumerate(specs):
-        alloc(f"a_rowptr{i}", (r1 - r0 + 1) * 4)
+    for i, (rows, c0, c1, a_blk, b_blk) in enumerate(specs):
+        mj = len(rows)
+        alloc(f"a_rowptr{i}", (mj + 1) * 4)
         alloc(f"a_colidx{i}", a_blk.nnz * column_index_bytes)
         alloc(f"a_values{i}", a_blk.nnz)
         alloc(f"b_rowptr{i}", (b_blk.shape[0] + 1) * 4)
@@ -251,15 +265,15 @@ def plan_spgemm(a, b, *, config=None, base=0x1000, column_index_bytes=2, capacit
         alloc(f"b_values{i}", b_blk.nnz)
         b_rows_nnz = np.diff(b_blk.indptr).astype(np.int64)
         # the bound: each row has at most min(its products, N) entries
-        row_of = np.repeat(np.arange(r1 - r0), np.diff(a_blk.indptr))
+        row_of = np.repeat(np.arange(mj), np.diff(a_blk.indptr))
         per_row = np.bincount(row_of, weights=b_rows_nnz[a_blk.indices],
-                              minlength=r1 - r0).astype(np.int64)
+                              minlength=mj).astype(np.int64)
         bound = int(np.minimum(per_row, c1 - c0).sum())
         caps.append(_pad(bound, pad) if capacity is None else capacity)
         estimate += spgemm_estimate_cycles(a_blk, b_rows_nnz, config)
     c_start = cursor
-    for i, (r0, r1, *_rest) in enumerate(specs):
-        alloc(f"c{i}", _pad(r1 - r0 + 1, pad) * 4 + 8 * caps[i])
+    for i, (rows, *_rest) in enumerate(specs):
+        alloc(f"c{i}", _pad(len(rows) + 1, pad) * 4 + 8 * caps[i])
     image = bytearray(cursor - base)
     image[c_start - base:] = bytes([POISON]) * (cursor - c_start)
 
@@ -269,7 +283,7 @@ def plan_spgemm(a, b, *, config=None, base=0x1000, column_index_bytes=2, capacit
 
     p = SpgemmPlan(config=config, shape=(m, k, n), nnz=int(a.nnz), b_nnz=int(b.nnz),
                    base=base, image=image, c_start=c_start, estimate=estimate)
-    for i, (r0, r1, c0, c1, a_blk, b_blk) in enumerate(specs):
+    for i, (rows, c0, c1, a_blk, b_blk) in enumerate(specs):
         put(layout[f"a_rowptr{i}"], a_blk.indptr.astype("<i4"))
         put(layout[f"a_colidx{i}"], a_blk.indices.astype("<u2" if column_index_bytes == 2
                                                           else "<i4"))
@@ -281,7 +295,7 @@ def plan_spgemm(a, b, *, config=None, base=0x1000, column_index_bytes=2, capacit
         fields = {
             "MODE": MODE_SPGEMM,
             "NEXT": desc_addr + DESCRIPTOR_BYTES if i + 1 < len(specs) else 0,
-            "M": r1 - r0, "K": b_blk.shape[0], "N": c1 - c0, "NNZ": a_blk.nnz,
+            "M": len(rows), "K": b_blk.shape[0], "N": c1 - c0, "NNZ": a_blk.nnz,
             "A_ROWPTR": layout[f"a_rowptr{i}"], "A_COLIDX": layout[f"a_colidx{i}"],
             "A_VALUES": layout[f"a_values{i}"],
             "B_ROWPTR": layout[f"b_rowptr{i}"], "B_COLIDX": layout[f"b_colidx{i}"],
@@ -290,6 +304,6 @@ def plan_spgemm(a, b, *, config=None, base=0x1000, column_index_bytes=2, capacit
             "FLAGS": FLAG_COLIDX16 if column_index_bytes == 2 else 0,
         }
         put(desc_addr, pack_descriptor(fields))
-        p.jobs.append(SpgemmJob(desc_addr, fields, rows=(r0, r1), cols=(c0, c1),
+        p.jobs.append(SpgemmJob(desc_addr, fields, rows=rows, cols=(c0, c1),
                                 c_region=layout[f"c{i}"], capacity=caps[i]))
     return p

@@ -53,10 +53,9 @@ def check_spgemm(name, res, a, b, cfg=CFG):
     L = cfg.lanes
     chunks = 0
     for job in res.plan.jobs:
-        r0, r1 = job.rows
         c0, c1 = job.cols
-        nnz_job = ref[r0:r1, c0:c1].nnz
-        chunks += math.ceil((r1 - r0 + 1) / L) + 2 * math.ceil(nnz_job / L)
+        nnz_job = ref[job.rows][:, c0:c1].nnz
+        chunks += math.ceil((len(job.rows) + 1) / L) + 2 * math.ceil(nnz_job / L)
     assert cnt["dram_bytes_written"] == chunks * 4 * L, f"{name}: bytes written"
     assert cnt["lane_slots"] == 0, f"{name}: the PEs issued in a SpGEMM job"
 
@@ -134,7 +133,7 @@ def test_tiles_columns_and_row_blocks():
     a2, b2 = random_csr(40, k, 0.03, 152), random_csr(k, 40, 0.05, 153)
     p1, p2 = firmware.plan_spgemm(a1, b1), firmware.plan_spgemm(a2, b2)
     assert len({j.cols for j in p1.jobs}) == 3, "expected three column tiles"
-    assert len({j.rows for j in p2.jobs}) >= 2, "expected several row blocks"
+    assert len(p2.jobs) >= 2, "expected several row blocks"
     for job in p2.jobs:
         assert job.fields["K"] <= CFG.spgemm_max_b_rows
         assert job.fields["B_NNZ"] <= CFG.spgemm_max_b_nnz
@@ -262,8 +261,9 @@ def test_planner_capacity_is_a_bound():
         p = firmware.plan_spgemm(a, b)
         ref = golden.spgemm(a, b)
         for job in p.jobs:
-            r0, r1 = job.rows
-            assert ref[r0:r1].nnz <= job.capacity and job.capacity % CFG.spgemm_pad == 0, seed
+            c0, c1 = job.cols
+            assert ref[job.rows][:, c0:c1].nnz <= job.capacity, seed
+            assert job.capacity % CFG.spgemm_pad == 0, seed
 
 
 def test_golden_spgemm_against_dense_products():
