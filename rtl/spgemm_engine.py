@@ -10,7 +10,8 @@ from .write_engine import write_request_layout
 
 __all__ = ["SpgemmEngine", "PIPELINE_STAGES"]
 
-PIPELINE_STAGES = 5     # B entry read -> select -> multiply -> accumulator read -> add/write
+PIPELINE_STAGES = 6     # B entry read -> register -> select -> multiply -> accumulator read
+                        # -> add/write
 
 
 def _lowest_set(m, value, name):
@@ -113,7 +114,8 @@ class SpgemmEngine(wiring.Component):
         m.submodules.ranges = ranges = SyncFIFO(width=range_layout.size, depth=4)
         lk_valid = Signal()
         lk = Signal(data.StructLayout({"a": signed(8), "sel": range(H), "skip": 1, "last": 1}))
-        issue_lookup = dq.r_rdy & (ranges.level + lk_valid < 3)
+        lk2_valid = Signal()
+        issue_lookup = dq.r_rdy & (ranges.level + lk_valid + lk2_valid < 3)
         m.d.comb += [self.ptr_addr.eq(entry.col >> hbits),
                      dq.r_en.eq(issue_lookup & (di == deal.count - 1))]
         m.d.sync += lk_valid.eq(issue_lookup)
@@ -121,11 +123,17 @@ class SpgemmEngine(wiring.Component):
             m.d.sync += [lk.a.eq(entry.value), lk.sel.eq(entry.col[:hbits]),
                          lk.skip.eq(entry.value == 0), lk.last.eq(entry.last),
                          di.eq(Mux(di == deal.count - 1, 0, di + 1))]
+        # the bank words are registered as they arrive, then the row's halves selected
+        lk2 = Signal.like(lk)
+        lk2_ptr = Signal(8 * L)
+        lk2_next = Signal(8 * L)
+        m.d.sync += [lk2_valid.eq(lk_valid), lk2.eq(lk), lk2_ptr.eq(self.ptr_data),
+                     lk2_next.eq(self.next_ptr_data)]
         rng_in = data.View(range_layout, ranges.w_data)
-        m.d.comb += [rng_in.a.eq(lk.a), rng_in.last.eq(lk.last),
-                     rng_in.start.eq(Mux(lk.skip, 0, self.ptr_data.word_select(lk.sel, 16))),
-                     rng_in.end.eq(Mux(lk.skip, 0, self.next_ptr_data.word_select(lk.sel, 16))),
-                     ranges.w_en.eq(lk_valid)]
+        m.d.comb += [rng_in.a.eq(lk2.a), rng_in.last.eq(lk2.last),
+                     rng_in.start.eq(Mux(lk2.skip, 0, lk2_ptr.word_select(lk2.sel, 16))),
+                     rng_in.end.eq(Mux(lk2.skip, 0, lk2_next.word_select(lk2.sel, 16))),
+                     ranges.w_en.eq(lk2_valid)]
 
         # --- the walk: one B entry per cycle -------------------------------------------------
         # Two row buffers (accumulator + bitmap each): row i accumulates in buffer i mod 2
@@ -167,12 +175,17 @@ class SpgemmEngine(wiring.Component):
             m.d.comb += clean_clear.eq(Const(1, 2) << wbuf)
         m.d.sync += clean.eq((clean & ~clean_clear) | clean_set)
 
-        # s1 -> s2: the entry's column and value, selected from the bank words
+        # s1 -> s1b: the bank words, registered as they arrive; s1b -> s2: the entry's column
+        # and value, selected from them
+        s1b = Signal.like(s1)
+        s1b_col = Signal(8 * L)
+        s1b_val = Signal(8 * L)
+        m.d.sync += [s1b.eq(s1), s1b_col.eq(self.col_data), s1b_val.eq(self.val_data)]
         s2 = Signal(data.StructLayout({"v": 1, "last": 1, "buf": 1, "a": signed(8),
                                        "col": cbits, "b": signed(8)}))
-        m.d.sync += [s2.v.eq(s1.v), s2.last.eq(s1.last), s2.buf.eq(s1.buf), s2.a.eq(s1.a),
-                     s2.col.eq(self.col_data.word_select(s1.csel, 16)[:cbits]),
-                     s2.b.eq(self.val_data.word_select(s1.vsel, 8))]
+        m.d.sync += [s2.v.eq(s1b.v), s2.last.eq(s1b.last), s2.buf.eq(s1b.buf), s2.a.eq(s1b.a),
+                     s2.col.eq(s1b_col.word_select(s1b.csel, 16)[:cbits]),
+                     s2.b.eq(s1b_val.word_select(s1b.vsel, 8))]
         # s2 -> s3: the product
         s3 = Signal(data.StructLayout({"v": 1, "last": 1, "buf": 1, "col": cbits,
                                        "prod": signed(16), "eff": 1}))
@@ -216,7 +229,7 @@ class SpgemmEngine(wiring.Component):
 
         # --- a row's write-out (of buffer ``cbuf``, rows in order) ---------------------------
         out_layout = data.StructLayout({"ptr": 1, "col": 16, "value": 32})
-        m.submodules.out_queue = oq = SyncFIFO(width=out_layout.size, depth=16)
+        m.submodules.out_queue = oq = SyncFIFOBuffered(width=out_layout.size, depth=16)
         group = Signal(range(groups))
         pending = Signal(32)
         # c1/c2: a column read out (``v``), or the row's end (``ptr``: its row pointer goes
@@ -249,8 +262,9 @@ class SpgemmEngine(wiring.Component):
         next_group = Signal(range(groups))
         next_any = Signal()
         m.d.sync += [next_group.eq(lowest_group), next_any.eq(any_group)]
-        low_j, _ = _lowest_set(m, pending, "pending")
-        m.d.comb += scan_col.eq(Cat(low_j[:5], group))
+        # the lowest pending column, kept as a register beside ``pending``
+        low_j = Signal(5)
+        m.d.comb += scan_col.eq(Cat(low_j, group))
         loading = Signal()        # the write-out reads and clears bitmap word ``load_group``
         load_group = Signal(range(groups))
 
@@ -301,8 +315,9 @@ class SpgemmEngine(wiring.Component):
             # the row ends
             with m.If(next_any):
                 m.d.comb += loading.eq(1)
-                m.d.sync += [group.eq(next_group),
-                             pending.eq(Mux(cbuf, t_rd[1].data, t_rd[0].data))]
+                word = Mux(cbuf, t_rd[1].data, t_rd[0].data)
+                first_j, _ = _lowest_set(m, word, "word")
+                m.d.sync += [group.eq(next_group), pending.eq(word), low_j.eq(first_j)]
                 m.next = "SCAN"
             with m.Else():
                 m.next = "TAIL"
@@ -316,14 +331,16 @@ class SpgemmEngine(wiring.Component):
                 load_next_group()
             with m.State("SCAN"):
                 # one touched column a cycle; after the group's last, straight to the next
-                with m.If(oq.level + in_flight < 14):
-                    m.d.comb += scan_go.eq(1)
-                    m.d.sync += pending.eq(pending & (pending - 1))
-                    with m.If((pending & (pending - 1)) == 0):
+                with m.If(oq.level + in_flight < 13):
+                    rest = Signal(32)
+                    m.d.comb += [scan_go.eq(1), rest.eq(pending & ~(Const(1, 32) << low_j))]
+                    next_j, _ = _lowest_set(m, rest, "rest")
+                    m.d.sync += [pending.eq(rest), low_j.eq(next_j)]
+                    with m.If(rest == 0):
                         m.next = "NEXT_GROUP"
             with m.State("TAIL"):
                 # the row's pointer follows its last entry through c1/c2
-                with m.If(oq.level + in_flight < 14):
+                with m.If(oq.level + in_flight < 13):
                     m.d.comb += row_written.eq(1)
                     m.d.sync += compacting.eq(0)
                     m.next = "WAIT"
