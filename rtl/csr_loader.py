@@ -34,9 +34,9 @@ class CsrLoader(wiring.Component):
     * ``PASS_VALUES``: value ``e`` (int8) to byte ``e mod lanes`` of word ``e div lanes`` of
       bank ``BANK_VALUES``.
 
-    Outputs: ``wr_en``/``wr_bank``/``wr_addr``/``wr_data``, at most one word per cycle, from
-    registers (a pass's last word is padded with zeros). ``done``: the pass has sent its last
-    word, which is written in that cycle (high until the next ``start``). ``error`` (pulse, from a register) with ``error_code``: the
+    Outputs: ``wr_en``/``wr_bank``/``wr_addr``/``wr_data``, at most one word per cycle (a
+    pass's last word is padded with zeros). ``done``: the pass has written its last word (high
+    until the next ``start``). ``error`` (pulse, from a register) with ``error_code``: the
     pass stops taking beats until the next ``start``. Two elements per cycle at best (one with
     a 32-bit bus or ``lanes`` = 4): a bus beat of row pointers or column indices a cycle on the
     default 64-bit bus, and of values (8 bytes) too.
@@ -104,23 +104,18 @@ class CsrLoader(wiring.Component):
         phase_h = nj[:H.bit_length() - 1] if H > 1 else Const(0)
         phase_v = nj[:V.bit_length() - 1] if V > 1 else Const(0)
         first_h = j[:H.bit_length() - 1] if H > 1 else Const(0)
-        # the write, registered on its way out (the banks are far away)
-        wr_en, wr_bank = Signal(), Signal(2)
-        wr_addr, wr_data = Signal.like(self.wr_addr), Signal.like(self.wr_data)
-        m.d.sync += [self.wr_en.eq(wr_en), self.wr_bank.eq(wr_bank), self.wr_addr.eq(wr_addr),
-                     self.wr_data.eq(wr_data)]
         with m.If(go):
             m.d.sync += [shreg.eq(shifted), j.eq(nj), at_end.eq(nj == end), first.eq(0)]
             m.d.sync += [r.eq(nj + i < count) for i, r in enumerate(reals)]
             m.d.sync += [la.eq(nj + i + 1 == count) for i, la in enumerate(lasts)]
             with m.If(Mux(wide, phase_v == 0, phase_h == 0)):
-                m.d.comb += [wr_en.eq(1), wr_addr.eq(word), wr_data.eq(shifted),
-                             wr_bank.eq(Mux(kind == PASS_ROW_POINTERS, BANK_POINTERS,
-                                            Mux(wide, BANK_VALUES, BANK_COLUMNS)))]
+                m.d.comb += [self.wr_en.eq(1), self.wr_addr.eq(word), self.wr_data.eq(shifted),
+                             self.wr_bank.eq(Mux(kind == PASS_ROW_POINTERS, BANK_POINTERS,
+                                                 Mux(wide, BANK_VALUES, BANK_COLUMNS)))]
                 m.d.sync += word.eq(word + 1)
             with m.Elif((kind == PASS_ROW_POINTERS) & (first_h == 0) & (j >= H)):
-                m.d.comb += [wr_en.eq(1), wr_addr.eq(word_next),
-                             wr_data.eq(shifted_next), wr_bank.eq(BANK_NEXT_POINTERS)]
+                m.d.comb += [self.wr_en.eq(1), self.wr_addr.eq(word_next),
+                             self.wr_data.eq(shifted_next), self.wr_bank.eq(BANK_NEXT_POINTERS)]
                 m.d.sync += word_next.eq(word_next + 1)
 
         # checks of the real elements, registered (the pass stops at once)
