@@ -119,7 +119,7 @@ typedef struct {
     uint32_t mode; /* 0: dense A (row-major int8, row stride K), 1: CSR A, 2: SpGEMM (CSR A times CSR B, C written as CSR; words 9, 11, 13-15 then hold B and C's capacity, see SPGEMM_FIELDS). */
     uint32_t next; /* Address of the next descriptor, 0 ends the chain. */
     uint32_t m; /* Rows of A and C (1..65535). */
-    uint32_t k; /* Columns of A, rows of B (1..b_words; SpGEMM: 1..lanes/2*(b_words-1)-1). */
+    uint32_t k; /* Columns of A, rows of B (1..b_words; SpGEMM: 1..lanes/2*(b_words-1)-2). */
     uint32_t n; /* Columns of B and C in this job (1..max_chunks*lanes; SpGEMM: 1..SPGEMM_COLS). */
     uint32_t nnz; /* CSR: stored entries of A (ignored in dense mode). */
     uint32_t a_rowptr; /* CSR: address of M+1 int32 row pointers. */
