@@ -1,7 +1,9 @@
 """Generator parameters of the tile: plain Python data, readable without elaborating anything."""
 from dataclasses import dataclass, asdict
 
-__all__ = ["TileConfig"]
+__all__ = ["TileConfig", "SPGEMM_COLS"]
+
+SPGEMM_COLS = 2048      # the SpGEMM engine's row accumulator when it is asked for
 
 
 def _is_pow2(x):
@@ -29,9 +31,12 @@ class TileConfig:
     epilogue_rows depth of the epilogue's per-row parameter memory: the most rows (M) of a job
                   with int8 output (the firmware cuts taller layers into row blocks).
     spgemm_cols   depth of the SpGEMM engine's dense row accumulator: the widest C (N) of one
-                  SpGEMM job (``MODE_SPGEMM``); 0 leaves the engine out. The engine keeps B's
-                  CSR in the first four scratchpad banks, so it needs ``pes >= 4`` and
-                  ``lanes >= 4`` (``has_spgemm``).
+                  SpGEMM job (``MODE_SPGEMM``); 0 (the default) leaves the engine out, and
+                  ``with_spgemm()`` adds it (``SPGEMM_COLS`` = 2,048 columns). Opt-in while
+                  its ECP5 timing is open (the default tile closes at 100 MHz, the tile with
+                  the engine does not yet). The engine keeps B's CSR in the first four
+                  scratchpad banks, so it needs ``pes >= 4`` and ``lanes >= 4``
+                  (``has_spgemm``).
     """
     pes: int = 4
     lanes: int = 8
@@ -43,7 +48,7 @@ class TileConfig:
     max_burst: int = 16
     read_fifo_beats: int = 64
     epilogue_rows: int = 4096
-    spgemm_cols: int = 2048
+    spgemm_cols: int = 0
     addr_bits: int = 32
 
     def __post_init__(self):
@@ -101,6 +106,11 @@ class TileConfig:
         """Bytes of B the scratchpad holds when every bank is distinct (at least ``pes``
         chunks); with fewer chunks the PEs of different groups keep copies."""
         return self.pes * self.b_words * self.lanes
+
+    def with_spgemm(self, cols=SPGEMM_COLS):
+        """This configuration with the SpGEMM engine (unchanged if it has one)."""
+        from dataclasses import replace
+        return self if self.spgemm_cols else replace(self, spgemm_cols=cols)
 
     @property
     def has_spgemm(self):

@@ -32,7 +32,8 @@ def test_flat_axi_port_names(verilog_file):
                                     {"pes": 8, "lanes": 4, "bus_bits": 32},
                                     {"pes": 2, "lanes": 32, "bus_bits": 256, "max_chunks": 2},
                                     {"pes": 4, "lanes": 8, "bus_bits": 128},
-                                    {"pes": 2, "lanes": 2, "bus_bits": 256, "scan_width": 1}],
+                                    {"pes": 2, "lanes": 2, "bus_bits": 256, "scan_width": 1},
+                                    {"spgemm_cols": 2048}],
                          ids=lambda p: "-".join(f"{k}{v}" for k, v in p.items()) or "default")
 def test_verilator_lint_wall(verilog_file, params):
     path = verilog_file

@@ -216,13 +216,19 @@ SPGEMM_N = 256
 SPGEMM_DENSE_LIMIT = 1 << 27
 
 
+def spgemm_config():
+    """The default configuration with the SpGEMM engine (``TileConfig.with_spgemm``)."""
+    from rtl.config import TileConfig
+    return TileConfig().with_spgemm()
+
+
 def measure_spgemm(a, b, *, label=None, seed=SEED):
-    """Plan ``A @ B`` (both sparse) in SpGEMM mode, run it alone on the native engine and
-    return its ``spgemm_report`` (compared with golden)."""
+    """Plan ``A @ B`` (both sparse) in SpGEMM mode on ``spgemm_config()``, run it alone on
+    the native engine and return its ``spgemm_report`` (compared with golden)."""
     import firmware
     from verif import simulate
     from zerotile.workload import spgemm_report
-    plan = firmware.plan_spgemm(a, b)
+    plan = firmware.plan_spgemm(a, b, config=spgemm_config())
     result = simulate([plan], engine="native", seed=seed, label=label)[0]
     return spgemm_report(plan, result, a, b, c_ref=golden_spgemm(a, b))[0]
 
@@ -259,7 +265,8 @@ def run_spgemm_bench(paths, out_dir, *, densities=SPGEMM_DENSITIES, n=SPGEMM_N, 
                    "spmm_cycles": None, "spmm_mismatches": None, "speedup_vs_spmm": None,
                    "sim_seconds": rep["sim_seconds"]}
             if m * nb * 4 + k * nb <= SPGEMM_DENSE_LIMIT:
-                dense = measure(a, b.toarray(), mode="csr", label=f"{name} B dense", seed=SEED)
+                dense = measure(a, b.toarray(), mode="csr", config=spgemm_config(),
+                                label=f"{name} B dense", seed=SEED)
                 row.update(spmm_cycles=dense.get("cycles"), spmm_mismatches=dense["mismatches"],
                            speedup_vs_spmm=round(dense["cycles"] / rep["cycles"], 3)
                            if dense.get("cycles") and rep.get("cycles") else None)

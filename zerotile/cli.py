@@ -282,7 +282,8 @@ def _run_spgemm(args, say, out):
                           f"{args.out}")
     engine, dram = _engine(args)
     window = _waves_window(args)
-    cfg = _config(args)
+    # the SpGEMM engine is a generator option (TileConfig.spgemm_cols): simulated here with it
+    cfg = _config(args).with_spgemm()
     if not cfg.has_spgemm:
         raise FormatError(f"this configuration has no SpGEMM engine (it needs pes >= 4 and "
                           f"lanes >= 4; P={cfg.pes} L={cfg.lanes})")
@@ -350,8 +351,8 @@ def _run_spgemm(args, say, out):
     where = (f"the native engine (Verilator, DRAM read latency {dram.read_latency} cycles)"
              if engine == "native" else f"the vip engine ({args.sim} + cocotbext-axi)")
     say(f"C = A.B (SpGEMM), shape {main_rep['shape']}, nnz(C) = {main_rep['nnz_c']} on {where}, "
-        f"P={cfg.pes} L={cfg.lanes} bus={cfg.bus_bits}: the SpGEMM engine forms 1 partial "
-        f"product per cycle at most")
+        f"P={cfg.pes} L={cfg.lanes} bus={cfg.bus_bits} with the SpGEMM engine (spgemm_cols = "
+        f"{cfg.spgemm_cols}): it forms 1 partial product per cycle at most")
     _print_table(rows, ["mode", "correct", "mismatches", "cycles", "bound", "products/cycle",
                         "roofline_eff", "dram_rd", "dram_wr", "traffic"], file=out)
     if main_rep.get("cycles") is not None:
