@@ -121,6 +121,16 @@ def _out_dir(out_dir):
     return out
 
 
+def _write_rows(out, name, fields, rows, markdown):
+    """``name``.csv (``fields``) and ``name``.md (``markdown(rows)``) in ``out``; the rows."""
+    with open(out / f"{name}.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=fields)
+        w.writeheader()
+        w.writerows(rows)
+    (out / f"{name}.md").write_text(markdown(rows))
+    return rows
+
+
 def _matrices(paths, min_nnz):
     """(name, M, K, A) of each Matrix Market file with at least ``min_nnz`` entries, by name
     (pattern kept, seeded int8 values, seed ``SEED``; sizes read from the header first)."""
@@ -155,12 +165,7 @@ def run_matrix_bench(paths, out_dir, *, ns=(16, 64), min_nnz=0, progress=print):
                 "dram_traffic_ratio": rep.get("dram_traffic_ratio"),
                 "sim_seconds": rep["sim_seconds"],
             })
-    with open(out / "matrices.csv", "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=MATRIX_FIELDS)
-        w.writeheader()
-        w.writerows(rows)
-    (out / "matrices.md").write_text(matrix_markdown(rows))
-    return rows
+    return _write_rows(out, "matrices", MATRIX_FIELDS, rows, matrix_markdown)
 
 
 EPILOGUE_FIELDS = ["name", "m", "k", "n", "nnz", "variant", "mismatches", "jobs",
@@ -198,12 +203,7 @@ def run_epilogue_bench(paths, out_dir, *, ns=(16, 64), min_nnz=0, progress=print
                     "roofline_efficiency": rep.get("roofline_efficiency"),
                     "pj_per_effectual_mac": rep.get("pj_per_effectual_mac"),
                 })
-    with open(out / "epilogue.csv", "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=EPILOGUE_FIELDS)
-        w.writeheader()
-        w.writerows(rows)
-    (out / "epilogue.md").write_text(epilogue_markdown(rows))
-    return rows
+    return _write_rows(out, "epilogue", EPILOGUE_FIELDS, rows, epilogue_markdown)
 
 
 SPGEMM_FIELDS = ["name", "product", "m", "k", "n", "nnz_a", "nnz_b", "nnz_c", "jobs",
@@ -271,12 +271,7 @@ def run_spgemm_bench(paths, out_dir, *, densities=SPGEMM_DENSITIES, n=SPGEMM_N, 
                            speedup_vs_spmm=round(dense["cycles"] / rep["cycles"], 3)
                            if dense.get("cycles") and rep.get("cycles") else None)
             rows.append(row)
-    with open(out / "spgemm.csv", "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=SPGEMM_FIELDS)
-        w.writeheader()
-        w.writerows(rows)
-    (out / "spgemm.md").write_text(spgemm_markdown(rows))
-    return rows
+    return _write_rows(out, "spgemm", SPGEMM_FIELDS, rows, spgemm_markdown)
 
 
 def spgemm_markdown(rows):

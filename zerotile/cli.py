@@ -108,6 +108,40 @@ def _waves_window(args):
     return lo, hi
 
 
+def _shape_from_headers(args):
+    """(path of A, M, K, N, A's stored entries) from the Matrix Market headers of A and --b
+    (or --n, default 16): nothing large is read before the sizes are known."""
+    from zerotile.workload import mtx_header, resolve_matrix
+    path = resolve_matrix(args.matrix)
+    m, k, entries = mtx_header(path)
+    if args.b is not None:
+        kb, n, _ = mtx_header(args.b)
+        if kb != k:
+            raise FormatError(f"A is {m}x{k} but B is {kb}x{n}: inner dimensions differ")
+    else:
+        n = args.n if args.n is not None else 16
+    return path, m, k, n, entries
+
+
+def _sim_summary(rep, results, wall, engine, dram, args):
+    """Adds the simulation's engine, speed and wall time to ``rep``; (cycles, seconds)."""
+    sim_cycles = sum(r.sim_cycles for r in results)
+    sim_seconds = sum(r.sim_seconds for r in results)
+    rep.update(engine=engine, simulator=args.sim,
+               dram_latency=dram.read_latency if dram else None, seed=args.seed,
+               wall_seconds=round(wall, 2), sim_cycles=sim_cycles,
+               sim_seconds=round(sim_seconds, 3),
+               sim_cycles_per_second=round(sim_cycles / sim_seconds) if sim_seconds else None)
+    return sim_cycles, sim_seconds
+
+
+def _write_json(args, rep):
+    if args.json == "-":
+        sys.stdout.write(json.dumps(rep, indent=2) + "\n")
+    elif args.json:
+        Path(args.json).write_text(json.dumps(rep, indent=2) + "\n")
+
+
 def cmd_run(args):
     if args.list:
         return _list_bundled()
@@ -147,14 +181,7 @@ def cmd_run(args):
     window = _waves_window(args)
     cfg = _config(args)
     # Sizes from the headers first: nothing large is allocated for a job that cannot run.
-    path = resolve_matrix(args.matrix)
-    m, k, entries = mtx_header(path)
-    if args.b is not None:
-        kb, n, _ = mtx_header(args.b)
-        if kb != k:
-            raise FormatError(f"A is {m}x{k} but B is {kb}x{n}: inner dimensions differ")
-    else:
-        n = args.n if args.n is not None else 16
+    path, m, k, n, entries = _shape_from_headers(args)
     firmware.check_size(m, k, n, entries, mode=args.mode, config=cfg)
 
     a, note = load_mtx(path, args.seed, as_given=True)
@@ -199,13 +226,7 @@ def cmd_run(args):
         main_rep["dense_correct"] = dense["correct"]
         main_rep["speedup_vs_dense"] = round(dense["cycles"] / main_rep["cycles"], 3) \
             if main_rep.get("cycles") and dense.get("cycles") else None
-    sim_cycles = sum(r.sim_cycles for r in results)
-    sim_seconds = sum(r.sim_seconds for r in results)
-    main_rep.update(engine=engine, simulator=args.sim,
-                    dram_latency=dram.read_latency if dram else None, seed=args.seed,
-                    wall_seconds=round(wall, 2), sim_cycles=sim_cycles,
-                    sim_seconds=round(sim_seconds, 3),
-                    sim_cycles_per_second=round(sim_cycles / sim_seconds) if sim_seconds else None)
+    sim_cycles, sim_seconds = _sim_summary(main_rep, results, wall, engine, dram, args)
     rows = []
     for rep in reports:
         rows.append({"mode": rep["mode"], "correct": rep["correct"],
@@ -241,10 +262,7 @@ def cmd_run(args):
         for f in results[0].waves:
             size = Path(f).stat().st_size if Path(f).exists() else 0
             say(f"waveforms: {f} ({size / 1e6:.1f} MB); open with: gtkwave {f}  (or surfer {f})")
-    if args.json == "-":
-        sys.stdout.write(json.dumps(main_rep, indent=2) + "\n")
-    elif args.json:
-        Path(args.json).write_text(json.dumps(main_rep, indent=2) + "\n")
+    _write_json(args, main_rep)
     ok = all(r["correct"] for r in reports)
     return 0 if ok else 1
 
@@ -287,14 +305,7 @@ def _run_spgemm(args, say, out):
     if not cfg.has_spgemm:
         raise FormatError(f"this configuration has no SpGEMM engine (it needs pes >= 4 and "
                           f"lanes >= 4; P={cfg.pes} L={cfg.lanes})")
-    path = resolve_matrix(args.matrix)
-    m, k, entries = mtx_header(path)
-    if args.b is not None:
-        kb, n, _ = mtx_header(args.b)
-        if kb != k:
-            raise FormatError(f"A is {m}x{k} but B is {kb}x{n}: inner dimensions differ")
-    else:
-        n = args.n if args.n is not None else 16
+    path, m, k, n, entries = _shape_from_headers(args)
     if args.compare_dense and k * n > MAX_DENSE_B_BYTES:
         raise FormatError(f"--compare-dense runs B dense: {k}x{n} int8 is {k * n:,} bytes, "
                           f"more than {MAX_DENSE_B_BYTES:,}")
@@ -335,13 +346,7 @@ def _run_spgemm(args, say, out):
         main_rep.update(spmm=spmm, spmm_cycles=spmm.get("cycles"), spmm_correct=spmm["correct"],
                         speedup_vs_spmm=round(spmm["cycles"] / main_rep["cycles"], 3)
                         if main_rep.get("cycles") and spmm.get("cycles") else None)
-    sim_cycles = sum(r.sim_cycles for r in results)
-    sim_seconds = sum(r.sim_seconds for r in results)
-    main_rep.update(engine=engine, simulator=args.sim,
-                    dram_latency=dram.read_latency if dram else None, seed=args.seed,
-                    wall_seconds=round(wall, 2), sim_cycles=sim_cycles,
-                    sim_seconds=round(sim_seconds, 3),
-                    sim_cycles_per_second=round(sim_cycles / sim_seconds) if sim_seconds else None)
+    sim_cycles, sim_seconds = _sim_summary(main_rep, results, wall, engine, dram, args)
     rows = [{"mode": r["mode"], "correct": r["correct"], "mismatches": r["mismatches"],
              "cycles": r.get("cycles", "-"), "bound": r["bound_cycles"],
              "products/cycle": _fmt(r.get("products_per_cycle")),
@@ -376,10 +381,7 @@ def _run_spgemm(args, say, out):
     if args.waves:
         for f in results[0].waves:
             say(f"waveforms: {f}")
-    if args.json == "-":
-        sys.stdout.write(json.dumps(main_rep, indent=2) + "\n")
-    elif args.json:
-        Path(args.json).write_text(json.dumps(main_rep, indent=2) + "\n")
+    _write_json(args, main_rep)
     return 0 if all(r["correct"] for r in reports) else 1
 
 
