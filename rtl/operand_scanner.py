@@ -222,7 +222,8 @@ class OperandScanner(wiring.Component):
         # (``dest``: the PEs of the target group, one bit each, from registers)
         deal_dest = data.StructLayout({"deal": deal_layout(W), "dest": P})
         m.submodules.deal_out = deal_out = RegisterSlice(deal_dest)
-        running = Signal()
+        running = Signal()      # in state RUN: a register of its own, set and cleared with the
+                                # state (a decoded state fans out into the deal's size, late)
         m.d.sync += self.starved.eq(running & cur_valid & ~empty & (n_data == 0))
         out_valid = running & cur_valid & (empty | some_data) & ~bad_col
         m.d.comb += [deal_out.sink.payload.deal.eq(deal),
@@ -265,6 +266,7 @@ class OperandScanner(wiring.Component):
 
         def fail(code):
             m.d.comb += [fail_now.eq(1), fail_code.eq(code)]
+            m.d.sync += running.eq(0)
             m.next = "STOPPED"
 
         # Read the next row's length ahead, while its slot is free (or being freed).
@@ -286,6 +288,7 @@ class OperandScanner(wiring.Component):
                 on_start()
             with m.State("FIRST_PTR"):
                 with m.If(~csr):
+                    m.d.sync += running.eq(1)
                     m.next = "RUN"
                 with m.Else():
                     m.d.comb += row_ptr.ready.eq(1)
@@ -293,9 +296,9 @@ class OperandScanner(wiring.Component):
                         with m.If(ptr != 0):
                             fail(ErrorCode.BAD_ROW_POINTERS)
                         with m.Else():
+                            m.d.sync += running.eq(1)
                             m.next = "RUN"
             with m.State("RUN"):
-                m.d.comb += running.eq(1)
                 with m.If(fetch & csr):
                     m.d.comb += row_ptr.ready.eq(1)
                     with m.If(row_ptr.valid):
@@ -310,6 +313,7 @@ class OperandScanner(wiring.Component):
                     with m.If(csr & (prev_ptr != self.nnz)):
                         fail(ErrorCode.BAD_ROW_POINTERS)   # row_ptr[m] disagrees with nnz
                     with m.Else():
+                        m.d.sync += running.eq(0)
                         m.next = "DONE"
             with m.State("DONE"):
                 m.d.comb += self.done.eq(1)

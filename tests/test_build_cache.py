@@ -63,6 +63,24 @@ def test_key_covers_configuration_and_toolchain(tmp_path, monkeypatch):
         assert word in real
 
 
+def test_sources_edited_after_import_are_refused(tmp_path, monkeypatch):
+    """A process that imported the RTL and then sees it edited on disk must not build: its
+    modules are the old ones, and the build would be stored under the new sources' key."""
+    import rtl
+    monkeypatch.setenv("ZEROTILE_BUILD_DIR", str(tmp_path / "cache"))
+    key = build_cache.source_digest()
+    assert key == build_cache.source_digest()
+    # as if rtl/spgemm_engine.py had been edited since this process imported it
+    monkeypatch.setitem(rtl.SOURCE_DIGESTS, "spgemm_engine.py", "0" * 64)
+    try:
+        cached_build("unit", TileConfig(), build=_counting_build(tmp_path / "log"))
+    except build_cache.StaleSourcesError as e:
+        assert "rtl/spgemm_engine.py" in str(e) and "restart" in str(e), str(e)
+    else:
+        raise AssertionError("a build from stale imported sources was not refused")
+    assert not (tmp_path / "log").exists(), "nothing may be built"
+
+
 def _build_concurrently(root, log):
     import os
     os.environ["ZEROTILE_BUILD_DIR"] = root

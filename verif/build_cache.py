@@ -17,7 +17,8 @@ import sys
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["cache_root", "toolchain_fingerprint", "source_digest", "cached_build", "RTL_DIR"]
+__all__ = ["cache_root", "toolchain_fingerprint", "source_digest", "cached_build", "RTL_DIR",
+           "StaleSourcesError"]
 
 _PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 RTL_DIR = _PACKAGE_ROOT / "rtl"
@@ -56,10 +57,31 @@ def toolchain_fingerprint(sim):
     return "\n".join(parts)
 
 
+class StaleSourcesError(RuntimeError):
+    """The RTL sources on disk differ from the ones this process imported."""
+
+
 def source_digest(extra_files=()):
-    """SHA-256 over the RTL sources and ``extra_files`` (names and contents)."""
+    """SHA-256 over the RTL sources and ``extra_files`` (names and contents).
+
+    The RTL part is the sources as this process imported them (``rtl.SOURCE_DIGESTS``), since
+    they are what it elaborates; if a file on disk has changed since (an edit while a long
+    run was going), this raises ``StaleSourcesError`` naming it, rather than storing the old
+    design under the new sources' key.
+    """
+    import rtl
+    on_disk = {f.name: hashlib.sha256(f.read_bytes()).hexdigest()
+               for f in sorted(RTL_DIR.glob("*.py"))}
+    changed = sorted(n for n in on_disk.keys() | rtl.SOURCE_DIGESTS.keys()
+                     if on_disk.get(n) != rtl.SOURCE_DIGESTS.get(n))
+    if changed:
+        raise StaleSourcesError(
+            f"rtl/{', rtl/'.join(changed)} changed since this process imported the RTL; "
+            f"restart it to build the current sources")
     h = hashlib.sha256()
-    for f in sorted(RTL_DIR.glob("*.py")) + sorted(Path(p) for p in extra_files):
+    for name, digest in sorted(rtl.SOURCE_DIGESTS.items()):
+        h.update(name.encode() + b"\0" + digest.encode())
+    for f in sorted(Path(p) for p in extra_files):
         h.update(f.name.encode() + b"\0" + f.read_bytes())
     return h.hexdigest()
 
