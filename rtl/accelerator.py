@@ -877,14 +877,16 @@ class Accelerator(wiring.Component):
         if has_spgemm:
             # the SpGEMM engine: its products are effectual MACs (LANE_SLOTS and the stall
             # counters stay the PE array's, idle in a SpGEMM job)
-            product = late(engine.product, "product")
-            merge = late(engine.merge, "merge")
+            products = late(engine.products, "products")
+            touched = late(engine.touched, "touched")
             emit = late(engine.emit, "emit")
             effectual = effectual + late(engine.effectual, "sp_effectual")
             with m.If(busy_d):
+                # merges: products less the distinct columns they touched (each column is
+                # written out once, after its products)
                 m.d.sync += [
-                    counters["PARTIAL_PRODUCTS"].eq(counters["PARTIAL_PRODUCTS"] + product),
-                    counters["MERGES"].eq(counters["MERGES"] + merge),
+                    counters["PARTIAL_PRODUCTS"].eq(counters["PARTIAL_PRODUCTS"] + products),
+                    counters["MERGES"].eq(counters["MERGES"] + products - touched),
                     counters["OUTPUT_NNZ"].eq(counters["OUTPUT_NNZ"] + emit),
                 ]
         # Every busy PE-cycle is issuing or exactly one of: memory, imbalance, drain.

@@ -118,6 +118,12 @@ class TileConfig:
         return self.spgemm_cols > 0 and self.pes >= 4 and self.lanes >= 4
 
     @property
+    def spgemm_products_per_cycle(self):
+        """Partial products the SpGEMM engine forms per cycle at most: one per entry of a
+        column-index word (16 bits each in a bank word of ``lanes`` bytes)."""
+        return self.lanes // 2
+
+    @property
     def spgemm_max_b_rows(self):
         """Most rows (K) of a SpGEMM job's B: its K + 1 row pointers, 16 bits each, fill a
         bank (with a word of padding)."""

@@ -1,4 +1,7 @@
 """SpGEMM engine: rows of C = A.B with both operands CSR, written as CSR."""
+import functools
+import operator
+
 from amaranth.hdl import *
 from amaranth.lib import wiring, stream, data
 from amaranth.lib.fifo import SyncFIFO, SyncFIFOBuffered
@@ -10,7 +13,7 @@ from .write_engine import write_request_layout
 
 __all__ = ["SpgemmEngine", "PIPELINE_STAGES"]
 
-PIPELINE_STAGES = 6     # B entry read -> register -> select -> multiply -> accumulator read
+PIPELINE_STAGES = 6     # B word read -> register -> select -> multiply -> accumulator read
                         # -> add/write
 
 
@@ -24,14 +27,16 @@ def _lowest_set(m, value, name):
 
 
 class SpgemmEngine(wiring.Component):
-    """Gustavson SpGEMM, one partial product per cycle: for each row ``i`` of A (dealt in row
-    order, whole, by the operand scanner) every nonzero ``A[i,k]`` walks the stored entries
-    of row ``k`` of B (a CSR matrix the ``CsrLoader`` put in scratchpad banks 0-3), and the
-    products are added into a dense row accumulator of ``cols`` int32, with an occupancy
-    bitmap of the columns touched (one bit per column, and one per 32 columns). At the end
-    of the row the bitmap is walked in column order: every touched column whose sum is not
-    0 becomes an entry of C (entries that cancel to 0 are dropped, as scipy does), and the
-    accumulator and bitmap are cleared behind it.
+    """Gustavson SpGEMM, up to ``lanes // 2`` partial products per cycle: for each row ``i``
+    of A (dealt in row order, whole, by the operand scanner) every nonzero ``A[i,k]`` walks
+    the stored entries of row ``k`` of B (a CSR matrix the ``CsrLoader`` put in scratchpad
+    banks 0-3) one column-index word (``lanes // 2`` entries) per cycle, and the products are
+    added into a dense row accumulator of ``cols`` int32 per product lane (lane ``j`` takes
+    the entries at position ``j`` of a word, so the lanes never contend for a column), with
+    an occupancy bitmap of the columns touched per lane (one bit per column, and one per 32
+    columns). At the end of the row the ORed bitmaps are walked in column order: every
+    touched column whose lanes' sum is not 0 becomes an entry of C (entries that cancel to 0
+    are dropped, as scipy does), and the accumulators and bitmaps are cleared behind it.
 
     Ports:
 
@@ -51,17 +56,20 @@ class SpgemmEngine(wiring.Component):
       chunks of column indices or values at or past ``capacity`` are not written.
     * ``finished``: all ``m`` rows are written (high until the next ``start``);
       ``overflow``: C has more than ``capacity`` nonzeros (valid once ``finished``).
-    * Events, one cycle each: ``product`` (a partial product added), ``effectual`` (both of
-      its factors nonzero), ``merge`` (its column was already touched in this row),
-      ``emit`` (an entry of C).
+    * Events, per cycle: ``products`` (partial products added, 0 to ``lanes // 2``),
+      ``effectual`` (those with both factors nonzero), ``touched`` (a touched column of C's
+      row is written out, whatever its sum: the products merged are ``products - touched``
+      over a job), ``emit`` (an entry of C).
 
-    Two row buffers (accumulator and bitmap each, ``2 * cols`` int32 in all): row ``i`` is
-    written out of one while row ``i + 1`` accumulates in the other.
+    Two row buffers (accumulators and bitmaps each, ``lanes * cols`` int32 in all): row ``i``
+    is written out of one while row ``i + 1`` accumulates in the other.
 
-    Throughput: one partial product per cycle; writing a row out takes one cycle per touched
-    column (nonzero or not), one per touched group of 32 columns and two per row, overlapped
-    with the next row's products. B's row pointers are looked up ahead, one A entry per cycle; a
-    row's first product follows its predecessor's last after one idle cycle.
+    Throughput: one column-index word of a B row per cycle (a row of B holding ``n`` entries
+    from position ``p`` of a word takes ``ceil((p + n) / (lanes // 2))`` cycles; an empty one,
+    one); writing a row out takes one cycle per touched column (nonzero or not), one per
+    touched group of 32 columns and two per row, overlapped with the next row's products.
+    B's row pointers are looked up ahead, one A entry per cycle; a row's first product follows
+    its predecessor's last after one idle cycle.
     """
 
     def __init__(self, *, lanes, b_words, cols, width, addr_bits=32):
@@ -81,7 +89,8 @@ class SpgemmEngine(wiring.Component):
             "val_addr": Out(range(b_words)), "val_data": In(8 * lanes),
             "requests": Out(stream.Signature(write_request_layout(32 * lanes, addr_bits))),
             "finished": Out(1), "overflow": Out(1),
-            "product": Out(1), "effectual": Out(1), "merge": Out(1), "emit": Out(1),
+            "products": Out(range(lanes // 2 + 1)), "effectual": Out(range(lanes // 2 + 1)),
+            "touched": Out(1), "emit": Out(1),
         })
 
     def elaborate(self, platform):
@@ -135,29 +144,39 @@ class SpgemmEngine(wiring.Component):
                      rng_in.end.eq(Mux(lk2.skip, 0, lk2_next.word_select(lk2.sel, 16))),
                      ranges.w_en.eq(lk2_valid)]
 
-        # --- the walk: one B entry per cycle -------------------------------------------------
-        # Two row buffers (accumulator + bitmap each): row i accumulates in buffer i mod 2
-        # while row i - 1 is written out of the other. A row starts only in a clean buffer.
+        # --- the walk: the entries of a B row in one bank word a cycle ----------------------
+        # Lane j takes the entry at position j of the column-index word (H = L/2 entries of
+        # 16 bits); a range's first and last words may be partial. Two row buffers
+        # (accumulators + bitmaps each): row i accumulates in buffer i mod 2 while row i - 1 is
+        # written out of the other. A row starts only in a clean buffer.
         rng = data.View(range_layout, ranges.r_data)
         cur_valid = Signal()
         cur = Signal(range_layout)
         wbuf = Signal()          # the buffer of the row being walked
         claimed = Signal()       # that row has claimed it
         clean = Signal(2, init=0b11)   # buffer b is written out and cleared
-        s1 = Signal(data.StructLayout({"v": 1, "last": 1, "buf": 1, "a": signed(8),
-                                       "csel": range(H), "vsel": range(L)}))
+        s1 = Signal(data.StructLayout({"lanes": H, "last": 1, "buf": 1, "a": signed(8),
+                                       "half": range(max(L // H, 2))}))
         s1_next = Signal.like(s1)
         finishing = Signal()
         with m.If(cur_valid):
             nonempty = cur.start != cur.end
-            final = cur.start + 1 == cur.end
-            m.d.comb += [s1_next.v.eq(nonempty), s1_next.a.eq(cur.a), s1_next.buf.eq(wbuf),
-                         s1_next.csel.eq(cur.start[:hbits]), s1_next.vsel.eq(cur.start[:lbits]),
+            word = cur.start >> hbits
+            word_end = Signal(17)          # the first entry of the next word
+            m.d.comb += word_end.eq((word + 1) << hbits)
+            final = cur.end <= word_end
+            end_off = Signal(16)           # one past the range's last entry, from this word's first
+            m.d.comb += end_off.eq(cur.end - (word << hbits))
+            m.d.comb += [s1_next.lanes.eq(Cat(
+                             nonempty & (Const(1) if j == H - 1 else cur.start[:hbits] <= j) &
+                             (~final | (end_off > j))
+                             for j in range(H))),
+                         s1_next.a.eq(cur.a), s1_next.buf.eq(wbuf),
+                         s1_next.half.eq(cur.start[hbits:lbits]),
                          s1_next.last.eq(cur.last & (~nonempty | final)),
-                         self.col_addr.eq(cur.start >> hbits),
-                         self.val_addr.eq(cur.start >> lbits),
+                         self.col_addr.eq(word), self.val_addr.eq(cur.start >> lbits),
                          finishing.eq(~nonempty | final)]
-            m.d.sync += cur.start.eq(cur.start + 1)
+            m.d.sync += cur.start.eq(word_end)
         m.d.sync += s1.eq(s1_next)
         # the next range: not in the cycle a row's last one finishes; a row's first claims
         # its buffer
@@ -175,67 +194,98 @@ class SpgemmEngine(wiring.Component):
             m.d.comb += clean_clear.eq(Const(1, 2) << wbuf)
         m.d.sync += clean.eq((clean & ~clean_clear) | clean_set)
 
-        # s1 -> s1b: the bank words, registered as they arrive; s1b -> s2: the entry's column
-        # and value, selected from them
+        # s1 -> s1b: the bank words, registered as they arrive; s1b -> s2: each lane's column
+        # and value; s2 -> s3: the products. Lanes move in lockstep; ``row`` carries the
+        # stage's row-level flags.
+        row_layout = data.StructLayout({"last": 1, "buf": 1})
+        lane_layout = data.StructLayout({"v": 1, "col": cbits, "b": signed(8)})
         s1b = Signal.like(s1)
         s1b_col = Signal(8 * L)
         s1b_val = Signal(8 * L)
         m.d.sync += [s1b.eq(s1), s1b_col.eq(self.col_data), s1b_val.eq(self.val_data)]
-        s2 = Signal(data.StructLayout({"v": 1, "last": 1, "buf": 1, "a": signed(8),
-                                       "col": cbits, "b": signed(8)}))
-        m.d.sync += [s2.v.eq(s1b.v), s2.last.eq(s1b.last), s2.buf.eq(s1b.buf), s2.a.eq(s1b.a),
-                     s2.col.eq(s1b_col.word_select(s1b.csel, 16)[:cbits]),
-                     s2.b.eq(s1b_val.word_select(s1b.vsel, 8))]
-        # s2 -> s3: the product
-        s3 = Signal(data.StructLayout({"v": 1, "last": 1, "buf": 1, "col": cbits,
-                                       "prod": signed(16), "eff": 1}))
-        m.d.sync += [s3.v.eq(s2.v), s3.last.eq(s2.last), s3.buf.eq(s2.buf), s3.col.eq(s2.col),
-                     s3.prod.eq(s2.a * s2.b), s3.eff.eq(s2.b != 0)]
+        s2 = Signal(row_layout)
+        s2_a = Signal(signed(8))
+        s2_lane = [Signal(lane_layout, name=f"s2_lane{j}") for j in range(H)]
+        m.d.sync += [s2.last.eq(s1b.last), s2.buf.eq(s1b.buf), s2_a.eq(s1b.a)]
+        for j in range(H):
+            m.d.sync += [s2_lane[j].v.eq(s1b.lanes[j]),
+                         s2_lane[j].col.eq(s1b_col.word_select(j, 16)[:cbits]),
+                         s2_lane[j].b.eq(s1b_val.word_select(Cat(Const(j, hbits), s1b.half),
+                                                             8))]
+        prod_layout = data.StructLayout({"v": 1, "col": cbits, "prod": signed(16), "eff": 1})
+        s3 = Signal(row_layout)
+        s3_lane = [Signal(prod_layout, name=f"s3_lane{j}") for j in range(H)]
+        m.d.sync += [s3.eq(s2)]
+        for j in range(H):
+            m.d.sync += [s3_lane[j].v.eq(s2_lane[j].v), s3_lane[j].col.eq(s2_lane[j].col),
+                         s3_lane[j].prod.eq(s2_a * s2_lane[j].b),
+                         s3_lane[j].eff.eq(s2_lane[j].b != 0)]
 
-        # --- the row buffers: accumulator and bitmap ------------------------------------------
-        acc_rd, acc_wr, t_rd, t_wr = [], [], [], []
-        for b in range(2):
-            acc = Memory(shape=32, depth=self.cols, init=[])
-            m.submodules[f"accumulator{b}"] = acc
-            acc_rd.append(acc.read_port())
-            acc_wr.append(acc.write_port())
-            touched = Memory(shape=32, depth=groups, init=[])
-            m.submodules[f"touched{b}"] = touched
-            t_rd.append(touched.read_port(domain="comb"))
-            t_wr.append(touched.write_port())
-        group_touched = [Signal(groups, name=f"group_touched{b}") for b in range(2)]
+        # --- the row buffers: per lane and buffer, an accumulator and a bitmap -------------
+        # A column's sum is spread over the lanes' accumulators (a lane adds only its own
+        # products, so the lanes never contend); the write-out adds them up. The bitmaps are
+        # ORed.
+        acc_rd = [[None, None] for _ in range(H)]
+        acc_wr = [[None, None] for _ in range(H)]
+        t_rd = [[None, None] for _ in range(H)]
+        t_wr = [[None, None] for _ in range(H)]
+        group_touched = [[Signal(groups, name=f"group_touched{j}_{b}") for b in range(2)]
+                         for j in range(H)]
+        for j in range(H):
+            for b in range(2):
+                acc = Memory(shape=32, depth=self.cols, init=[])
+                m.submodules[f"accumulator{j}_{b}"] = acc
+                acc_rd[j][b] = acc.read_port()
+                acc_wr[j][b] = acc.write_port()
+                touched = Memory(shape=32, depth=groups, init=[])
+                m.submodules[f"touched{j}_{b}"] = touched
+                t_rd[j][b] = touched.read_port(domain="comb")
+                t_wr[j][b] = touched.write_port()
 
-        # s3 reads the accumulator; s4 has the data (registered into s5); s5 adds and writes
-        s4 = Signal.like(s3)
-        s5 = Signal(data.StructLayout({"v": 1, "last": 1, "buf": 1, "col": cbits,
-                                       "prod": signed(16), "eff": 1, "hit1": 1, "hit2": 1}))
-        s5_acc = Signal(32)
-        w1 = Signal(data.StructLayout({"v": 1, "buf": 1, "col": cbits, "sum": 32}))
-        w2 = Signal.like(w1)
-        m.d.sync += [s4.eq(s3), s5.v.eq(s4.v), s5.last.eq(s4.last), s5.buf.eq(s4.buf),
-                     s5.col.eq(s4.col), s5.prod.eq(s4.prod), s5.eff.eq(s4.eff),
-                     s5_acc.eq(Mux(s4.buf, acc_rd[1].data, acc_rd[0].data)),
-                     # forwarding: the two sums written since s4's read was issued
-                     s5.hit1.eq(s5.v & (s5.buf == s4.buf) & (s5.col == s4.col)),
-                     s5.hit2.eq(w1.v & (w1.buf == s4.buf) & (w1.col == s4.col))]
-        base = Mux(s5.hit1, w1.sum, Mux(s5.hit2, w2.sum, s5_acc))
-        total = Signal(32)
-        m.d.comb += total.eq(base + s5.prod)
-        m.d.sync += [w1.v.eq(s5.v), w1.buf.eq(s5.buf), w1.col.eq(s5.col), w1.sum.eq(total),
-                     w2.eq(w1)]
-        bit = Signal(32)
-        m.d.comb += bit.eq(Const(1, 32) << s5.col[:5])
-        was_touched = (Mux(s5.buf, t_rd[1].data, t_rd[0].data) & bit).any()
+        # s3 reads the accumulator; s4 has the data (registered into s5); s5 adds and writes,
+        # with the two sums written since s4's read was issued forwarded
+        s4 = Signal(row_layout)
+        s5 = Signal(row_layout)
+        m.d.sync += [s4.eq(s3), s5.eq(s4)]
+        sum_layout = data.StructLayout({"v": 1, "col": cbits, "sum": 32})
+        s5_v = Signal(H)
+        s5_eff = Signal(H)
+        adding = []          # per lane: (valid, column, sum) written in s5
+        for j in range(H):
+            s4_l = Signal(prod_layout, name=f"s4_lane{j}")
+            s5_l = Signal(data.StructLayout({"v": 1, "col": cbits, "prod": signed(16),
+                                             "eff": 1, "hit1": 1, "hit2": 1}),
+                          name=f"s5_lane{j}")
+            s5_acc = Signal(32, name=f"s5_acc{j}")
+            w1 = Signal(sum_layout, name=f"w1_lane{j}")
+            w2 = Signal(sum_layout, name=f"w2_lane{j}")
+            w1_buf, w2_buf = Signal(name=f"w1_buf{j}"), Signal(name=f"w2_buf{j}")
+            m.d.sync += [s4_l.eq(s3_lane[j]), s5_l.v.eq(s4_l.v), s5_l.col.eq(s4_l.col),
+                         s5_l.prod.eq(s4_l.prod), s5_l.eff.eq(s4_l.eff),
+                         s5_acc.eq(Mux(s4.buf, acc_rd[j][1].data, acc_rd[j][0].data)),
+                         s5_l.hit1.eq(s5_l.v & (s5.buf == s4.buf) & (s5_l.col == s4_l.col)),
+                         s5_l.hit2.eq(w1.v & (w1_buf == s4.buf) & (w1.col == s4_l.col))]
+            base = Mux(s5_l.hit1, w1.sum, Mux(s5_l.hit2, w2.sum, s5_acc))
+            total = Signal(32, name=f"total{j}")
+            m.d.comb += [total.eq(base + s5_l.prod), s5_v[j].eq(s5_l.v),
+                         s5_eff[j].eq(s5_l.v & s5_l.eff)]
+            m.d.sync += [w1.v.eq(s5_l.v), w1_buf.eq(s5.buf), w1.col.eq(s5_l.col),
+                         w1.sum.eq(total), w2.eq(w1), w2_buf.eq(w1_buf)]
+            adding.append((s5_l.v, s5_l.col, total))
+        s3_col = [s3_lane[j].col for j in range(H)]
 
         # --- a row's write-out (of buffer ``cbuf``, rows in order) ---------------------------
         out_layout = data.StructLayout({"ptr": 1, "col": 16, "value": 32})
         m.submodules.out_queue = oq = SyncFIFOBuffered(width=out_layout.size, depth=16)
         group = Signal(range(groups))
         pending = Signal(32)
-        # c1/c2: a column read out (``v``), or the row's end (``ptr``: its row pointer goes
-        # out behind its entries), with the buffer read
+        # c1/c2/c3: a column read out (``v``), or the row's end (``ptr``: its row pointer goes
+        # out behind its entries); c1 has the lanes' accumulators read, c2 holds them, c3 their
+        # sum
         c1 = Signal(data.StructLayout({"v": 1, "ptr": 1, "buf": 1, "col": cbits}))
-        c2 = Signal(data.StructLayout({"v": 1, "ptr": 1, "col": cbits, "value": 32}))
+        c2 = Signal(data.StructLayout({"v": 1, "ptr": 1, "col": cbits}))
+        c2_parts = Signal(data.ArrayLayout(32, H))
+        c3 = Signal(data.StructLayout({"v": 1, "ptr": 1, "col": cbits, "value": 32}))
         nnz = Signal(32)          # entries of C so far
         cbuf = Signal()           # the buffer being written out
         compacting = Signal()     # ... now
@@ -246,18 +296,23 @@ class SpgemmEngine(wiring.Component):
         m.d.sync += [c1.v.eq(scan_go), c1.ptr.eq(row_written), c1.buf.eq(cbuf),
                      c1.col.eq(scan_col),
                      c2.v.eq(c1.v), c2.ptr.eq(c1.ptr), c2.col.eq(c1.col),
-                     c2.value.eq(Mux(c1.buf, acc_rd[1].data, acc_rd[0].data))]
-        push_entry = c2.v & (c2.value != 0)
-        push_ptr = c2.ptr
+                     c3.v.eq(c2.v), c3.ptr.eq(c2.ptr), c3.col.eq(c2.col),
+                     c3.value.eq(sum(c2_parts[j] for j in range(H)))]
+        m.d.sync += [c2_parts[j].eq(Mux(c1.buf, acc_rd[j][1].data, acc_rd[j][0].data))
+                     for j in range(H)]
+        push_entry = c3.v & (c3.value != 0)
+        push_ptr = c3.ptr
         oq_in = data.View(out_layout, oq.w_data)
         m.d.comb += [oq.w_en.eq(push_entry | push_ptr), oq_in.ptr.eq(push_ptr),
-                     oq_in.col.eq(c2.col), oq_in.value.eq(Mux(push_ptr, nnz, c2.value))]
+                     oq_in.col.eq(c3.col), oq_in.value.eq(Mux(push_ptr, nnz, c3.value))]
         with m.If(push_entry):
             m.d.sync += nnz.eq(nnz + 1)
 
         # the lowest touched group, registered (a group's bit is cleared when it is loaded;
         # the next load is at least one cycle later, when this has caught up)
-        cur_touched = Mux(cbuf, group_touched[1], group_touched[0])
+        cur_touched = Signal(groups)
+        m.d.comb += cur_touched.eq(functools.reduce(operator.or_, (
+            Mux(cbuf, group_touched[j][1], group_touched[j][0]) for j in range(H))))
         lowest_group, any_group = _lowest_set(m, cur_touched, "group")
         next_group = Signal(range(groups))
         next_any = Signal()
@@ -268,38 +323,43 @@ class SpgemmEngine(wiring.Component):
         loading = Signal()        # the write-out reads and clears bitmap word ``load_group``
         load_group = Signal(range(groups))
 
-        for b in range(2):
-            mine = compacting & (cbuf == b)
-            m.d.comb += [acc_rd[b].addr.eq(Mux(mine, scan_col, s3.col)),
-                         t_rd[b].addr.eq(Mux(mine, load_group, s5.col[5:]))]
-            with m.If(mine):
-                m.d.comb += [acc_wr[b].addr.eq(scan_col), acc_wr[b].data.eq(0),
-                             acc_wr[b].en.eq(scan_go),
-                             t_wr[b].addr.eq(load_group), t_wr[b].data.eq(0),
-                             t_wr[b].en.eq(loading)]
-                with m.If(loading):
-                    m.d.sync += group_touched[b].eq(group_touched[b] &
-                                                    ~(Const(1, groups) << load_group))
-            with m.Else():
-                here = s5.v & (s5.buf == b)
-                m.d.comb += [acc_wr[b].addr.eq(s5.col), acc_wr[b].data.eq(total),
-                             acc_wr[b].en.eq(here),
-                             t_wr[b].addr.eq(s5.col[5:]), t_wr[b].data.eq(t_rd[b].data | bit),
-                             t_wr[b].en.eq(here)]
-                with m.If(here):
-                    m.d.sync += group_touched[b].eq(group_touched[b] |
-                                                    (Const(1, groups) << s5.col[5:]))
-        with m.If(scrubbing):
-            # clear both row buffers, one address a cycle (no deal is taken meanwhile)
+        for j in range(H):
+            lane_v, lane_col, lane_total = adding[j]
+            bit = Signal(32, name=f"bit{j}")
+            m.d.comb += bit.eq(Const(1, 32) << lane_col[:5])
             for b in range(2):
-                m.d.comb += [acc_wr[b].addr.eq(scrub_addr), acc_wr[b].data.eq(0),
-                             acc_wr[b].en.eq(1), t_wr[b].addr.eq(scrub_addr[5:]),
-                             t_wr[b].data.eq(0), t_wr[b].en.eq(1)]
+                mine = compacting & (cbuf == b)
+                m.d.comb += [acc_rd[j][b].addr.eq(Mux(mine, scan_col, s3_col[j])),
+                             t_rd[j][b].addr.eq(Mux(mine, load_group, lane_col[5:]))]
+                with m.If(mine):
+                    m.d.comb += [acc_wr[j][b].addr.eq(scan_col), acc_wr[j][b].data.eq(0),
+                                 acc_wr[j][b].en.eq(scan_go),
+                                 t_wr[j][b].addr.eq(load_group), t_wr[j][b].data.eq(0),
+                                 t_wr[j][b].en.eq(loading)]
+                    with m.If(loading):
+                        m.d.sync += group_touched[j][b].eq(group_touched[j][b] &
+                                                           ~(Const(1, groups) << load_group))
+                with m.Else():
+                    here = lane_v & (s5.buf == b)
+                    m.d.comb += [acc_wr[j][b].addr.eq(lane_col), acc_wr[j][b].data.eq(lane_total),
+                                 acc_wr[j][b].en.eq(here), t_wr[j][b].addr.eq(lane_col[5:]),
+                                 t_wr[j][b].data.eq(t_rd[j][b].data | bit),
+                                 t_wr[j][b].en.eq(here)]
+                    with m.If(here):
+                        m.d.sync += group_touched[j][b].eq(group_touched[j][b] |
+                                                           (Const(1, groups) << lane_col[5:]))
+                with m.If(scrubbing):
+                    # clear both row buffers, one address a cycle (no deal is taken meanwhile)
+                    m.d.comb += [acc_wr[j][b].addr.eq(scrub_addr), acc_wr[j][b].data.eq(0),
+                                 acc_wr[j][b].en.eq(1), t_wr[j][b].addr.eq(scrub_addr[5:]),
+                                 t_wr[j][b].data.eq(0), t_wr[j][b].en.eq(1)]
+        with m.If(scrubbing):
             m.d.sync += scrub_addr.eq(scrub_addr + 1)
             with m.If(scrub_addr == self.cols - 1):
                 m.d.sync += scrubbing.eq(0)
-        m.d.comb += [self.product.eq(s5.v), self.effectual.eq(s5.v & s5.eff),
-                     self.merge.eq(s5.v & was_touched), self.emit.eq(push_entry)]
+        m.d.comb += [self.products.eq(sum(s5_v[j] for j in range(H))),
+                     self.effectual.eq(sum(s5_eff[j] for j in range(H))),
+                     self.touched.eq(scan_go), self.emit.eq(push_entry)]
 
         # rows accumulated (the last product of a row is in s5) and written out
         m.d.sync += rows_ready.eq(rows_ready + s5.last - row_written)
@@ -307,7 +367,7 @@ class SpgemmEngine(wiring.Component):
             m.d.comb += clean_set.eq(Const(1, 2) << cbuf)
             m.d.sync += cbuf.eq(~cbuf)
 
-        in_flight = c1.v + c2.v + c1.ptr + c2.ptr
+        in_flight = c1.v + c2.v + c3.v + c1.ptr + c2.ptr + c3.ptr
         m.d.comb += load_group.eq(next_group)
 
         def load_next_group():
@@ -315,7 +375,9 @@ class SpgemmEngine(wiring.Component):
             # the row ends
             with m.If(next_any):
                 m.d.comb += loading.eq(1)
-                word = Mux(cbuf, t_rd[1].data, t_rd[0].data)
+                word = Signal(32)
+                m.d.comb += word.eq(functools.reduce(operator.or_, (
+                    Mux(cbuf, t_rd[j][1].data, t_rd[j][0].data) for j in range(H))))
                 first_j, _ = _lowest_set(m, word, "word")
                 m.d.sync += [group.eq(next_group), pending.eq(word), low_j.eq(first_j)]
                 m.next = "SCAN"

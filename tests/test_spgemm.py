@@ -45,8 +45,8 @@ def check_spgemm(name, res, a, b, cfg=CFG):
         raise AssertionError("\n".join(lines))
     assert np.array_equal(c.indptr, ref.indptr), f"{name}: row pointers differ from golden's"
     assert np.array_equal(c.indices, ref.indices), f"{name}: column indices differ"
-    w = golden.spgemm_bounds(a, b, peak_products_per_cycle=1, bus_bytes_per_cycle=cfg.bus_bytes,
-                             c=ref)
+    w = golden.spgemm_bounds(a, b, peak_products_per_cycle=cfg.spgemm_products_per_cycle,
+                             bus_bytes_per_cycle=cfg.bus_bytes, c=ref)
     cnt = res.counters
     for key, want in (("partial_products", w.partial_products), ("effectual_macs", w.effectual),
                       ("merges", w.merges), ("output_nnz", w.nnz_c)):

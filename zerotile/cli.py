@@ -357,14 +357,16 @@ def _run_spgemm(args, say, out):
              if engine == "native" else f"the vip engine ({args.sim} + cocotbext-axi)")
     say(f"C = A.B (SpGEMM), shape {main_rep['shape']}, nnz(C) = {main_rep['nnz_c']} on {where}, "
         f"P={cfg.pes} L={cfg.lanes} bus={cfg.bus_bits} with the SpGEMM engine (spgemm_cols = "
-        f"{cfg.spgemm_cols}): it forms 1 partial product per cycle at most")
+        f"{cfg.spgemm_cols}): it forms {cfg.spgemm_products_per_cycle} partial products per cycle "
+        f"at most")
     _print_table(rows, ["mode", "correct", "mismatches", "cycles", "bound", "products/cycle",
                         "roofline_eff", "dram_rd", "dram_wr", "traffic"], file=out)
     if main_rep.get("cycles") is not None:
         say(f"partial products {main_rep['partial_products']:,} (golden "
             f"{main_rep['golden_partial_products']:,}), merges {main_rep['merges']:,}, output "
             f"nonzeros {main_rep['output_nnz']:,}; entries that cancel to 0 are dropped")
-    say("bound = max(effectual products / 1 per cycle, reads / bus, writes / bus) cycles, with "
+    say(f"bound = max(effectual products / {cfg.spgemm_products_per_cycle} per cycle, reads / bus, "
+        f"writes / bus) cycles, with "
         "A, B and C at their compressed sizes")
     if main_rep.get("speedup_vs_spmm"):
         say(f"speedup vs the same product with B dense (CSR mode): "

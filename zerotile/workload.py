@@ -267,16 +267,17 @@ def random_sparse_b(k, n, density, seed):
 
 def spgemm_report(plan, sim_result, a, b, *, c_ref):
     """The metrics of one SpGEMM run, from the hardware's counters and golden's work counts
-    and bound (peak: the engine's one partial product per cycle). ``correct``: C equal to
+    and bound (peak: the engine's ``spgemm_products_per_cycle``). ``correct``: C equal to
     golden's, entry for entry and structure (row pointers, sorted column indices), and the
     counters equal to golden's counts. Returns (report, [(row, col, expected, got)])."""
     cfg = plan.config
     m, k, n = plan.shape
-    w = golden.spgemm_bounds(a, b, peak_products_per_cycle=1,
+    w = golden.spgemm_bounds(a, b, peak_products_per_cycle=cfg.spgemm_products_per_cycle,
                              bus_bytes_per_cycle=cfg.bus_bytes, c=c_ref)
     out = {"shape": [m, k, n], "nnz_a": int(plan.nnz), "nnz_b": int(plan.b_nnz),
            "mode": "spgemm", "output": "csr int32", "jobs": len(plan.jobs),
-           "config": cfg.as_dict(), "peak_products_per_cycle": 1,
+           "config": cfg.as_dict(),
+           "peak_products_per_cycle": cfg.spgemm_products_per_cycle,
            "nnz_c": w.nnz_c, "golden_partial_products": w.partial_products,
            "golden_effectual": w.effectual, "golden_merges": w.merges,
            "ideal_compute_cycles": w.ideal_compute_cycles,
