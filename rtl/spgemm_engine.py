@@ -308,15 +308,18 @@ class SpgemmEngine(wiring.Component):
         with m.If(push_entry):
             m.d.sync += nnz.eq(nnz + 1)
 
-        # the lowest touched group, registered (a group's bit is cleared when it is loaded;
-        # the next load is at least one cycle later, when this has caught up)
-        cur_touched = Signal(groups)
-        m.d.comb += cur_touched.eq(functools.reduce(operator.or_, (
-            Mux(cbuf, group_touched[j][1], group_touched[j][0]) for j in range(H))))
-        lowest_group, any_group = _lowest_set(m, cur_touched, "group")
-        next_group = Signal(range(groups))
-        next_any = Signal()
-        m.d.sync += [next_group.eq(lowest_group), next_any.eq(any_group)]
+        # the lowest touched group of each buffer, registered: it is fresh two cycles after a
+        # load (which clears its bit), and the other buffer's is ready when a row ends
+        next_group_b = [Signal(range(groups), name=f"next_group{b}") for b in range(2)]
+        next_any_b = [Signal(name=f"next_any{b}") for b in range(2)]
+        for b in range(2):
+            touched_b = Signal(groups, name=f"touched_groups{b}")
+            m.d.comb += touched_b.eq(functools.reduce(operator.or_, (
+                group_touched[j][b] for j in range(H))))
+            lowest_group, any_group = _lowest_set(m, touched_b, f"group{b}")
+            m.d.sync += [next_group_b[b].eq(lowest_group), next_any_b[b].eq(any_group)]
+        next_group = Mux(cbuf, next_group_b[1], next_group_b[0])
+        next_any = Mux(cbuf, next_any_b[1], next_any_b[0])
         # the lowest pending column, kept as a register beside ``pending``
         low_j = Signal(5)
         m.d.comb += scan_col.eq(Cat(low_j, group))
@@ -368,21 +371,20 @@ class SpgemmEngine(wiring.Component):
             m.d.sync += cbuf.eq(~cbuf)
 
         in_flight = c1.v + c2.v + c3.v + c1.ptr + c2.ptr + c3.ptr
+        room = oq.level + in_flight < 13
         m.d.comb += load_group.eq(next_group)
+        fresh = Signal()          # no load last cycle: ``next_group`` is up to date
+        m.d.sync += fresh.eq(~loading)
+        load_word = Signal(32)    # the ORed bitmap words of group ``load_group``
+        m.d.comb += load_word.eq(functools.reduce(operator.or_, (
+            Mux(cbuf, t_rd[j][1].data, t_rd[j][0].data) for j in range(H))))
+        first_j, _ = _lowest_set(m, load_word, "word")
 
         def load_next_group():
-            # the next touched group's bitmap word becomes ``pending`` (and is cleared), or
-            # the row ends
-            with m.If(next_any):
-                m.d.comb += loading.eq(1)
-                word = Signal(32)
-                m.d.comb += word.eq(functools.reduce(operator.or_, (
-                    Mux(cbuf, t_rd[j][1].data, t_rd[j][0].data) for j in range(H))))
-                first_j, _ = _lowest_set(m, word, "word")
-                m.d.sync += [group.eq(next_group), pending.eq(word), low_j.eq(first_j)]
-                m.next = "SCAN"
-            with m.Else():
-                m.next = "TAIL"
+            # the next touched group's bitmap word becomes ``pending`` (and is cleared)
+            m.d.comb += loading.eq(1)
+            m.d.sync += [group.eq(next_group), pending.eq(load_word), low_j.eq(first_j)]
+            m.next = "SCAN"
 
         with m.FSM(name="write_out"):
             with m.State("WAIT"):
@@ -390,22 +392,29 @@ class SpgemmEngine(wiring.Component):
                     m.d.sync += compacting.eq(1)
                     m.next = "NEXT_GROUP"
             with m.State("NEXT_GROUP"):
-                load_next_group()
+                # (entered only when ``next_group`` is fresh)
+                with m.If(next_any):
+                    load_next_group()
+                with m.Elif(room):
+                    # the row is out: its pointer follows its last entry through c1-c3; the
+                    # next row, if it is in, starts from the other buffer straight away
+                    m.d.comb += row_written.eq(1)
+                    with m.If(rows_ready != 2):
+                        m.d.sync += compacting.eq(0)
+                        m.next = "WAIT"
             with m.State("SCAN"):
-                # one touched column a cycle; after the group's last, straight to the next
-                with m.If(oq.level + in_flight < 13):
+                # one touched column a cycle; after a group's last, the next group is loaded
+                # in the same cycle when ``next_group`` is fresh
+                with m.If(room):
                     rest = Signal(32)
                     m.d.comb += [scan_go.eq(1), rest.eq(pending & ~(Const(1, 32) << low_j))]
                     next_j, _ = _lowest_set(m, rest, "rest")
                     m.d.sync += [pending.eq(rest), low_j.eq(next_j)]
                     with m.If(rest == 0):
-                        m.next = "NEXT_GROUP"
-            with m.State("TAIL"):
-                # the row's pointer follows its last entry through c1/c2
-                with m.If(oq.level + in_flight < 13):
-                    m.d.comb += row_written.eq(1)
-                    m.d.sync += compacting.eq(0)
-                    m.next = "WAIT"
+                        with m.If(fresh & next_any):
+                            load_next_group()
+                        with m.Else():
+                            m.next = "NEXT_GROUP"
 
         # --- C's chunks -------------------------------------------------------------------
         # Entries and row pointers fill chunk buffers; a full buffer moves to its out
