@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 __all__ = ["cache_root", "toolchain_fingerprint", "source_digest", "cached_build", "RTL_DIR",
-           "StaleSourcesError"]
+           "StaleSourcesError", "stale_sources"]
 
 _PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 RTL_DIR = _PACKAGE_ROOT / "rtl"
@@ -61,23 +61,25 @@ class StaleSourcesError(RuntimeError):
     """The RTL sources on disk differ from the ones this process imported."""
 
 
+def stale_sources():
+    """The RTL files whose contents on disk differ from the ones this process imported."""
+    import rtl
+    on_disk = {f.name: hashlib.sha256(f.read_bytes()).hexdigest()
+               for f in sorted(RTL_DIR.glob("*.py"))}
+    return sorted(n for n in on_disk.keys() | rtl.SOURCE_DIGESTS.keys()
+                  if on_disk.get(n) != rtl.SOURCE_DIGESTS.get(n))
+
+
 def source_digest(extra_files=()):
     """SHA-256 over the RTL sources and ``extra_files`` (names and contents).
 
     The RTL part is the sources as this process imported them (``rtl.SOURCE_DIGESTS``), since
-    they are what it elaborates; if a file on disk has changed since (an edit while a long
-    run was going), this raises ``StaleSourcesError`` naming it, rather than storing the old
-    design under the new sources' key.
+    they are what it elaborates: a build already made from them stays usable after the files
+    change on disk, and ``cached_build`` refuses to make a new one from them then
+    (``StaleSourcesError``), rather than store a design from older modules under a key it
+    cannot trust.
     """
     import rtl
-    on_disk = {f.name: hashlib.sha256(f.read_bytes()).hexdigest()
-               for f in sorted(RTL_DIR.glob("*.py"))}
-    changed = sorted(n for n in on_disk.keys() | rtl.SOURCE_DIGESTS.keys()
-                     if on_disk.get(n) != rtl.SOURCE_DIGESTS.get(n))
-    if changed:
-        raise StaleSourcesError(
-            f"rtl/{', rtl/'.join(changed)} changed since this process imported the RTL; "
-            f"restart it to build the current sources")
     h = hashlib.sha256()
     for name, digest in sorted(rtl.SOURCE_DIGESTS.items()):
         h.update(name.encode() + b"\0" + digest.encode())
@@ -115,6 +117,11 @@ def cached_build(kind, config, *, extra_files=(), variant="", build):
             return final, False
         if final.exists():                  # interrupted or failed earlier: start afresh
             shutil.rmtree(final, ignore_errors=True)
+        changed = stale_sources()
+        if changed:
+            raise StaleSourcesError(
+                f"rtl/{', rtl/'.join(changed)} changed since this process imported the RTL; "
+                f"restart it to build the current sources")
         final.mkdir(parents=True)
         build(final)       # on failure the directory stays, unstamped, for its logs
         (final / STAMP).write_text(toolchain_fingerprint(kind) + "\n")
