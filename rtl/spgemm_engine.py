@@ -425,8 +425,6 @@ class SpgemmEngine(wiring.Component):
         col_buf = Signal(32 * L)
         val_buf = Signal(32 * L)
         ptr_buf = Signal(32 * L)
-        n_entries = Signal(range(L + 1))
-        n_ptrs = Signal(range(L + 1))
         rows_out = Signal(17)        # row pointers placed after the first
         rows = Signal(17)
         col_chunks_left = Signal(32)     # chunks of column indices / values still in C_CAPACITY
@@ -462,53 +460,63 @@ class SpgemmEngine(wiring.Component):
                 with m.If(fits):
                     m.d.sync += col_chunks_left.eq(col_chunks_left - 1)
 
-        # the buffers, from the out queue
+        # the buffers, from the out queue: each entry is written into its slot of the chunk
+        # buffers (one-hot slot registers); a chunk's last entry goes with the others straight
+        # into the out register, and at the end the partial chunks go out with their unused
+        # slots masked to 0
         entry_room = ~col_out.valid & ~val_out.valid
         is_ptr = oq_out.ptr
-        new_col = Signal(32 * L)
-        new_val = Signal(32 * L)
-        new_ptr = Signal(32 * L)
-        m.d.comb += [new_col.eq(col_buf), new_val.eq(val_buf), new_ptr.eq(ptr_buf),
-                     new_col.word_select(n_entries[:lbits], 32).eq(oq_out.col),
-                     new_val.word_select(n_entries[:lbits], 32).eq(oq_out.value),
-                     new_ptr.word_select(n_ptrs[:lbits], 32).eq(oq_out.value)]
-        take = running & oq.r_rdy & Mux(is_ptr, (n_ptrs != L - 1) | ~ptr_out.valid,
-                                        (n_entries != L - 1) | entry_room)
+        slot_e = Signal(L, init=1)       # the slot of the next entry (one-hot)
+        slot_p = Signal(L, init=1)       # ... of the next row pointer
+        take = running & oq.r_rdy & Mux(is_ptr, ~slot_p[L - 1] | ~ptr_out.valid,
+                                        ~slot_e[L - 1] | entry_room)
+        take_e, take_p = take & ~is_ptr, take & is_ptr
         m.d.comb += oq.r_en.eq(take)
-        with m.If(take & is_ptr):
-            m.d.sync += rows_out.eq(rows_out + 1)
-            with m.If(n_ptrs == L - 1):
-                m.d.sync += [ptr_out.valid.eq(1), ptr_out.data.eq(new_ptr), ptr_buf.eq(0),
-                             n_ptrs.eq(0)]
-            with m.Else():
-                m.d.sync += [ptr_buf.eq(new_ptr), n_ptrs.eq(n_ptrs + 1)]
-        with m.If(take & ~is_ptr):
-            with m.If(n_entries == L - 1):
-                m.d.sync += [col_out.valid.eq(1), col_out.data.eq(new_col),
-                             val_out.valid.eq(1), val_out.data.eq(new_val),
-                             col_buf.eq(0), val_buf.eq(0), n_entries.eq(0)]
-            with m.Else():
-                m.d.sync += [col_buf.eq(new_col), val_buf.eq(new_val),
-                             n_entries.eq(n_entries + 1)]
-        # every row is in: the partial chunks (their unused slots 0), then finished
-        all_in = running & (rows_out == rows) & ~oq.r_rdy
+        for i in range(L - 1):
+            with m.If(take_e & slot_e[i]):
+                m.d.sync += [col_buf.word_select(i, 32).eq(oq_out.col),
+                             val_buf.word_select(i, 32).eq(oq_out.value)]
+            with m.If(take_p & slot_p[i]):
+                m.d.sync += ptr_buf.word_select(i, 32).eq(oq_out.value)
+        with m.If(take_p):
+            m.d.sync += [rows_out.eq(rows_out + 1), slot_p.eq(slot_p.rotate_left(1))]
+            with m.If(slot_p[L - 1]):
+                m.d.sync += [ptr_out.valid.eq(1),
+                             ptr_out.data.eq(Cat(ptr_buf[:32 * (L - 1)], oq_out.value))]
+        with m.If(take_e):
+            m.d.sync += slot_e.eq(slot_e.rotate_left(1))
+            with m.If(slot_e[L - 1]):
+                m.d.sync += [col_out.valid.eq(1),
+                             col_out.data.eq(Cat(col_buf[:32 * (L - 1)], oq_out.col)),
+                             val_out.valid.eq(1),
+                             val_out.data.eq(Cat(val_buf[:32 * (L - 1)], oq_out.value))]
+
+        def filled(slot, buf):
+            # the words of ``buf`` below the one-hot ``slot``, the rest 0
+            return Cat(Mux((slot >> (i + 1)) != 0, buf.word_select(i, 32), 0)
+                       for i in range(L))
+
+        # every row is in (a register: once the last row pointer is taken nothing more
+        # comes): the partial chunks, then finished
+        all_in = Signal()
+        m.d.sync += all_in.eq(running & (rows_out == rows) & ~oq.r_rdy)
         with m.If(all_in):
-            with m.If((n_entries != 0) & entry_room):
-                m.d.sync += [col_out.valid.eq(1), col_out.data.eq(col_buf),
-                             val_out.valid.eq(1), val_out.data.eq(val_buf),
-                             col_buf.eq(0), val_buf.eq(0), n_entries.eq(0)]
-            with m.If((n_ptrs != 0) & ~ptr_out.valid):
-                m.d.sync += [ptr_out.valid.eq(1), ptr_out.data.eq(ptr_buf), ptr_buf.eq(0),
-                             n_ptrs.eq(0)]
-            with m.If((n_entries == 0) & (n_ptrs == 0) & ~col_out.valid & ~val_out.valid &
+            with m.If(~slot_e[0] & entry_room):
+                m.d.sync += [col_out.valid.eq(1), col_out.data.eq(filled(slot_e, col_buf)),
+                             val_out.valid.eq(1), val_out.data.eq(filled(slot_e, val_buf)),
+                             slot_e.eq(1)]
+            with m.If(~slot_p[0] & ~ptr_out.valid):
+                m.d.sync += [ptr_out.valid.eq(1), ptr_out.data.eq(filled(slot_p, ptr_buf)),
+                             slot_p.eq(1)]
+            with m.If(slot_e[0] & slot_p[0] & ~col_out.valid & ~val_out.valid &
                       ~ptr_out.valid & ~req_valid):
                 m.d.sync += [self.finished.eq(1), running.eq(0)]
 
         with m.If(self.start):
             # row pointer 0 is 0, already in place
             m.d.sync += [scrubbing.eq(self.scrub), scrub_addr.eq(0)]
-            m.d.sync += [running.eq(1), rows.eq(self.m), rows_out.eq(0), n_ptrs.eq(1),
-                         n_entries.eq(0), col_buf.eq(0), val_buf.eq(0), ptr_buf.eq(0),
+            m.d.sync += [running.eq(1), rows.eq(self.m), rows_out.eq(0), slot_p.eq(0b10),
+                         slot_e.eq(1), ptr_buf[:32].eq(0), all_in.eq(0),
                          nnz.eq(0), self.overflow.eq(0), self.finished.eq(0),
                          col_out.valid.eq(0), val_out.valid.eq(0), ptr_out.valid.eq(0),
                          req_valid.eq(0),
