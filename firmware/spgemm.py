@@ -129,6 +129,23 @@ def spgemm_estimate_cycles(a_rows, b_rows_nnz, config):
     return pp * 2 + 3 * int(b_rows_nnz.sum()) + len(b_rows_nnz) + 4 * a_rows.shape[0] + 200
 
 
+def spgemm_job_cost(a_blk, b_blk, config):
+    """Cycles one SpGEMM job is expected to take, to compare plans: loading B's CSR (int32
+    column indices, int8 values, int32 row pointers, at the bus's rate), reading A's, then its
+    products at the engine's rate or its output (at most min(products, N) entries a row, an
+    entry a cycle, a few cycles a row), whichever is longer."""
+    bus = config.bus_bytes
+    b_rows_nnz = np.diff(b_blk.indptr).astype(np.int64)
+    load = (b_blk.nnz * 5 + (b_blk.shape[0] + 1) * 4) / bus
+    read_a = (a_blk.nnz * 3 + (a_blk.shape[0] + 1) * 4) / bus
+    row_of = np.repeat(np.arange(a_blk.shape[0]), np.diff(a_blk.indptr))
+    per_row = np.bincount(row_of, weights=b_rows_nnz[a_blk.indices],
+                          minlength=a_blk.shape[0]) if a_blk.nnz else np.zeros(1)
+    products = per_row.sum() / config.spgemm_products_per_cycle
+    out = np.minimum(per_row, b_blk.shape[1]).sum() + 3 * a_blk.shape[0]
+    return load + read_a + max(products, out) + 100
+
+
 def _row_blocks(a, b_tile, config, row_ids):
     """[(r0, r1, B rows used in first-use order)]: consecutive rows of A whose B rows fit
     (``row_ids``: the rows of the product A's rows are, for messages)."""
@@ -242,6 +259,20 @@ def plan_spgemm(a, b, *, config=None, base=0x1000, column_index_bytes=2, capacit
             if e.rows > config.spgemm_max_b_rows or width == 1:
                 raise TooLargeError(str(e)) from None
             width = (width + 1) // 2
+    # Row blocks load B once each (the rows they use): when B is cut into many, narrower
+    # column tiles (each with fewer of B's entries, so fewer or no row blocks) can cost
+    # less, at the price of reading A's live rows once per tile. Keep the cheapest by
+    # ``spgemm_job_cost`` until a width needs no row blocks.
+    cost = sum(spgemm_job_cost(blk[3], blk[4], config) for blk in specs)
+    while width > 16 and len(specs) > len({blk[1] for blk in specs}):
+        width = (width + 1) // 2
+        try:
+            narrower = _jobs(a, b, width, config)
+        except _RowTooBig:
+            continue
+        narrower_cost = sum(spgemm_job_cost(blk[3], blk[4], config) for blk in narrower)
+        if narrower_cost < cost:
+            specs, cost = narrower, narrower_cost
 
 
     layout = {}

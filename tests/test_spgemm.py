@@ -262,6 +262,24 @@ def test_planner_narrows_column_tiles_for_a_heavy_row():
     check_spgemm("heavy row, narrowed tiles", res, a, b)
 
 
+def test_planner_prefers_column_tiles_to_reloading_b():
+    """B too full for one job (20,480 entries): row blocks would each load most of B again,
+    so the planner cuts N into column tiles instead, each loading its share of B once."""
+    from firmware.spgemm import _jobs, spgemm_job_cost
+    a, b = random_csr(300, 64, 0.3, 185), random_csr(64, 640, 0.5, 186)
+    p = firmware.plan_spgemm(a, b, config=CFG)
+    full = _jobs(sp.csr_array(a), sp.csr_array(b), 640, CFG)
+    assert len(full) >= 3, "the full-width plan should need row blocks"
+    tiles = {j.cols for j in p.jobs}
+    assert len(tiles) == len(p.jobs) >= 2, f"expected column tiles only, got {len(p.jobs)} jobs"
+    assert sum(j.fields["B_NNZ"] for j in p.jobs) == b.nnz, "B must be loaded once"
+    assert sum(spgemm_job_cost(x[3], x[4], CFG) for x in full) > \
+        sum(spgemm_job_cost(sp.csr_array(a[j.rows]), sp.csr_array(b[:, j.cols[0]:j.cols[1]]),
+                            CFG) for j in p.jobs)
+    res = simulate([p], engine="native", label="column tiles over row blocks")[0]
+    check_spgemm("column tiles over row blocks (seeds 185/186)", res, a, b)
+
+
 def test_planner_capacity_is_a_bound():
     for seed in range(5):
         a, b = random_csr(30, 30, 0.2, 180 + seed), random_csr(30, 70, 0.2, 190 + seed)
