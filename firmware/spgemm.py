@@ -129,21 +129,33 @@ def spgemm_estimate_cycles(a_rows, b_rows_nnz, config):
     return pp * 2 + 3 * int(b_rows_nnz.sum()) + len(b_rows_nnz) + 4 * a_rows.shape[0] + 200
 
 
-def spgemm_job_cost(a_blk, b_blk, config):
+def distinct_ratio(a, b, rows=512):
+    """Nonzeros of the structure of ``A @ B`` per partial product, measured on up to ``rows``
+    evenly spaced rows of A (1.0 when nothing merges; far less for banded matrices)."""
+    pick = np.unique(np.linspace(0, a.shape[0] - 1, min(rows, a.shape[0])).astype(np.int64))
+    a_s = sp.csr_array(a[pick])
+    a_s.data = np.ones_like(a_s.data, dtype=np.int64)
+    b_pat = sp.csr_array(b, copy=True)
+    b_pat.data = np.ones_like(b_pat.data, dtype=np.int64)
+    products = int((a_s @ np.diff(b_pat.indptr).astype(np.int64)).sum())
+    return (a_s @ b_pat).nnz / products if products else 1.0
+
+
+def spgemm_job_cost(a_blk, b_blk, config, ratio=1.0):
     """Cycles one SpGEMM job is expected to take, to compare plans: loading B's CSR (int32
-    column indices, int8 values, int32 row pointers, at the bus's rate), reading A's, then its
-    products at the engine's rate or its output (at most min(products, N) entries a row, an
-    entry a cycle, a few cycles a row), whichever is longer."""
+    column indices, int8 values, int32 row pointers, at the bus's rate) and reading A's, then
+    the longer of the walk (a B row of n entries spans about (n + L/2 - 1) / (L/2) words, at
+    least one cycle) and the write-out (``ratio`` entries of C per product, a cycle each, and
+    a few cycles plus one per 32-column group a row)."""
     bus = config.bus_bytes
     b_rows_nnz = np.diff(b_blk.indptr).astype(np.int64)
     load = (b_blk.nnz * 5 + (b_blk.shape[0] + 1) * 4) / bus
     read_a = (a_blk.nnz * 3 + (a_blk.shape[0] + 1) * 4) / bus
-    row_of = np.repeat(np.arange(a_blk.shape[0]), np.diff(a_blk.indptr))
-    per_row = np.bincount(row_of, weights=b_rows_nnz[a_blk.indices],
-                          minlength=a_blk.shape[0]) if a_blk.nnz else np.zeros(1)
-    products = per_row.sum() / config.spgemm_products_per_cycle
-    out = np.minimum(per_row, b_blk.shape[1]).sum() + 3 * a_blk.shape[0]
-    return load + read_a + max(products, out) + 100
+    per_word = config.spgemm_products_per_cycle
+    ranges = b_rows_nnz[a_blk.indices]
+    walk = np.maximum((ranges + per_word - 1) / per_word, 1).sum() + a_blk.shape[0]
+    out = ratio * ranges.sum() + a_blk.shape[0] * (3 + -(-b_blk.shape[1] // 32))
+    return load + read_a + max(walk, out) + 100
 
 
 def _row_blocks(a, b_tile, config, row_ids):
@@ -263,16 +275,20 @@ def plan_spgemm(a, b, *, config=None, base=0x1000, column_index_bytes=2, capacit
     # column tiles (each with fewer of B's entries, so fewer or no row blocks) can cost
     # less, at the price of reading A's live rows once per tile. Keep the cheapest by
     # ``spgemm_job_cost`` until a width needs no row blocks.
-    cost = sum(spgemm_job_cost(blk[3], blk[4], config) for blk in specs)
-    while width > 16 and len(specs) > len({blk[1] for blk in specs}):
-        width = (width + 1) // 2
-        try:
-            narrower = _jobs(a, b, width, config)
-        except _RowTooBig:
-            continue
-        narrower_cost = sum(spgemm_job_cost(blk[3], blk[4], config) for blk in narrower)
-        if narrower_cost < cost:
-            specs, cost = narrower, narrower_cost
+    # A narrower plan must win clearly (by a fifth): the model is rough.
+    if len(specs) > len({blk[1] for blk in specs}):
+        ratio = distinct_ratio(a, b)
+        cost = sum(spgemm_job_cost(blk[3], blk[4], config, ratio) for blk in specs)
+        while width > 16 and len(specs) > len({blk[1] for blk in specs}):
+            width = (width + 1) // 2
+            try:
+                narrower = _jobs(a, b, width, config)
+            except _RowTooBig:
+                continue
+            narrower_cost = sum(spgemm_job_cost(blk[3], blk[4], config, ratio)
+                                for blk in narrower)
+            if narrower_cost < 0.8 * cost:
+                specs, cost = narrower, narrower_cost
 
 
     layout = {}

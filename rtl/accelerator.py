@@ -663,14 +663,17 @@ class Accelerator(wiring.Component):
                       (job.Q_ADDR, q_span)]
             range_ends = [Signal(51, name=f"range_end{i}") for i in range(len(ranges))]
             outside = Signal(len(ranges))
+            any_outside = Signal()     # outside != 0, its own register: RANGES starts every
+                                       # stream on it, so it is a register away from them
             with m.State("ENDS"):
                 m.d.sync += [end.eq(base + nbytes) for end, (base, nbytes) in zip(range_ends, ranges)]
                 m.d.sync += sp_val_base.eq(sp_col_base + (job.EPI_QUANT[:26] << 2))
                 m.next = "WINDOW"
                 datapath_errors()
             with m.State("WINDOW"):
-                m.d.sync += outside.eq(Cat(~inside(base, nbytes, end)
-                                           for end, (base, nbytes) in zip(range_ends, ranges)))
+                out_now = Cat(~inside(base, nbytes, end)
+                              for end, (base, nbytes) in zip(range_ends, ranges))
+                m.d.sync += [outside.eq(out_now), any_outside.eq(out_now.any())]
                 # B's load position, ready for LOAD_B (set here, not on the window check's
                 # outcome: nothing reads it before LOAD_B)
                 m.d.sync += [b_addr.eq(0), b_chunk.eq(0), b_row.eq(0), b_beat.eq(0),
@@ -696,9 +699,10 @@ class Accelerator(wiring.Component):
                 m.next = "LOAD_PARAMS"
 
             with m.State("RANGES"):
-                for i, (base, _) in enumerate(ranges):     # the first range outside is reported
-                    with (m.If if i == 0 else m.Elif)(outside[i]):
-                        latch_error(ErrorCode.OPERAND_OUTSIDE_WINDOW, base)
+                with m.If(any_outside):
+                    for i, (base, _) in enumerate(ranges):     # the first outside is reported
+                        with (m.If if i == 0 else m.Elif)(outside[i]):
+                            latch_error(ErrorCode.OPERAND_OUTSIDE_WINDOW, base)
                 with m.Else():
                     m.d.comb += [
                         reader.start1.eq(1), reader.addr1.eq(job.A_ROWPTR), reader.beats1.eq(rp_beats),
