@@ -30,11 +30,12 @@ class TileConfig:
     read_fifo_beats  per-stream read buffer; bounds the reads in flight per stream.
     epilogue_rows depth of the epilogue's per-row parameter memory: the most rows (M) of a job
                   with int8 output (the firmware cuts taller layers into row blocks).
-    spgemm_cols   depth of the SpGEMM engine's dense row accumulator: the widest C (N) of one
-                  SpGEMM job (``MODE_SPGEMM``); 0 (the default) leaves the engine out, and
-                  ``with_spgemm()`` adds it (``SPGEMM_COLS`` = 2,048 columns). Opt-in while
-                  its ECP5 timing is open (the default tile closes at 100 MHz, the tile with
-                  the engine does not yet). The engine keeps B's CSR in the first four
+    spgemm_cols   depth of the SpGEMM engine's dense row accumulators: the widest C (N) of
+                  one SpGEMM job (``MODE_SPGEMM``); 0 (the default) leaves the engine out,
+                  and ``with_spgemm()`` adds it (``SPGEMM_COLS`` = 2,048 columns; two row
+                  buffers per product lane, ``lanes`` x ``spgemm_cols`` int32 of BRAM in all).
+                  Opt-in while its ECP5 timing is open (the tile with the engine does not
+                  reach 100 MHz yet). The engine keeps B's CSR in the first four
                   scratchpad banks, so it needs ``pes >= 4`` and ``lanes >= 4``
                   (``has_spgemm``).
     """
