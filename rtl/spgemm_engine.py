@@ -371,7 +371,16 @@ class SpgemmEngine(wiring.Component):
             m.d.sync += cbuf.eq(~cbuf)
 
         in_flight = c1.v + c2.v + c3.v + c1.ptr + c2.ptr + c3.ptr
-        room = oq.level + in_flight < 13
+        # room in the out queue for one more column, from registers: the queue's level plus
+        # what is in flight grows by at most one a cycle, so last cycle's "below 12" leaves
+        # room for this cycle's issue
+        room = Signal()
+        m.d.sync += room.eq(oq.level + in_flight < 12)
+        # ``pending`` holds one bit (its column is the group's last), kept as a register
+        single = Signal()
+
+        def one_bit(value):
+            return (value != 0) & ((value & (value - 1)) == 0)
         m.d.comb += load_group.eq(next_group)
         fresh = Signal()          # no load last cycle: ``next_group`` is up to date
         m.d.sync += fresh.eq(~loading)
@@ -383,7 +392,8 @@ class SpgemmEngine(wiring.Component):
         def load_next_group():
             # the next touched group's bitmap word becomes ``pending`` (and is cleared)
             m.d.comb += loading.eq(1)
-            m.d.sync += [group.eq(next_group), pending.eq(load_word), low_j.eq(first_j)]
+            m.d.sync += [group.eq(next_group), pending.eq(load_word), low_j.eq(first_j),
+                         single.eq(one_bit(load_word))]
             m.next = "SCAN"
 
         with m.FSM(name="write_out"):
@@ -409,8 +419,8 @@ class SpgemmEngine(wiring.Component):
                     rest = Signal(32)
                     m.d.comb += [scan_go.eq(1), rest.eq(pending & ~(Const(1, 32) << low_j))]
                     next_j, _ = _lowest_set(m, rest, "rest")
-                    m.d.sync += [pending.eq(rest), low_j.eq(next_j)]
-                    with m.If(rest == 0):
+                    m.d.sync += [pending.eq(rest), low_j.eq(next_j), single.eq(one_bit(rest))]
+                    with m.If(single):
                         with m.If(fresh & next_any):
                             load_next_group()
                         with m.Else():
