@@ -288,7 +288,8 @@ class SpgemmEngine(wiring.Component):
         c3 = Signal(data.StructLayout({"v": 1, "ptr": 1, "col": cbits, "value": 32}))
         nnz = Signal(32)          # entries of C so far
         cbuf = Signal()           # the buffer being written out
-        compacting = Signal()     # ... now
+        mine = Signal(2)          # per buffer b: it is being written out now (a register of
+                                  # its own: it selects the bitmaps' and accumulators' ports)
         rows_ready = Signal(range(3))   # rows accumulated, not yet written out
         scan_col = Signal(cbits)
         scan_go = Signal()
@@ -331,10 +332,9 @@ class SpgemmEngine(wiring.Component):
             bit = Signal(32, name=f"bit{j}")
             m.d.comb += bit.eq(Const(1, 32) << lane_col[:5])
             for b in range(2):
-                mine = compacting & (cbuf == b)
-                m.d.comb += [acc_rd[j][b].addr.eq(Mux(mine, scan_col, s3_col[j])),
-                             t_rd[j][b].addr.eq(Mux(mine, load_group, lane_col[5:]))]
-                with m.If(mine):
+                m.d.comb += [acc_rd[j][b].addr.eq(Mux(mine[b], scan_col, s3_col[j])),
+                             t_rd[j][b].addr.eq(Mux(mine[b], load_group, lane_col[5:]))]
+                with m.If(mine[b]):
                     m.d.comb += [acc_wr[j][b].addr.eq(scan_col), acc_wr[j][b].data.eq(0),
                                  acc_wr[j][b].en.eq(scan_go),
                                  t_wr[j][b].addr.eq(load_group), t_wr[j][b].data.eq(0),
@@ -384,10 +384,16 @@ class SpgemmEngine(wiring.Component):
         m.d.comb += load_group.eq(next_group)
         fresh = Signal()          # no load last cycle: ``next_group`` is up to date
         m.d.sync += fresh.eq(~loading)
-        load_word = Signal(32)    # the ORed bitmap words of group ``load_group``
-        m.d.comb += load_word.eq(functools.reduce(operator.or_, (
-            Mux(cbuf, t_rd[j][1].data, t_rd[j][0].data) for j in range(H))))
-        first_j, _ = _lowest_set(m, load_word, "word")
+        # the ORed bitmap words of group ``load_group``, and their lowest bit, per buffer
+        # (the buffer is chosen after the encoders)
+        words_b, first_b = [], []
+        for b in range(2):
+            w = Signal(32, name=f"load_word{b}")
+            m.d.comb += w.eq(functools.reduce(operator.or_, (t_rd[j][b].data for j in range(H))))
+            words_b.append(w)
+            first_b.append(_lowest_set(m, w, f"word{b}")[0])
+        load_word = Mux(cbuf, words_b[1], words_b[0])
+        first_j = Mux(cbuf, first_b[1], first_b[0])
 
         def load_next_group():
             # the next touched group's bitmap word becomes ``pending`` (and is cleared)
@@ -399,7 +405,7 @@ class SpgemmEngine(wiring.Component):
         with m.FSM(name="write_out"):
             with m.State("WAIT"):
                 with m.If(rows_ready != 0):
-                    m.d.sync += compacting.eq(1)
+                    m.d.sync += mine.eq(Mux(cbuf, 0b10, 0b01))
                     m.next = "NEXT_GROUP"
             with m.State("NEXT_GROUP"):
                 # (entered only when ``next_group`` is fresh)
@@ -409,8 +415,9 @@ class SpgemmEngine(wiring.Component):
                     # the row is out: its pointer follows its last entry through c1-c3; the
                     # next row, if it is in, starts from the other buffer straight away
                     m.d.comb += row_written.eq(1)
+                    m.d.sync += mine.eq(Mux(cbuf, 0b01, 0b10))
                     with m.If(rows_ready != 2):
-                        m.d.sync += compacting.eq(0)
+                        m.d.sync += mine.eq(0)
                         m.next = "WAIT"
             with m.State("SCAN"):
                 # one touched column a cycle; after a group's last, the next group is loaded
