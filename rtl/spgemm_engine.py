@@ -287,10 +287,11 @@ class SpgemmEngine(wiring.Component):
         c2_parts = Signal(data.ArrayLayout(32, H))
         c3 = Signal(data.StructLayout({"v": 1, "ptr": 1, "col": cbits, "value": 32}))
         nnz = Signal(32)          # entries of C so far
-        cbuf = Signal()           # the buffer being written out
-        mine = Signal(2)          # per buffer b: it is being written out now (a register of
-                                  # its own: it selects the bitmaps' and accumulators' ports)
-        rows_ready = Signal(range(3))   # rows accumulated, not yet written out
+        cbuf = Signal()           # the buffer whose columns are being written out
+        cmine = Signal(2)         # per buffer b: its accumulators are being read out (a
+                                  # register: it selects the accumulators' ports)
+        pbuf = Signal()           # the buffer whose touched groups are being listed
+        pmine = Signal(2)         # per buffer b: its bitmaps are being read and cleared
         scan_col = Signal(cbits)
         scan_go = Signal()
         row_written = Signal()    # the write-out of a row ends (its row pointer follows)
@@ -309,43 +310,57 @@ class SpgemmEngine(wiring.Component):
         with m.If(push_entry):
             m.d.sync += nnz.eq(nnz + 1)
 
-        # the lowest touched group of each buffer, registered: it is fresh two cycles after a
-        # load (which clears its bit), and the other buffer's is ready when a row ends
+        # The write-out runs in two decoupled parts. The group lister walks a finished row's
+        # touched 32-column groups in order: it reads and clears the group's bitmap words
+        # (ORed over the lanes) and queues (group, word) for the column scanner, and after the
+        # row's last group an end marker; it runs ahead, into the next row's buffer. The
+        # column scanner takes one touched column a cycle from the queue's groups, reads the
+        # lanes' accumulators and clears them behind it.
+        # The lowest touched group of each buffer, registered, up to date every cycle: when
+        # this cycle lists (and clears) ``next_group``, the one after it (both are encoded
+        # from registers; the late ``listing`` only picks).
+        listing = Signal()        # a group is listed (its words read and cleared) this cycle
         next_group_b = [Signal(range(groups), name=f"next_group{b}") for b in range(2)]
         next_any_b = [Signal(name=f"next_any{b}") for b in range(2)]
         for b in range(2):
             touched_b = Signal(groups, name=f"touched_groups{b}")
-            m.d.comb += touched_b.eq(functools.reduce(operator.or_, (
-                group_touched[j][b] for j in range(H))))
+            after_b = Signal(groups, name=f"touched_after_next{b}")
+            m.d.comb += [touched_b.eq(functools.reduce(operator.or_, (
+                             group_touched[j][b] for j in range(H)))),
+                         after_b.eq(touched_b & ~(Const(1, groups) << next_group_b[b]))]
             lowest_group, any_group = _lowest_set(m, touched_b, f"group{b}")
-            m.d.sync += [next_group_b[b].eq(lowest_group), next_any_b[b].eq(any_group)]
-        next_group = Mux(cbuf, next_group_b[1], next_group_b[0])
-        next_any = Mux(cbuf, next_any_b[1], next_any_b[0])
-        # the lowest pending column, kept as a register beside ``pending``
+            lowest_after, any_after = _lowest_set(m, after_b, f"group_after{b}")
+            listed_b = listing & (pbuf == b)
+            m.d.sync += [next_group_b[b].eq(Mux(listed_b, lowest_after, lowest_group)),
+                         next_any_b[b].eq(Mux(listed_b, any_after, any_group))]
+        next_group = Mux(pbuf, next_group_b[1], next_group_b[0])
+        next_any = Mux(pbuf, next_any_b[1], next_any_b[0])
+        # the lowest pending column of the group being scanned, kept beside ``pending``
         low_j = Signal(5)
         m.d.comb += scan_col.eq(Cat(low_j, group))
-        loading = Signal()        # the write-out reads and clears bitmap word ``load_group``
-        load_group = Signal(range(groups))
 
         for j in range(H):
             lane_v, lane_col, lane_total = adding[j]
             bit = Signal(32, name=f"bit{j}")
             m.d.comb += bit.eq(Const(1, 32) << lane_col[:5])
             for b in range(2):
-                m.d.comb += [acc_rd[j][b].addr.eq(Mux(mine[b], scan_col, s3_col[j])),
-                             t_rd[j][b].addr.eq(Mux(mine[b], load_group, lane_col[5:]))]
-                with m.If(mine[b]):
+                m.d.comb += [acc_rd[j][b].addr.eq(Mux(cmine[b], scan_col, s3_col[j])),
+                             t_rd[j][b].addr.eq(Mux(pmine[b], next_group_b[b], lane_col[5:]))]
+                here = lane_v & (s5.buf == b)
+                with m.If(cmine[b]):
                     m.d.comb += [acc_wr[j][b].addr.eq(scan_col), acc_wr[j][b].data.eq(0),
-                                 acc_wr[j][b].en.eq(scan_go),
-                                 t_wr[j][b].addr.eq(load_group), t_wr[j][b].data.eq(0),
-                                 t_wr[j][b].en.eq(loading)]
-                    with m.If(loading):
-                        m.d.sync += group_touched[j][b].eq(group_touched[j][b] &
-                                                           ~(Const(1, groups) << load_group))
+                                 acc_wr[j][b].en.eq(scan_go)]
                 with m.Else():
-                    here = lane_v & (s5.buf == b)
                     m.d.comb += [acc_wr[j][b].addr.eq(lane_col), acc_wr[j][b].data.eq(lane_total),
-                                 acc_wr[j][b].en.eq(here), t_wr[j][b].addr.eq(lane_col[5:]),
+                                 acc_wr[j][b].en.eq(here)]
+                with m.If(pmine[b]):
+                    m.d.comb += [t_wr[j][b].addr.eq(next_group_b[b]), t_wr[j][b].data.eq(0),
+                                 t_wr[j][b].en.eq(listing)]
+                    with m.If(listing):
+                        m.d.sync += group_touched[j][b].eq(
+                            group_touched[j][b] & ~(Const(1, groups) << next_group_b[b]))
+                with m.Else():
+                    m.d.comb += [t_wr[j][b].addr.eq(lane_col[5:]),
                                  t_wr[j][b].data.eq(t_rd[j][b].data | bit),
                                  t_wr[j][b].en.eq(here)]
                     with m.If(here):
@@ -364,74 +379,95 @@ class SpgemmEngine(wiring.Component):
                      self.effectual.eq(sum(s5_eff[j] for j in range(H))),
                      self.touched.eq(scan_go), self.emit.eq(push_entry)]
 
-        # rows accumulated (the last product of a row is in s5) and written out
-        m.d.sync += rows_ready.eq(rows_ready + s5.last - row_written)
+        # the row's buffer is free once its columns are out
         with m.If(row_written):
             m.d.comb += clean_set.eq(Const(1, 2) << cbuf)
             m.d.sync += cbuf.eq(~cbuf)
 
+        # --- the group lister ---------------------------------------------------------------
+        group_layout = data.StructLayout({"end": 1, "group": range(groups), "word": 32,
+                                          "first": 5, "single": 1})
+        m.submodules.group_queue = gq = SyncFIFOBuffered(width=group_layout.size, depth=8)
+        rows_to_list = Signal(range(3))   # rows accumulated, their groups not yet listed
+        list_end = Signal()               # the lister ends a row (its end marker)
+        m.d.sync += rows_to_list.eq(rows_to_list + s5.last - list_end)
+        g1 = Signal(data.StructLayout({"v": 1, "end": 1, "group": range(groups), "word": 32}))
+        # room in the queue for what is in flight and one more (a register: the level grows
+        # by at most one a cycle)
+        g_room = Signal()
+        m.d.sync += g_room.eq(gq.level + g1.v < 6)
+        words = Signal(32)
+        m.d.comb += words.eq(Mux(pbuf, functools.reduce(operator.or_, (t_rd[j][1].data
+                                                                        for j in range(H))),
+                                 functools.reduce(operator.or_, (t_rd[j][0].data
+                                                                 for j in range(H)))))
+        m.d.sync += [g1.v.eq(listing | list_end), g1.end.eq(list_end), g1.group.eq(next_group),
+                     g1.word.eq(words)]
+        gq_in = data.View(group_layout, gq.w_data)
+        first_in, _ = _lowest_set(m, g1.word, "first_column")
+
+        def one_bit(value):
+            return (value != 0) & ((value & (value - 1)) == 0)
+        m.d.comb += [gq.w_en.eq(g1.v), gq_in.end.eq(g1.end), gq_in.group.eq(g1.group),
+                     gq_in.word.eq(g1.word), gq_in.first.eq(first_in),
+                     gq_in.single.eq(one_bit(g1.word))]
+        with m.FSM(name="group_lister"):
+            with m.State("WAIT"):
+                with m.If(rows_to_list != 0):
+                    m.d.sync += pmine.eq(Mux(pbuf, 0b10, 0b01))
+                    m.next = "LIST"
+            with m.State("LIST"):
+                with m.If(g_room):
+                    with m.If(next_any):
+                        m.d.comb += listing.eq(1)
+                    with m.Else():
+                        # the row's groups are listed: its end marker, then the next row's
+                        # groups from the other buffer if it is in
+                        m.d.comb += list_end.eq(1)
+                        m.d.sync += [pbuf.eq(~pbuf), pmine.eq(Mux(pbuf, 0b01, 0b10))]
+                        with m.If(rows_to_list != 2):
+                            m.d.sync += pmine.eq(0)
+                            m.next = "WAIT"
+
+        # --- the column scanner -------------------------------------------------------------
+        gq_out = data.View(group_layout, gq.r_data)
         in_flight = c1.v + c2.v + c3.v + c1.ptr + c2.ptr + c3.ptr
         # room in the out queue for one more column, from registers: the queue's level plus
         # what is in flight grows by at most one a cycle, so last cycle's "below 12" leaves
         # room for this cycle's issue
         room = Signal()
         m.d.sync += room.eq(oq.level + in_flight < 12)
-        # ``pending`` holds one bit (its column is the group's last), kept as a register
-        single = Signal()
+        single = Signal()         # ``pending`` holds one bit (the group's last column)
 
-        def one_bit(value):
-            return (value != 0) & ((value & (value - 1)) == 0)
-        m.d.comb += load_group.eq(next_group)
-        fresh = Signal()          # no load last cycle: ``next_group`` is up to date
-        m.d.sync += fresh.eq(~loading)
-        # the ORed bitmap words of group ``load_group``, and their lowest bit, per buffer
-        # (the buffer is chosen after the encoders)
-        words_b, first_b = [], []
-        for b in range(2):
-            w = Signal(32, name=f"load_word{b}")
-            m.d.comb += w.eq(functools.reduce(operator.or_, (t_rd[j][b].data for j in range(H))))
-            words_b.append(w)
-            first_b.append(_lowest_set(m, w, f"word{b}")[0])
-        load_word = Mux(cbuf, words_b[1], words_b[0])
-        first_j = Mux(cbuf, first_b[1], first_b[0])
-
-        def load_next_group():
-            # the next touched group's bitmap word becomes ``pending`` (and is cleared)
-            m.d.comb += loading.eq(1)
-            m.d.sync += [group.eq(next_group), pending.eq(load_word), low_j.eq(first_j),
-                         single.eq(one_bit(load_word))]
+        def take_group():
+            # the queue's next group becomes ``pending``; its accumulators are this buffer's
+            m.d.comb += gq.r_en.eq(1)
+            m.d.sync += [group.eq(gq_out.group), pending.eq(gq_out.word), low_j.eq(gq_out.first),
+                         single.eq(gq_out.single), cmine.eq(Mux(cbuf, 0b10, 0b01))]
             m.next = "SCAN"
 
-        with m.FSM(name="write_out"):
-            with m.State("WAIT"):
-                with m.If(rows_ready != 0):
-                    m.d.sync += mine.eq(Mux(cbuf, 0b10, 0b01))
-                    m.next = "NEXT_GROUP"
-            with m.State("NEXT_GROUP"):
-                # (entered only when ``next_group`` is fresh)
-                with m.If(next_any):
-                    load_next_group()
-                with m.Elif(room):
-                    # the row is out: its pointer follows its last entry through c1-c3; the
-                    # next row, if it is in, starts from the other buffer straight away
-                    m.d.comb += row_written.eq(1)
-                    m.d.sync += mine.eq(Mux(cbuf, 0b01, 0b10))
-                    with m.If(rows_ready != 2):
-                        m.d.sync += mine.eq(0)
-                        m.next = "WAIT"
+        with m.FSM(name="column_scanner"):
+            with m.State("NEXT"):
+                with m.If(gq.r_rdy & room):
+                    with m.If(gq_out.end):
+                        # the row is out: its pointer follows its last entry through c1-c3
+                        m.d.comb += [gq.r_en.eq(1), row_written.eq(1)]
+                        m.d.sync += cmine.eq(0)
+                    with m.Else():
+                        take_group()
             with m.State("SCAN"):
-                # one touched column a cycle; after a group's last, the next group is loaded
-                # in the same cycle when ``next_group`` is fresh
+                # one touched column a cycle; after a group's last, straight into the next
+                # group when it is queued
                 with m.If(room):
                     rest = Signal(32)
                     m.d.comb += [scan_go.eq(1), rest.eq(pending & ~(Const(1, 32) << low_j))]
                     next_j, _ = _lowest_set(m, rest, "rest")
                     m.d.sync += [pending.eq(rest), low_j.eq(next_j), single.eq(one_bit(rest))]
                     with m.If(single):
-                        with m.If(fresh & next_any):
-                            load_next_group()
+                        with m.If(gq.r_rdy & ~gq_out.end):
+                            take_group()
                         with m.Else():
-                            m.next = "NEXT_GROUP"
+                            m.next = "NEXT"
 
         # --- C's chunks -------------------------------------------------------------------
         # Entries and row pointers fill chunk buffers; a full buffer moves to its out
