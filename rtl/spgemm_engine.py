@@ -229,10 +229,8 @@ class SpgemmEngine(wiring.Component):
         acc_wr = [[None, None] for _ in range(H)]
         t_rd = [[None, None] for _ in range(H)]
         t_wr = [[None, None] for _ in range(H)]
-        # per buffer: the 32-column groups any lane touched (one register beside the group
-        # lister's encoders)
-        group_any = [Signal(groups, name=f"group_any{b}") for b in range(2)]
-        group_set = [[] for _ in range(2)]      # per buffer: each lane's touched group bit
+        group_touched = [[Signal(groups, name=f"group_touched{j}_{b}") for b in range(2)]
+                         for j in range(H)]
         for j in range(H):
             for b in range(2):
                 acc = Memory(shape=32, depth=self.cols, init=[])
@@ -327,7 +325,8 @@ class SpgemmEngine(wiring.Component):
         for b in range(2):
             touched_b = Signal(groups, name=f"touched_groups{b}")
             after_b = Signal(groups, name=f"touched_after_next{b}")
-            m.d.comb += [touched_b.eq(group_any[b]),
+            m.d.comb += [touched_b.eq(functools.reduce(operator.or_, (
+                             group_touched[j][b] for j in range(H)))),
                          after_b.eq(touched_b & ~(Const(1, groups) << next_group_b[b]))]
             lowest_group, any_group = _lowest_set(m, touched_b, f"group{b}")
             lowest_after, any_after = _lowest_set(m, after_b, f"group_after{b}")
@@ -357,20 +356,21 @@ class SpgemmEngine(wiring.Component):
                 with m.If(pmine[b]):
                     m.d.comb += [t_wr[j][b].addr.eq(next_group_b[b]), t_wr[j][b].data.eq(0),
                                  t_wr[j][b].en.eq(listing)]
+                    with m.If(listing):
+                        m.d.sync += group_touched[j][b].eq(
+                            group_touched[j][b] & ~(Const(1, groups) << next_group_b[b]))
                 with m.Else():
                     m.d.comb += [t_wr[j][b].addr.eq(lane_col[5:]),
                                  t_wr[j][b].data.eq(t_rd[j][b].data | bit),
                                  t_wr[j][b].en.eq(here)]
-                group_set[b].append(Mux(here & ~pmine[b], Const(1, groups) << lane_col[5:], 0))
+                    with m.If(here):
+                        m.d.sync += group_touched[j][b].eq(group_touched[j][b] |
+                                                           (Const(1, groups) << lane_col[5:]))
                 with m.If(scrubbing):
                     # clear both row buffers, one address a cycle (no deal is taken meanwhile)
                     m.d.comb += [acc_wr[j][b].addr.eq(scrub_addr), acc_wr[j][b].data.eq(0),
                                  acc_wr[j][b].en.eq(1), t_wr[j][b].addr.eq(scrub_addr[5:]),
                                  t_wr[j][b].data.eq(0), t_wr[j][b].en.eq(1)]
-        for b in range(2):
-            cleared = Mux(listing & (pbuf == b), Const(1, groups) << next_group_b[b], 0)
-            m.d.sync += group_any[b].eq((group_any[b] & ~cleared) |
-                                        functools.reduce(operator.or_, group_set[b]))
         with m.If(scrubbing):
             m.d.sync += scrub_addr.eq(scrub_addr + 1)
             with m.If(scrub_addr == self.cols - 1):
