@@ -33,10 +33,12 @@ class SpgemmEngine(wiring.Component):
     banks 0-3) one column-index word (``lanes // 2`` entries) per cycle, and the products are
     added into a dense row accumulator of ``cols`` int32 per product lane (lane ``j`` takes
     the entries at position ``j`` of a word, so the lanes never contend for a column), with
-    an occupancy bitmap of the columns touched per lane (one bit per column, and one per 32
-    columns). At the end of the row the ORed bitmaps are walked in column order: every
-    touched column whose lanes' sum is not 0 becomes an entry of C (entries that cancel to 0
-    are dropped, as scipy does), and the accumulators and bitmaps are cleared behind it.
+    an occupancy bitmap of the columns touched per lane (one bit per column, and a register
+    of the 32-column groups touched). At the end of the row a group lister walks the
+    touched groups in order, reading and clearing their bitmap words (ORed over the lanes)
+    into a queue, and a column scanner takes one touched column a cycle from it: every
+    column whose lanes' sum is not 0 becomes an entry of C (entries that cancel to 0 are
+    dropped, as scipy does), and the accumulators are cleared behind it.
 
     Ports:
 
@@ -66,8 +68,9 @@ class SpgemmEngine(wiring.Component):
 
     Throughput: one column-index word of a B row per cycle (a row of B holding ``n`` entries
     from position ``p`` of a word takes ``ceil((p + n) / (lanes // 2))`` cycles; an empty one,
-    one); writing a row out takes one cycle per touched column (nonzero or not), one per
-    touched group of 32 columns and two per row, overlapped with the next row's products.
+    one); writing a row out takes one cycle per touched column (nonzero or not) and one per
+    row, with the group lister (one group a cycle) running ahead, into the next row, and the
+    whole write-out overlapped with the next row's products.
     B's row pointers are looked up ahead, one A entry per cycle; a row's first product follows
     its predecessor's last after one idle cycle.
     """
