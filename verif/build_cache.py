@@ -64,8 +64,7 @@ class StaleSourcesError(RuntimeError):
 def stale_sources():
     """The RTL files whose contents on disk differ from the ones this process imported."""
     import rtl
-    on_disk = {f.name: hashlib.sha256(f.read_bytes()).hexdigest()
-               for f in sorted(RTL_DIR.glob("*.py"))}
+    on_disk = rtl.source_digests()
     return sorted(n for n in on_disk.keys() | rtl.SOURCE_DIGESTS.keys()
                   if on_disk.get(n) != rtl.SOURCE_DIGESTS.get(n))
 
