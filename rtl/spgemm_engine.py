@@ -18,12 +18,21 @@ PIPELINE_STAGES = 6     # B word read -> register -> select -> multiply -> accum
 
 
 def _lowest_set(m, value, name):
-    """(index, any) of the lowest set bit of ``value``, combinational."""
+    """(index, any) of the lowest set bit of ``value`` (index 0 when none), combinational,
+    as a balanced tree: log2(width) levels of 2:1 choices, not a chain of width."""
+    nodes = [(None, value[i]) for i in range(len(value))]
+    while len(nodes) & (len(nodes) - 1) or len(nodes) < 2:
+        nodes.append((None, C(0, 1)))
+    while len(nodes) > 1:
+        pairs = []
+        for (lo_idx, lo_any), (hi_idx, hi_any) in zip(nodes[0::2], nodes[1::2]):
+            high = ~lo_any & hi_any          # the lower half has none, the upper half some
+            idx = high if lo_idx is None else Cat(Mux(lo_any, lo_idx, hi_idx), high)
+            pairs.append((idx, lo_any | hi_any))
+        nodes = pairs
     idx = Signal(range(max(len(value), 2)), name=f"{name}_index")
-    for i in reversed(range(len(value))):
-        with m.If(value[i]):
-            m.d.comb += idx.eq(i)
-    return idx, value.any()
+    m.d.comb += idx.eq(nodes[0][0])
+    return idx, nodes[0][1]
 
 
 class SpgemmEngine(wiring.Component):
