@@ -2,8 +2,9 @@
 
 Memory layout, from ``base`` upwards, every array on a 64-byte boundary: the descriptors;
 per job A's rows (int32 row pointers, uint16 or int32 column indices, int8 values) and the B
-it reads (int32 row pointers, int32 column indices, int8 values); then every job's C region
-(row pointers padded to ``config.spgemm_pad`` entries, column indices, values), the result.
+it reads (the same three arrays; its column indices uint16 when A's are); then every job's C
+region (row pointers padded to ``config.spgemm_pad`` entries, column indices, values), the
+result.
 
 Cuts, when one job cannot hold the product:
 
@@ -141,16 +142,17 @@ def distinct_ratio(a, b, rows=512):
     return (a_s @ b_pat).nnz / products if products else 1.0
 
 
-def spgemm_job_cost(a_blk, b_blk, config, ratio=1.0):
-    """Cycles one SpGEMM job is expected to take, to compare plans: loading B's CSR (int32
-    column indices, int8 values, int32 row pointers, at the bus's rate) and reading A's, then
+def spgemm_job_cost(a_blk, b_blk, config, ratio=1.0, index_bytes=2):
+    """Cycles one SpGEMM job is expected to take, to compare plans: loading B's CSR
+    (``index_bytes`` a column index, int8 values, int32 row pointers, at the bus's rate) and
+    reading A's, then
     the longer of the walk (a B row of n entries spans about (n + L/2 - 1) / (L/2) words, at
     least one cycle) and the write-out (``ratio`` entries of C per product, a cycle each, and
     a few cycles plus one per 32-column group a row)."""
     bus = config.bus_bytes
     b_rows_nnz = np.diff(b_blk.indptr).astype(np.int64)
-    load = (b_blk.nnz * 5 + (b_blk.shape[0] + 1) * 4) / bus
-    read_a = (a_blk.nnz * 3 + (a_blk.shape[0] + 1) * 4) / bus
+    load = (b_blk.nnz * (1 + index_bytes) + (b_blk.shape[0] + 1) * 4) / bus
+    read_a = (a_blk.nnz * (1 + index_bytes) + (a_blk.shape[0] + 1) * 4) / bus
     per_word = config.spgemm_products_per_cycle
     ranges = b_rows_nnz[a_blk.indices]
     walk = np.maximum((ranges + per_word - 1) / per_word, 1).sum() + a_blk.shape[0]
@@ -278,14 +280,14 @@ def plan_spgemm(a, b, *, config=None, base=0x1000, column_index_bytes=2, capacit
     # A narrower plan must win clearly (by a fifth): the model is rough.
     if len(specs) > len({blk[1] for blk in specs}):
         ratio = distinct_ratio(a, b)
-        cost = sum(spgemm_job_cost(blk[3], blk[4], config, ratio) for blk in specs)
+        cost = sum(spgemm_job_cost(blk[3], blk[4], config, ratio, column_index_bytes) for blk in specs)
         while width > 16 and len(specs) > len({blk[1] for blk in specs}):
             width = (width + 1) // 2
             try:
                 narrower = _jobs(a, b, width, config)
             except _RowTooBig:
                 continue
-            narrower_cost = sum(spgemm_job_cost(blk[3], blk[4], config, ratio)
+            narrower_cost = sum(spgemm_job_cost(blk[3], blk[4], config, ratio, column_index_bytes)
                                 for blk in narrower)
             if narrower_cost < 0.8 * cost:
                 specs, cost = narrower, narrower_cost
@@ -308,7 +310,7 @@ def plan_spgemm(a, b, *, config=None, base=0x1000, column_index_bytes=2, capacit
         alloc(f"a_colidx{i}", a_blk.nnz * column_index_bytes)
         alloc(f"a_values{i}", a_blk.nnz)
         alloc(f"b_rowptr{i}", (b_blk.shape[0] + 1) * 4)
-        alloc(f"b_colidx{i}", b_blk.nnz * 4)
+        alloc(f"b_colidx{i}", b_blk.nnz * column_index_bytes)
         alloc(f"b_values{i}", b_blk.nnz)
         b_rows_nnz = np.diff(b_blk.indptr).astype(np.int64)
         # the bound: each row has at most min(its products, N) entries
@@ -336,7 +338,8 @@ def plan_spgemm(a, b, *, config=None, base=0x1000, column_index_bytes=2, capacit
                                                           else "<i4"))
         put(layout[f"a_values{i}"], a_blk.data.astype(np.int8))
         put(layout[f"b_rowptr{i}"], b_blk.indptr.astype("<i4"))
-        put(layout[f"b_colidx{i}"], b_blk.indices.astype("<i4"))
+        put(layout[f"b_colidx{i}"], b_blk.indices.astype("<u2" if column_index_bytes == 2
+                                                          else "<i4"))
         put(layout[f"b_values{i}"], b_blk.data.astype(np.int8))
         desc_addr = layout["descriptors"] + i * DESCRIPTOR_BYTES
         fields = {

@@ -611,7 +611,8 @@ class Accelerator(wiring.Component):
                                          >> shift, 0)),
                         val_count.eq(nv),
                         val_beats.eq((nv + bb - 1) >> shift),
-                        p_beats.eq(Mux(spgemm, (job.C_STRIDE[:17] * 4 + bb - 1) >> shift,
+                        p_beats.eq(Mux(spgemm, (Mux(narrow, job.C_STRIDE[:17] << 1, job.C_STRIDE[:17] << 2)
+                                                 + bb - 1) >> shift,
                                        Mux(int8_out, (job.M[:16] * EPILOGUE_PARAM_BYTES + bb - 1)
                                            >> shift, 0))),
                         span_lo.eq(m_minus_1 * job.C_STRIDE[:16]),
@@ -750,7 +751,7 @@ class Accelerator(wiring.Component):
                                 m.d.comb += [reader.addr0.eq(addr), reader.beats0.eq(beats),
                                              loader.count.eq(count), loader.limit.eq(limit)]
                     m.d.comb += [reader.start0.eq(1), loader.start.eq(1),
-                                 loader.kind.eq(sp_pass)]
+                                 loader.kind.eq(sp_pass), loader.narrow.eq(narrow)]
                     m.next = "SP_LOAD"
                     datapath_errors()
                 with m.State("SP_LOAD"):

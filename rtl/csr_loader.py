@@ -29,8 +29,9 @@ class CsrLoader(wiring.Component):
       decreases or exceeds ``limit`` (B's NNZ), the last equals ``limit``
       (``BAD_ROW_POINTERS``). The pass writes ``count + H`` halves or one more (padding).
     * ``PASS_COLUMNS``: index ``e`` (16 bits kept) to half ``e mod H`` of word ``e div H`` of
-      bank ``BANK_COLUMNS``. Checked: each is below ``limit`` (N) as an unsigned 32-bit
-      number (``COLUMN_OUT_OF_RANGE``).
+      bank ``BANK_COLUMNS``. The indices are int32, or uint16 when ``narrow`` is high at
+      ``start`` (twice as many a beat, twice as many a cycle). Checked: each is below
+      ``limit`` (N) as an unsigned number (``COLUMN_OUT_OF_RANGE``).
     * ``PASS_VALUES``: value ``e`` (int8) to byte ``e mod lanes`` of word ``e div lanes`` of
       bank ``BANK_VALUES``.
 
@@ -38,8 +39,8 @@ class CsrLoader(wiring.Component):
     pass's last word is padded with zeros). ``done``: the pass has written its last word (high
     until the next ``start``). ``error`` (pulse, from a register) with ``error_code``: the
     pass stops taking beats until the next ``start``. Two elements per cycle at best (one with
-    a 32-bit bus or ``lanes`` = 4): a bus beat of row pointers or column indices a cycle on the
-    default 64-bit bus, and of values (8 bytes) too.
+    a 32-bit bus or ``lanes`` = 4), four uint16 column indices (two): a bus beat a cycle on
+    the default 64-bit bus for every array.
     """
 
     def __init__(self, *, lanes, b_words, bus_bits=64):
@@ -47,7 +48,7 @@ class CsrLoader(wiring.Component):
             raise ValueError(f"lanes must be a power of two >= 4, not {lanes!r}")
         self.lanes, self.b_words, self.bus_bits = lanes, b_words, bus_bits
         super().__init__({
-            "start": In(1), "kind": In(2), "count": In(32), "limit": In(32),
+            "start": In(1), "kind": In(2), "narrow": In(1), "count": In(32), "limit": In(32),
             "beats": In(stream.Signature(bus_bits)),
             "wr_en": Out(1), "wr_bank": Out(2), "wr_addr": Out(range(b_words)),
             "wr_data": Out(8 * lanes),
@@ -63,6 +64,7 @@ class CsrLoader(wiring.Component):
         # two of each kind (so the two banks of row pointers never write in one cycle)
         E = 2 if self.bus_bits >= 64 and V >= 2 else 1
         eb = E.bit_length() - 1
+        N16 = 2 * E         # uint16 column indices a cycle (a split element holds 2E of them)
         m.submodules.split = split = BeatSplitter(bus_bits=self.bus_bits, elem_bits=32 * E)
         wiring.connect(m, wiring.flipped(self.beats), split.beats)
 
@@ -76,15 +78,18 @@ class CsrLoader(wiring.Component):
         word = Signal(range(self.b_words))       # next word of the pass's bank
         word_next = Signal(range(self.b_words))  # next word of BANK_NEXT_POINTERS
         stopped = Signal()
+        narrow = Signal()         # this pass takes uint16 column indices, N16 a cycle
         # kept as registers beside ``j``, so the write path starts at flip-flops:
         # ``reals[i]`` = piece j + i is real (j + i < count), ``at_end`` = j == end,
         # ``first`` = j == 0, ``lasts[i]`` = j + i == count - 1
-        reals = [Signal(name=f"real{i}") for i in range(E)]
+        reals = [Signal(name=f"real{i}") for i in range(N16)]
         lasts = [Signal(name=f"last{i}") for i in range(E)]
         at_end = Signal(init=1)
         first = Signal()
+        narrow_start = self.narrow & (self.kind == PASS_COLUMNS)
         m.d.comb += [split.start.eq(self.start),
-                     split.count.eq((self.count + E - 1) >> eb),
+                     split.count.eq(Mux(narrow_start, (self.count + N16 - 1) >> (eb + 1),
+                                        (self.count + E - 1) >> eb)),
                      self.done.eq(at_end & ~stopped)]
 
         real = reals[0]
@@ -95,12 +100,17 @@ class CsrLoader(wiring.Component):
         for i in range(E):
             m.d.comb += pieces[i].eq(Mux(reals[i], split.elements.payload[32 * i:32 * (i + 1)],
                                          0))
+        halves = [Signal(16, name=f"half{i}") for i in range(N16)]
+        for i in range(N16):
+            m.d.comb += halves[i].eq(Mux(reals[i], split.elements.payload[16 * i:16 * (i + 1)],
+                                         0))
         wide = kind == PASS_VALUES
         shifted = Mux(wide, Cat(shreg[32 * E:], *pieces),
-                      Cat(shreg[16 * E:], *(p[:16] for p in pieces)))
+                      Mux(narrow, Cat(shreg[32 * E:], *halves),
+                          Cat(shreg[16 * E:], *(p[:16] for p in pieces))))
         # the row pointers shifted by one: the window ending at this cycle's first piece
         shifted_next = Cat(shreg[16:], pieces[0][:16])
-        nj = j + E
+        nj = j + Mux(narrow, N16, E)
         phase_h = nj[:H.bit_length() - 1] if H > 1 else Const(0)
         phase_v = nj[:V.bit_length() - 1] if V > 1 else Const(0)
         first_h = j[:H.bit_length() - 1] if H > 1 else Const(0)
@@ -129,13 +139,14 @@ class CsrLoader(wiring.Component):
                                        (v > limit) | (lasts[i] & (v != limit))))
             col_bad.append(reals[i] & (v >= limit))
             before = Mux(reals[i], v, before)
+        narrow_bad = [reals[i] & (halves[i] >= limit) for i in range(N16)]
         with m.If(go & real):
             m.d.sync += prev.eq(before)
             with m.If(kind == PASS_ROW_POINTERS):
                 with m.If(Cat(*ptr_bad).any()):
                     m.d.comb += [bad.eq(1), code.eq(ErrorCode.BAD_ROW_POINTERS)]
             with m.Elif(kind == PASS_COLUMNS):
-                with m.If(Cat(*col_bad).any()):
+                with m.If(Mux(narrow, Cat(*narrow_bad).any(), Cat(*col_bad).any())):
                     m.d.comb += [bad.eq(1), code.eq(ErrorCode.COLUMN_OUT_OF_RANGE)]
         m.d.sync += [self.error.eq(bad), self.error_code.eq(code)]
         with m.If(bad):
@@ -144,7 +155,8 @@ class CsrLoader(wiring.Component):
         with m.If(self.start):
             rounding = Signal(33)
             m.d.comb += rounding.eq(Mux(self.kind == PASS_VALUES, V - 1, H - 1))
-            m.d.sync += [kind.eq(self.kind), limit.eq(self.limit), count.eq(self.count),
+            m.d.sync += [kind.eq(self.kind), narrow.eq(narrow_start), limit.eq(self.limit),
+                         count.eq(self.count),
                          end.eq(Mux(self.kind == PASS_ROW_POINTERS,
                                     (self.count + H + E - 1) & ~Const(E - 1, 33),
                                     (self.count + rounding) & ~rounding.as_unsigned())),

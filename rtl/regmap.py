@@ -187,11 +187,13 @@ _DESC_LIST = [
     ("C_STRIDE", "Bytes between rows of C; a multiple of 4*L. SpGEMM (B_NNZ): B's stored "
                  "entries (1..lanes/2*b_words, at most 65,535)."),
     ("FLAGS", "bit 0 ACCUMULATE: C += A.B (the old C is read back, inside the window); bit 1 "
-              "COLIDX16: CSR column indices are uint16 (3 bytes per nonzero instead of 5); bit 2 "
+              "COLIDX16: CSR column indices are uint16 (3 bytes per nonzero instead of 5; SpGEMM: "
+              "A's and B's); bit 2 "
               "EPILOGUE: int8 output through the requantisation epilogue (bias, multiplier, "
               "shift per row, zero point, clamp), written at Q_ADDR (C is then only read, when "
               "accumulating); other bits reserved (0)."),
-    ("EPI_PARAMS", "SpGEMM (B_COLIDX): address of B's B_NNZ int32 column indices. "
+    ("EPI_PARAMS", "SpGEMM (B_COLIDX): address of B's B_NNZ column indices (int32, or "
+                   "uint16 with FLAGS.COLIDX16). "
                    "EPILOGUE: address of M rows of {int32 bias, int32 multiplier, int32 shift} "
                    "(12 bytes per row; per tensor: the same values on every row)."),
     ("EPI_QUANT", "SpGEMM (C_CAPACITY): entries C's column-index and value arrays hold, a "

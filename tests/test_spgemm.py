@@ -16,7 +16,7 @@ import firmware
 import golden
 from firmware import FormatError, TooLargeError
 from rtl.config import TileConfig
-from rtl.regmap import SPGEMM_FIELDS, ErrorCode
+from rtl.regmap import FLAG_COLIDX16, SPGEMM_FIELDS, ErrorCode
 from verif import simulate
 
 from conftest import TARGETS
@@ -97,17 +97,24 @@ def _cases():
 CASES = _cases()
 
 
+INDEX_BYTES = (2, 4)     # A's and B's column indices uint16 (FLAGS.COLIDX16) or int32
+
+
 @pytest.fixture(scope="module")
 def native_runs():
-    plans = [firmware.plan_spgemm(a, b, config=CFG) for _, a, b in CASES]
+    plans = [firmware.plan_spgemm(a, b, config=CFG, column_index_bytes=nb)
+             for nb in INDEX_BYTES for _, a, b in CASES]
     return simulate(plans, engine="native", seed=3, label="spgemm cases")
 
 
+@pytest.mark.parametrize("index_bytes", INDEX_BYTES)
 @pytest.mark.parametrize("index", range(len(CASES)), ids=[c[0] for c in CASES])
-def test_spgemm_matches_golden(native_runs, index):
+def test_spgemm_matches_golden(native_runs, index, index_bytes):
     name, a, b = CASES[index]
-    print(name)
-    check_spgemm(name, native_runs[index], a, b)
+    print(name, f"({index_bytes}-byte column indices)")
+    run = native_runs[INDEX_BYTES.index(index_bytes) * len(CASES) + index]
+    assert run.plan.jobs[0].fields["FLAGS"] == (FLAG_COLIDX16 if index_bytes == 2 else 0)
+    check_spgemm(f"{name} ({index_bytes}-byte column indices)", run, a, b)
 
 
 def test_cancelled_entries_are_not_stored():
@@ -158,8 +165,8 @@ def _malformed():
     a, b = random_csr(12, 16, 0.3, 160), random_csr(16, 24, 0.3, 161)
     out = []
 
-    def add(name, code, edit):
-        p = firmware.plan_spgemm(a, b, config=CFG)
+    def add(name, code, edit, index_bytes=2):
+        p = firmware.plan_spgemm(a, b, config=CFG, column_index_bytes=index_bytes)
         edit(p)
         out.append((name, code, p))
 
@@ -170,9 +177,13 @@ def _malformed():
     add("B row_ptr[K] != B_NNZ", ErrorCode.BAD_ROW_POINTERS,
         lambda p: tamper(p, SPGEMM_FIELDS["B_NNZ"], _field(p, "B_NNZ") - 1))
     add("B column index >= N", ErrorCode.COLUMN_OUT_OF_RANGE,
-        lambda p: _poke(p, _field(p, "B_COLIDX") + 4 * 5, 24))
-    add("B column index negative", ErrorCode.COLUMN_OUT_OF_RANGE,
-        lambda p: _poke(p, _field(p, "B_COLIDX") + 4 * 9, -1))
+        lambda p: _poke(p, _field(p, "B_COLIDX") + 2 * 5, 24, "<u2"))
+    add("B column index 65535", ErrorCode.COLUMN_OUT_OF_RANGE,
+        lambda p: _poke(p, _field(p, "B_COLIDX") + 2 * 10, 0xFFFF, "<u2"))
+    add("B column index (int32) >= N", ErrorCode.COLUMN_OUT_OF_RANGE,
+        lambda p: _poke(p, _field(p, "B_COLIDX") + 4 * 6, 24), index_bytes=4)
+    add("B column index (int32) negative", ErrorCode.COLUMN_OUT_OF_RANGE,
+        lambda p: _poke(p, _field(p, "B_COLIDX") + 4 * 9, -1), index_bytes=4)
     add("A column index >= K", ErrorCode.COLUMN_OUT_OF_RANGE,
         lambda p: _poke(p, _field(p, "A_COLIDX") + 2 * 3, 16, "<u2"))
     add("B's column indices outside the window", ErrorCode.OPERAND_OUTSIDE_WINDOW,
