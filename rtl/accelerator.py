@@ -123,7 +123,7 @@ class Accelerator(wiring.Component):
         if has_spgemm:
             loader = CsrLoader(lanes=L, b_words=cfg.b_words, bus_bits=cfg.bus_bits)
             engine = SpgemmEngine(lanes=L, b_words=cfg.b_words, cols=cfg.spgemm_cols, width=W,
-                                  addr_bits=cfg.addr_bits, read_latency=2)
+                                  addr_bits=cfg.addr_bits)
             m.submodules.csr_loader = ResetInserter(flush)(loader)
             m.submodules.spgemm = ResetInserter(flush)(engine)
 
@@ -206,10 +206,9 @@ class Accelerator(wiring.Component):
                 eng_data = {BANK_COLUMNS: engine.col_data, BANK_VALUES: engine.val_data,
                             BANK_POINTERS: engine.ptr_data,
                             BANK_NEXT_POINTERS: engine.next_ptr_data}[i]
-                # (the engine's words registered beside the bank: its read_latency is 2)
                 m.d.comb += [wr.en.eq(b_wr_en & Mux(spgemm, b_wr_chunk == i, chunk_here)),
-                             rd.addr.eq(Mux(spgemm, eng_addr, pe.b_addr))]
-                m.d.sync += eng_data.eq(rd.data)
+                             rd.addr.eq(Mux(spgemm, eng_addr, pe.b_addr)),
+                             eng_data.eq(rd.data)]
             else:
                 m.d.comb += [wr.en.eq(b_wr_en & chunk_here), rd.addr.eq(pe.b_addr)]
             m.d.comb += [wr.addr.eq(b_wr_addr), wr.data.eq(b_wr_data),

@@ -13,8 +13,8 @@ from .write_engine import write_request_layout
 
 __all__ = ["SpgemmEngine", "PIPELINE_STAGES"]
 
-PIPELINE_STAGES = 7     # address register -> B word read -> register -> select -> multiply ->
-                        # accumulator read -> add/write (read_latency = 1)
+PIPELINE_STAGES = 6     # B word read -> register -> select -> multiply -> accumulator read
+                        # -> add/write
 
 
 def _lowest_set(m, value, name):
@@ -61,10 +61,7 @@ class SpgemmEngine(wiring.Component):
       stored zero) forms no product.
     * ``ptr_addr`` / ``ptr_data`` / ``next_ptr_data``: read port of banks 2 and 3 (row ``k``'s
       first and one-past-last entry), ``col_addr``/``col_data`` bank 0 (column indices, 16
-      bits each), ``val_addr``/``val_data`` bank 1 (int8 values). The addresses come from
-      registers; a word is on the data port ``read_latency`` cycles after its address (1: the
-      bank's read port itself; 2: with a register after it, as the tile has, so that neither
-      the address nor the data crosses the die in the cycle the bank reads).
+      bits each), ``val_addr``/``val_data`` bank 1 (int8 values); one cycle read latency.
     * ``requests``: C's chunks (``lanes`` int32) for the write engine: row pointers, column
       indices and values, each array written from its start in whole chunks, in order;
       chunks of column indices or values at or past ``capacity`` are not written.
@@ -87,12 +84,9 @@ class SpgemmEngine(wiring.Component):
     its predecessor's last after one idle cycle.
     """
 
-    def __init__(self, *, lanes, b_words, cols, width, addr_bits=32, read_latency=1):
+    def __init__(self, *, lanes, b_words, cols, width, addr_bits=32):
         if lanes < 4 or lanes & (lanes - 1):
             raise ValueError(f"lanes must be a power of two >= 4, not {lanes!r}")
-        if read_latency not in (1, 2, 3):
-            raise ValueError(f"read_latency must be 1, 2 or 3, not {read_latency!r}")
-        self.read_latency = read_latency
         if cols < 64 or cols & (cols - 1):
             raise ValueError(f"cols must be a power of two >= 64, not {cols!r}")
         self.lanes, self.b_words, self.cols, self.width = lanes, b_words, cols, width
@@ -137,30 +131,24 @@ class SpgemmEngine(wiring.Component):
                     m.d.comb += entry.eq(deal.entries[t])
 
         # lookup: B row k's [start, end) from banks 2 and 3; ranges queue behind it
-        # (the lookup's stages: the address register, ``read_latency`` more while the word
-        # comes, the word registered; the range queue has room for all of them)
-        R = self.read_latency
         range_layout = data.StructLayout({"a": signed(8), "start": 16, "end": 16, "last": 1})
-        m.submodules.ranges = ranges = SyncFIFO(width=range_layout.size, depth=4 + R)
-        lk_layout = data.StructLayout({"a": signed(8), "sel": range(H), "skip": 1, "last": 1})
-        lk_valid = [Signal(name=f"lookup{s}_valid") for s in range(R + 1)]
-        lk = [Signal(lk_layout, name=f"lookup{s}") for s in range(R + 1)]
+        m.submodules.ranges = ranges = SyncFIFO(width=range_layout.size, depth=4)
+        lk_valid = Signal()
+        lk = Signal(data.StructLayout({"a": signed(8), "sel": range(H), "skip": 1, "last": 1}))
         lk2_valid = Signal()
-        issue_lookup = dq.r_rdy & (ranges.level + sum(lk_valid) + lk2_valid < 3 + R)
-        m.d.comb += dq.r_en.eq(issue_lookup & (di == deal.count - 1))
-        m.d.sync += lk_valid[0].eq(issue_lookup)
+        issue_lookup = dq.r_rdy & (ranges.level + lk_valid + lk2_valid < 3)
+        m.d.comb += [self.ptr_addr.eq(entry.col >> hbits),
+                     dq.r_en.eq(issue_lookup & (di == deal.count - 1))]
+        m.d.sync += lk_valid.eq(issue_lookup)
         with m.If(issue_lookup):
-            m.d.sync += [self.ptr_addr.eq(entry.col >> hbits),
-                         lk[0].a.eq(entry.value), lk[0].sel.eq(entry.col[:hbits]),
-                         lk[0].skip.eq(entry.value == 0), lk[0].last.eq(entry.last),
+            m.d.sync += [lk.a.eq(entry.value), lk.sel.eq(entry.col[:hbits]),
+                         lk.skip.eq(entry.value == 0), lk.last.eq(entry.last),
                          di.eq(Mux(di == deal.count - 1, 0, di + 1))]
-        for s_ in range(1, R + 1):
-            m.d.sync += [lk_valid[s_].eq(lk_valid[s_ - 1]), lk[s_].eq(lk[s_ - 1])]
         # the bank words are registered as they arrive, then the row's halves selected
-        lk2 = Signal(lk_layout)
+        lk2 = Signal.like(lk)
         lk2_ptr = Signal(8 * L)
         lk2_next = Signal(8 * L)
-        m.d.sync += [lk2_valid.eq(lk_valid[-1]), lk2.eq(lk[-1]), lk2_ptr.eq(self.ptr_data),
+        m.d.sync += [lk2_valid.eq(lk_valid), lk2.eq(lk), lk2_ptr.eq(self.ptr_data),
                      lk2_next.eq(self.next_ptr_data)]
         rng_in = data.View(range_layout, ranges.w_data)
         m.d.comb += [rng_in.a.eq(lk2.a), rng_in.last.eq(lk2.last),
@@ -198,9 +186,9 @@ class SpgemmEngine(wiring.Component):
                          s1_next.a.eq(cur.a), s1_next.buf.eq(wbuf),
                          s1_next.half.eq(cur.start[hbits:lbits]),
                          s1_next.last.eq(cur.last & (~nonempty | final)),
+                         self.col_addr.eq(word), self.val_addr.eq(cur.start >> lbits),
                          finishing.eq(~nonempty | final)]
-            m.d.sync += [cur.start.eq(word_end), self.col_addr.eq(word),
-                         self.val_addr.eq(cur.start >> lbits)]
+            m.d.sync += cur.start.eq(word_end)
         m.d.sync += s1.eq(s1_next)
         # the next range: not in the cycle a row's last one finishes; a row's first claims
         # its buffer
@@ -223,16 +211,10 @@ class SpgemmEngine(wiring.Component):
         # stage's row-level flags.
         row_layout = data.StructLayout({"last": 1, "buf": 1})
         lane_layout = data.StructLayout({"v": 1, "col": cbits, "b": signed(8)})
-        # (s1 waits ``read_latency`` cycles for its words: the addresses are registered)
-        s1_wait = s1
-        for s_ in range(R):
-            s1_later = Signal.like(s1, name=f"s1_wait{s_}")
-            m.d.sync += s1_later.eq(s1_wait)
-            s1_wait = s1_later
         s1b = Signal.like(s1)
         s1b_col = Signal(8 * L)
         s1b_val = Signal(8 * L)
-        m.d.sync += [s1b.eq(s1_wait), s1b_col.eq(self.col_data), s1b_val.eq(self.val_data)]
+        m.d.sync += [s1b.eq(s1), s1b_col.eq(self.col_data), s1b_val.eq(self.val_data)]
         s2 = Signal(row_layout)
         s2_a = Signal(signed(8))
         s2_lane = [Signal(lane_layout, name=f"s2_lane{j}") for j in range(H)]
