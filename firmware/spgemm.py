@@ -145,8 +145,7 @@ def distinct_ratio(a, b, rows=512):
 def spgemm_job_cost(a_blk, b_blk, config, ratio=1.0, index_bytes=2):
     """Cycles one SpGEMM job is expected to take, to compare plans: loading B's CSR
     (``index_bytes`` a column index, int8 values, int32 row pointers, at the bus's rate) and
-    reading A's, then
-    the longer of the walk (a B row of n entries spans about (n + L/2 - 1) / (L/2) words, at
+    reading A's, then the longer of the walk (a B row of n entries spans about (n + L/2 - 1) / (L/2) words, at
     least one cycle) and the write-out (``ratio`` entries of C per product, a cycle each, and
     a few cycles plus one per 32-column group a row)."""
     bus = config.bus_bytes
@@ -283,15 +282,18 @@ def plan_spgemm(a, b, *, config=None, base=0x1000, column_index_bytes=2, capacit
     # of plans held wherever the estimates differed by more than a tenth).
     if len(specs) > len({blk[1] for blk in specs}):
         ratio = distinct_ratio(a, b)
-        cost = sum(spgemm_job_cost(blk[3], blk[4], config, ratio, column_index_bytes) for blk in specs)
+
+        def plan_cost(jobs):
+            return sum(spgemm_job_cost(blk[3], blk[4], config, ratio, column_index_bytes)
+                       for blk in jobs)
+        cost = plan_cost(specs)
         while width > 16 and len(specs) > len({blk[1] for blk in specs}):
             width = (width + 1) // 2
             try:
                 narrower = _jobs(a, b, width, config)
             except _RowTooBig:
                 continue
-            narrower_cost = sum(spgemm_job_cost(blk[3], blk[4], config, ratio, column_index_bytes)
-                                for blk in narrower)
+            narrower_cost = plan_cost(narrower)
             if narrower_cost < 0.9 * cost:
                 specs, cost = narrower, narrower_cost
 
@@ -333,16 +335,15 @@ def plan_spgemm(a, b, *, config=None, base=0x1000, column_index_bytes=2, capacit
         raw = np.ascontiguousarray(arr).tobytes()
         image[addr - base:addr - base + len(raw)] = raw
 
+    index_dtype = "<u2" if column_index_bytes == 2 else "<i4"     # A's and B's
     p = SpgemmPlan(config=config, shape=(m, k, n), nnz=int(a.nnz), b_nnz=int(b.nnz),
                    base=base, image=image, c_start=c_start, estimate=estimate)
     for i, (rows, c0, c1, a_blk, b_blk) in enumerate(specs):
         put(layout[f"a_rowptr{i}"], a_blk.indptr.astype("<i4"))
-        put(layout[f"a_colidx{i}"], a_blk.indices.astype("<u2" if column_index_bytes == 2
-                                                          else "<i4"))
+        put(layout[f"a_colidx{i}"], a_blk.indices.astype(index_dtype))
         put(layout[f"a_values{i}"], a_blk.data.astype(np.int8))
         put(layout[f"b_rowptr{i}"], b_blk.indptr.astype("<i4"))
-        put(layout[f"b_colidx{i}"], b_blk.indices.astype("<u2" if column_index_bytes == 2
-                                                          else "<i4"))
+        put(layout[f"b_colidx{i}"], b_blk.indices.astype(index_dtype))
         put(layout[f"b_values{i}"], b_blk.data.astype(np.int8))
         desc_addr = layout["descriptors"] + i * DESCRIPTOR_BYTES
         fields = {

@@ -96,14 +96,16 @@ class CsrLoader(wiring.Component):
         go = Signal()
         m.d.comb += [split.elements.ready.eq(real & ~stopped),
                      go.eq(Mux(real, split.elements.valid, ~at_end) & ~stopped)]
-        pieces = [Signal(32, name=f"piece{i}") for i in range(E)]
-        for i in range(E):
-            m.d.comb += pieces[i].eq(Mux(reals[i], split.elements.payload[32 * i:32 * (i + 1)],
-                                         0))
-        halves = [Signal(16, name=f"half{i}") for i in range(N16)]
-        for i in range(N16):
-            m.d.comb += halves[i].eq(Mux(reals[i], split.elements.payload[16 * i:16 * (i + 1)],
-                                         0))
+
+        def real_slices(bits, n, name):
+            # the element's first ``n`` slices of ``bits``, each 0 unless it is real
+            out = [Signal(bits, name=f"{name}{i}") for i in range(n)]
+            for i in range(n):
+                m.d.comb += out[i].eq(Mux(reals[i], split.elements.payload.word_select(i, bits),
+                                          0))
+            return out
+        pieces = real_slices(32, E, "piece")        # int32 elements
+        halves = real_slices(16, N16, "half")       # uint16 column indices
         wide = kind == PASS_VALUES
         shifted = Mux(wide, Cat(shreg[32 * E:], *pieces),
                       Mux(narrow, Cat(shreg[32 * E:], *halves),
