@@ -7,9 +7,17 @@ import scipy.sparse as sp
 
 from .errors import FormatError
 
-__all__ = ["as_dense_int8", "as_csr_int8", "check_csr"]
+__all__ = ["as_dense_int8", "as_csr_int8", "check_csr", "column_index_dtype"]
 
 INT8_MIN, INT8_MAX = -128, 127
+
+
+def column_index_dtype(column_index_bytes):
+    """The little-endian NumPy dtype of CSR column indices in DRAM: uint16 for 2 bytes
+    (FLAGS.COLIDX16), int32 for 4; anything else is a ``FormatError``."""
+    if column_index_bytes not in (2, 4):
+        raise FormatError(f"column_index_bytes must be 2 or 4, not {column_index_bytes!r}")
+    return "<u2" if column_index_bytes == 2 else "<i4"
 
 
 def _check_int8_values(name, values):

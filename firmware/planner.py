@@ -43,7 +43,7 @@ from rtl.regmap import (DESC, DESCRIPTOR_BYTES, DESCRIPTOR_ALIGN, MODE_DENSE, MO
                         MAX_NNZ, MAX_DENSE_A_BYTES, SPGEMM_FIELDS)
 
 from .errors import FormatError, TooLargeError
-from .operands import as_csr_int8, as_dense_int8
+from .operands import as_csr_int8, as_dense_int8, column_index_dtype
 from .requant import Requant
 
 __all__ = ["Job", "Plan", "plan", "pack_descriptor", "estimate_cycles", "choose_mode",
@@ -434,8 +434,7 @@ def plan(a, b, *, c=None, config=None, mode="auto", base=0x1000, column_index_by
     of ``ceil(n/L) * L`` int8 (a previous layer's int8 output); nothing is copied. B must then
     fit one column tile, and A's columns keep their order."""
     config = config or TileConfig()
-    if column_index_bytes not in (2, 4):
-        raise FormatError(f"column_index_bytes must be 2 or 4, not {column_index_bytes!r}")
+    index_dtype = column_index_dtype(column_index_bytes)
     if mode not in MODES:
         raise FormatError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
     if base % DESCRIPTOR_ALIGN:
@@ -546,8 +545,7 @@ def plan(a, b, *, c=None, config=None, mode="auto", base=0x1000, column_index_by
     for i, part in enumerate(parts):
         if mode == "csr":
             put(layout[f"rowptr{i}"], part.a.indptr.astype("<i4"))
-            put(layout[f"colidx{i}"], part.a.indices.astype("<u2" if column_index_bytes == 2
-                                                             else "<i4"))
+            put(layout[f"colidx{i}"], part.a.indices.astype(index_dtype))
             put(layout[f"values{i}"], part.a.data.astype(np.int8))
         else:
             put(layout[f"values{i}"], part.a.astype(np.int8))

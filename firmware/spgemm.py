@@ -33,7 +33,7 @@ from rtl.regmap import (DESCRIPTOR_BYTES, DESCRIPTOR_ALIGN, MODE_SPGEMM, MAX_M, 
                         FLAG_COLIDX16, SPGEMM_FIELDS)
 
 from .errors import FormatError, TooLargeError
-from .operands import as_csr_int8
+from .operands import as_csr_int8, column_index_dtype
 from .planner import Job, pack_descriptor, POISON, _align
 
 __all__ = ["SpgemmPlan", "SpgemmJob", "plan_spgemm", "spgemm_estimate_cycles"]
@@ -246,8 +246,7 @@ def plan_spgemm(a, b, *, config=None, base=0x1000, column_index_bytes=2, capacit
         raise TooLargeError(f"this tile has no SpGEMM engine (it needs spgemm_cols > 0, "
                             f"pes >= 4 and lanes >= 4; it has {config.spgemm_cols}, "
                             f"{config.pes}, {config.lanes})")
-    if column_index_bytes not in (2, 4):
-        raise FormatError(f"column_index_bytes must be 2 or 4, not {column_index_bytes!r}")
+    column_index_dtype(column_index_bytes)           # validates it
     if base % DESCRIPTOR_ALIGN:
         raise FormatError(f"base 0x{base:x} is not {DESCRIPTOR_ALIGN}-byte aligned")
     a = sp.csr_array(as_csr_int8("A", a))
@@ -335,7 +334,7 @@ def plan_spgemm(a, b, *, config=None, base=0x1000, column_index_bytes=2, capacit
         raw = np.ascontiguousarray(arr).tobytes()
         image[addr - base:addr - base + len(raw)] = raw
 
-    index_dtype = "<u2" if column_index_bytes == 2 else "<i4"     # A's and B's
+    index_dtype = column_index_dtype(column_index_bytes)     # A's and B's
     p = SpgemmPlan(config=config, shape=(m, k, n), nnz=int(a.nnz), b_nnz=int(b.nnz),
                    base=base, image=image, c_start=c_start, estimate=estimate)
     for i, (rows, c0, c1, a_blk, b_blk) in enumerate(specs):
