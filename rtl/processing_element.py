@@ -37,15 +37,17 @@ class ProcessingElement(wiring.Component):
     * ``chunks``, ``k``, ``first_chunk``, ``chunk_step``: job settings, stable from at least
       three cycles before the first entry until the PE is idle.
     * ``b_addr`` / ``b_data``: a read port of its scratchpad bank, one cycle of latency.
+      ``b_addr`` comes from a register (the issue logic stays with the queue, and only that
+      register has to be near the bank), so a word arrives two cycles after its issue.
     * ``b_rows``: rows of B present in the scratchpad (B arrives row by row); an entry with
       ``col >= b_rows`` waits (``b_rows`` is registered on the way in: it may only grow while
       a job runs).
     * ``results``: the finished row, one ``result_layout`` item per chunk, emitted when the
-      row's ``last`` entry has been accumulated (four cycles after it issues: scratchpad
-      read, its word registered, registered multiply, accumulate).
+      row's ``last`` entry has been accumulated (five cycles after it issues: address
+      register, scratchpad read, its word registered, registered multiply, accumulate).
     * ``issue``: one lane-group issued this cycle (``L`` lane-slots); ``effectual``: how many of
-      the lanes issued three cycles ago had both operands nonzero; ``stalled``: work is queued but
-      the result queue is full; ``b_wait``: the head entry waits for its row of B (from a
+      the lanes issued four cycles ago had both operands nonzero; ``stalled``: work is queued but
+      the result queue is full (from a register: a slot freed shows a cycle later); ``b_wait``: the head entry waits for its row of B (from a
       register, one cycle late); ``idle``: nothing queued, in flight or unsent.
 
     Products are int8 x int8 -> int16, accumulated in int32 with two's-complement wrap.
@@ -122,7 +124,7 @@ class ProcessingElement(wiring.Component):
         head_payload = head_slice.source.payload
         head_ready = head_slice.source.ready
 
-        out_depth = self.max_chunks + 4
+        out_depth = self.max_chunks + 5
         m.submodules.finished = finished = SyncFIFOBuffered(width=rlayout.size, depth=out_depth)
         m.d.comb += [self.results.payload.eq(finished.r_stream.payload),
                      self.results.valid.eq(finished.r_stream.valid),
@@ -131,7 +133,7 @@ class ProcessingElement(wiring.Component):
         m.submodules.acc = acc = Memory(shape=32 * L, depth=self.max_chunks, init=[])
         acc_wr = acc.write_port()
         acc_rd = acc.read_port(transparent_for=(acc_wr,))
-        in_flight = Signal(range(4))     # entries in stages 1 to 3
+        in_flight = Signal(range(5))     # entries in stages 1 to 4
 
         head = Signal(entry_layout())
         m.d.comb += head.eq(head_payload)
@@ -160,18 +162,22 @@ class ProcessingElement(wiring.Component):
             m.d.sync += started.eq(1)
         s1 = Signal(data.StructLayout({"valid": 1, "row": 16, "chunk": range(self.max_chunks),
                                        "value": signed(8), "first": 1, "last": 1}))
-        room = finished.level + in_flight < out_depth
+        # ``room`` from a register: the result queue plus the entries in flight (each may end
+        # a row) stay below its depth. Their sum grows by at most this cycle's issue, so the
+        # bound holds a cycle later; a slot freed by a read shows a cycle late.
+        room = Signal()
         # the count of B rows loaded comes from across the array: registered here first (it
         # only grows, so a cycle-old value only delays an entry)
         b_rows = Signal.like(self.b_rows, name="b_rows_here")
         m.d.sync += b_rows.eq(self.b_rows)
         b_here = head.col < b_rows
         go = head_valid & room & owns & started & b_here
-        m.d.sync += self.b_wait.eq(head_valid & owns & started & ~b_here)
+        m.d.sync += [self.b_wait.eq(head_valid & owns & started & ~b_here),
+                     room.eq(finished.level + in_flight + go < out_depth),
+                     self.b_addr.eq(offset + head.col)]
         m.d.comb += [
             self.issue.eq(go),
             self.stalled.eq(head_valid & ~room),
-            self.b_addr.eq(offset + head.col),
         ]
         m.d.sync += [s1.valid.eq(go), s1.row.eq(head.row), s1.chunk.eq(chunk),
                      s1.value.eq(head.value), s1.first.eq(head.first), s1.last.eq(head.last)]
@@ -185,13 +191,15 @@ class ProcessingElement(wiring.Component):
         with m.If(head_valid & started & ~owns):
             m.d.comb += head_ready.eq(1)
 
-        # Stage 1: the scratchpad read is in flight. Stage 2: its word is registered (block RAM
-        # output to flip-flops, nothing else on that path).
+        # Stage 1: the address is in its register. Stage 1b: the scratchpad read is in flight.
+        # Stage 2: its word is registered (block RAM output to flip-flops, nothing else on
+        # that path).
         entry_stage = data.StructLayout({"valid": 1, "row": 16, "chunk": range(self.max_chunks),
                                          "value": signed(8), "first": 1, "last": 1})
+        s1b = Signal(entry_stage)
         s2 = Signal(entry_stage)
         b_word = Signal(8 * L)
-        m.d.sync += [s2.eq(s1), b_word.eq(self.b_data)]
+        m.d.sync += [s1b.eq(s1), s2.eq(s1b), b_word.eq(self.b_data)]
 
         # Stage 2 -> 3: multiply (int8 x int8 -> int16, registered) and read the accumulator
         # word (transparent: sees the write of the entry ahead, which is in stage 3).
@@ -218,7 +226,7 @@ class ProcessingElement(wiring.Component):
         m.d.comb += [
             acc_wr.addr.eq(s3.chunk), acc_wr.data.eq(Cat(*sums)), acc_wr.en.eq(s3.valid),
             self.effectual.eq(s3.effectual),
-            in_flight.eq(s1.valid + s2.valid + s3.valid),
+            in_flight.eq(s1.valid + s1b.valid + s2.valid + s3.valid),
         ]
         result = Signal(rlayout)
         m.d.comb += [result.row.eq(s3.row), result.chunk.eq(s3.chunk), result.data.eq(Cat(*sums)),
