@@ -105,23 +105,20 @@ class EpilogueStage(wiring.Component):
         m.d.sync += held.eq(held + take - leave)
         m.d.comb += [p.addr.eq(req.row) for p in rd]
 
-        # The pipeline: a valid bit and the chunk's address travel beside the lanes. Only the
-        # valid bits are reset: the data registers mean something only beside a set valid bit,
-        # and leaving them out of the reset keeps the flush net's fanout down.
-        def stage(name, value, shape=None, *, control=False):
-            reg = Signal(shape if shape is not None else Value.cast(value).shape(), name=name,
-                         reset_less=not control)
+        # The pipeline: a valid bit and the chunk's address travel beside the lanes.
+        def stage(name, value, shape=None):
+            reg = Signal(shape if shape is not None else Value.cast(value).shape(), name=name)
             m.d.sync += reg.eq(value)
             return reg
 
-        valid = [stage("v1", take, control=True)]
+        valid = [stage("v1", take)]
         addr1 = stage("addr1", req.addr)
         lanes1 = [stage(f"acc1_{j}", req.data[32 * j:32 * (j + 1)].as_signed()) for j in range(L)]
         # S2: the row's parameters (read in S1) registered.
         bias2 = stage("bias2", rd[0].data.as_signed())
         mult2 = stage("mult2", rd[1].data.as_signed())
         shift2 = stage("shift2", rd[2].data.as_signed(), signed(32))
-        valid.append(stage("v2", valid[-1], control=True))
+        valid.append(stage("v2", valid[-1]))
         addr2 = stage("addr2", self.q_base + ((addr1 - self.c_base)[:self.addr_bits] >> 2),
                       self.addr_bits)
         lanes2 = [stage(f"acc2_{j}", x) for j, x in enumerate(lanes1)]
@@ -203,7 +200,7 @@ class EpilogueStage(wiring.Component):
                 m.d.comb += y.eq(z[:8])
             ys.append(y)
         for s in range(3, PIPELINE_STAGES + 1):
-            valid.append(stage(f"v{s}", valid[-1], control=True))
+            valid.append(stage(f"v{s}", valid[-1]))
         m.d.comb += [addr_queue.w_stream.valid.eq(valid[1]),
                      addr_queue.w_stream.payload.eq(addr2),
                      queue.w_stream.valid.eq(valid[-1]),

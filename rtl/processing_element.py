@@ -198,14 +198,14 @@ class ProcessingElement(wiring.Component):
                                          "value": signed(8), "first": 1, "last": 1})
         s1b = Signal(entry_stage)
         s2 = Signal(entry_stage)
-        b_word = Signal(8 * L, reset_less=True)      # data beside s2.valid
+        b_word = Signal(8 * L)
         m.d.sync += [s1b.eq(s1), s2.eq(s1b), b_word.eq(self.b_data)]
 
         # Stage 2 -> 3: multiply (int8 x int8 -> int16, registered) and read the accumulator
         # word (transparent: sees the write of the entry ahead, which is in stage 3).
         s3 = Signal(data.StructLayout({"valid": 1, "row": 16, "chunk": range(self.max_chunks),
                                        "first": 1, "last": 1, "effectual": range(L + 1)}))
-        products = Signal(data.ArrayLayout(signed(16), L), reset_less=True)   # beside s3.valid
+        products = Signal(data.ArrayLayout(signed(16), L))
         nonzero = []
         for lane in range(L):
             b = b_word.word_select(lane, 8).as_signed()

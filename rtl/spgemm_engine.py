@@ -296,7 +296,7 @@ class SpgemmEngine(wiring.Component):
         # sum
         c1 = Signal(data.StructLayout({"v": 1, "ptr": 1, "buf": 1, "col": cbits}))
         c2 = Signal(data.StructLayout({"v": 1, "ptr": 1, "col": cbits}))
-        c2_parts = Signal(data.ArrayLayout(32, H), reset_less=True)     # data beside c2.v
+        c2_parts = Signal(data.ArrayLayout(32, H))
         c3 = Signal(data.StructLayout({"v": 1, "ptr": 1, "col": cbits, "value": 32}))
         nnz = Signal(32)          # entries of C so far
         cbuf = Signal()           # the buffer whose columns are being written out
@@ -487,10 +487,9 @@ class SpgemmEngine(wiring.Component):
         # into the request register the write engine sees. One entry a cycle: two chunks
         # (8 beats) per 8 entries on the default bus, the write channel's rate.
         oq_out = data.View(out_layout, oq.r_data)
-        # data registers beside valid bits or slot masks: out of the reset (a smaller flush net)
-        col_buf = Signal(32 * L, reset_less=True)
-        val_buf = Signal(32 * L, reset_less=True)
-        ptr_buf = Signal(32 * L, reset_less=True)
+        col_buf = Signal(32 * L)
+        val_buf = Signal(32 * L)
+        ptr_buf = Signal(32 * L)
         rows_out = Signal(17)        # row pointers placed after the first
         rows = Signal(17)
         col_chunks_left = Signal(32)     # chunks of column indices / values still in C_CAPACITY
@@ -500,7 +499,7 @@ class SpgemmEngine(wiring.Component):
                                      ("col_out", "val_out", "ptr_out"))
         col_addr, val_addr, ptr_addr = (Signal(self.addr_bits, name=n) for n in
                                         ("col_addr", "val_addr", "ptr_addr"))
-        req = Signal(write_request_layout(32 * L, self.addr_bits), reset_less=True)
+        req = Signal(write_request_layout(32 * L, self.addr_bits))
         req_valid = Signal()
         m.d.comb += [self.requests.payload.eq(req), self.requests.valid.eq(req_valid)]
         col_chunks_cap = Signal(32)      # C_CAPACITY in chunks
