@@ -46,9 +46,10 @@ class ProcessingElement(wiring.Component):
       row's ``last`` entry has been accumulated (five cycles after it issues: address
       register, scratchpad read, its word registered, registered multiply, accumulate).
     * ``issue``: one lane-group issued this cycle (``L`` lane-slots); ``effectual``: how many of
-      the lanes issued four cycles ago had both operands nonzero; ``stalled``: work is queued but
-      the result queue is full (from a register: a slot freed shows a cycle later); ``b_wait``: the head entry waits for its row of B (from a
-      register, one cycle late); ``idle``: nothing queued, in flight or unsent.
+      the lanes issued four cycles ago had both operands nonzero; ``stalled``: work is queued
+      but the result queue is full (from a register: a slot freed shows a cycle later);
+      ``b_wait``: the head entry waits for its row of B (from a register, one cycle late);
+      ``idle``: nothing queued, in flight or unsent.
 
     Products are int8 x int8 -> int16, accumulated in int32 with two's-complement wrap.
     """
@@ -160,8 +161,10 @@ class ProcessingElement(wiring.Component):
             m.d.sync += restart
         with m.If(head_valid):
             m.d.sync += started.eq(1)
-        s1 = Signal(data.StructLayout({"valid": 1, "row": 16, "chunk": range(self.max_chunks),
-                                       "value": signed(8), "first": 1, "last": 1}))
+        # an issued entry as it moves through stages 1 to 2
+        entry_stage = data.StructLayout({"valid": 1, "row": 16, "chunk": range(self.max_chunks),
+                                         "value": signed(8), "first": 1, "last": 1})
+        s1 = Signal(entry_stage)
         # ``room`` from a register: the result queue plus the entries in flight (each may end
         # a row) stay below its depth. Their sum grows by at most this cycle's issue, so the
         # bound holds a cycle later; a slot freed by a read shows a cycle late.
@@ -194,8 +197,6 @@ class ProcessingElement(wiring.Component):
         # Stage 1: the address is in its register. Stage 1b: the scratchpad read is in flight.
         # Stage 2: its word is registered (block RAM output to flip-flops, nothing else on
         # that path).
-        entry_stage = data.StructLayout({"valid": 1, "row": 16, "chunk": range(self.max_chunks),
-                                         "value": signed(8), "first": 1, "last": 1})
         s1b = Signal(entry_stage)
         s2 = Signal(entry_stage)
         b_word = Signal(8 * L)
