@@ -58,7 +58,7 @@ class SpgemmEngine(wiring.Component):
       last job stopped part-way (a reset keeps the memories; a job that ends leaves them
       clear).
     * ``deals``: A's rows (``deal_layout``); an entry with value 0 (an empty row's marker, or a
-      stored zero) forms no product.
+      stored zero) forms no product. ``deals.ready`` comes from a register.
     * ``ptr_addr`` / ``ptr_data`` / ``next_ptr_data``: read port of banks 2 and 3 (row ``k``'s
       first and one-past-last entry), ``col_addr``/``col_data`` bank 0 (column indices, 16
       bits each), ``val_addr``/``val_data`` bank 1 (int8 values); one cycle read latency.
@@ -115,13 +115,22 @@ class SpgemmEngine(wiring.Component):
 
         running = Signal()       # between start and finished
 
-        # --- A's entries: a two-deal queue, read one entry per cycle ------------------------
-        m.submodules.deal_queue = dq = SyncFIFOBuffered(width=deal_layout(W).size, depth=3)
+        # --- A's entries: a three-deal queue, read one entry per cycle ----------------------
+        m.submodules.deal_queue = dq = SyncFIFOBuffered(width=deal_layout(W).size, depth=4)
         scrubbing = Signal()
         scrub_addr = Signal(range(self.cols))
         taking = running & ~scrubbing
-        m.d.comb += [dq.w_data.eq(self.deals.payload), dq.w_en.eq(self.deals.valid & taking),
-                     self.deals.ready.eq(dq.w_rdy & taking)]
+        # ``deals.ready`` from a register (the scanner's deal goes to the PEs beside it, and
+        # the ready comes back through their group's AND): taking deals next cycle, with room
+        # for one more then. The queue grows by at most this cycle's write, and its storage
+        # (depth - 1 entries besides the output register) is never fuller than its level.
+        deal_ready = Signal()
+        scrub_done = Signal()        # the scrub's last address this cycle
+        finishing = Signal()         # ``finished`` rises next cycle
+        taking_next = Mux(self.start, ~self.scrub, (taking | scrub_done) & ~finishing)
+        m.d.sync += deal_ready.eq(taking_next & (dq.level + dq.w_en < dq.depth - 1))
+        m.d.comb += [dq.w_data.eq(self.deals.payload), dq.w_en.eq(self.deals.valid & deal_ready),
+                     self.deals.ready.eq(deal_ready)]
         deal = data.View(deal_layout(W), dq.r_data)
         di = Signal(range(max(W, 2)))
         entry = Signal(entry_layout(), name="entry")
@@ -296,7 +305,7 @@ class SpgemmEngine(wiring.Component):
         # sum
         c1 = Signal(data.StructLayout({"v": 1, "ptr": 1, "buf": 1, "col": cbits}))
         c2 = Signal(data.StructLayout({"v": 1, "ptr": 1, "col": cbits}))
-        c2_parts = Signal(data.ArrayLayout(32, H))
+        c2_parts = Signal(data.ArrayLayout(32, H), reset_less=True)     # data beside c2.v
         c3 = Signal(data.StructLayout({"v": 1, "ptr": 1, "col": cbits, "value": 32}))
         nnz = Signal(32)          # entries of C so far
         cbuf = Signal()           # the buffer whose columns are being written out
@@ -386,6 +395,7 @@ class SpgemmEngine(wiring.Component):
         with m.If(scrubbing):
             m.d.sync += scrub_addr.eq(scrub_addr + 1)
             with m.If(scrub_addr == self.cols - 1):
+                m.d.comb += scrub_done.eq(1)
                 m.d.sync += scrubbing.eq(0)
         m.d.comb += [self.products.eq(sum(s5_v[j] for j in range(H))),
                      self.effectual.eq(sum(s5_eff[j] for j in range(H))),
@@ -487,9 +497,10 @@ class SpgemmEngine(wiring.Component):
         # into the request register the write engine sees. One entry a cycle: two chunks
         # (8 beats) per 8 entries on the default bus, the write channel's rate.
         oq_out = data.View(out_layout, oq.r_data)
-        col_buf = Signal(32 * L)
-        val_buf = Signal(32 * L)
-        ptr_buf = Signal(32 * L)
+        # data registers beside valid bits or slot masks: out of the reset (a smaller flush net)
+        col_buf = Signal(32 * L, reset_less=True)
+        val_buf = Signal(32 * L, reset_less=True)
+        ptr_buf = Signal(32 * L, reset_less=True)
         rows_out = Signal(17)        # row pointers placed after the first
         rows = Signal(17)
         col_chunks_left = Signal(32)     # chunks of column indices / values still in C_CAPACITY
@@ -499,7 +510,7 @@ class SpgemmEngine(wiring.Component):
                                      ("col_out", "val_out", "ptr_out"))
         col_addr, val_addr, ptr_addr = (Signal(self.addr_bits, name=n) for n in
                                         ("col_addr", "val_addr", "ptr_addr"))
-        req = Signal(write_request_layout(32 * L, self.addr_bits))
+        req = Signal(write_request_layout(32 * L, self.addr_bits), reset_less=True)
         req_valid = Signal()
         m.d.comb += [self.requests.payload.eq(req), self.requests.valid.eq(req_valid)]
         col_chunks_cap = Signal(32)      # C_CAPACITY in chunks
@@ -575,6 +586,7 @@ class SpgemmEngine(wiring.Component):
                              slot_p.eq(1)]
             with m.If(slot_e[0] & slot_p[0] & ~col_out.valid & ~val_out.valid &
                       ~ptr_out.valid & ~req_valid):
+                m.d.comb += finishing.eq(1)
                 m.d.sync += [self.finished.eq(1), running.eq(0)]
 
         with m.If(self.start):
