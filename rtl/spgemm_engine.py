@@ -121,9 +121,12 @@ class SpgemmEngine(wiring.Component):
         scrub_addr = Signal(range(self.cols))
         taking = running & ~scrubbing
         # ``deals.ready`` from a register (the scanner's deal goes to the PEs beside it, and
-        # the ready comes back through their group's AND): taking deals next cycle, with room
-        # for one more then. The queue grows by at most this cycle's write, and its storage
-        # (depth - 1 entries besides the output register) is never fuller than its level.
+        # the ready comes back through their group's AND): high when the engine takes deals
+        # next cycle (``taking_next``: ``taking`` one cycle ahead) and the queue then holds at
+        # most two deals (this cycle's level plus its write; reads only lower it). A write is
+        # therefore never refused: at most three deals wait, which fit the FIFO's depth - 1
+        # entries of storage even while its output register is empty, so ``w_rdy`` need not
+        # be looked at.
         deal_ready = Signal()
         scrub_done = Signal()        # the scrub's last address this cycle
         finishing = Signal()         # ``finished`` rises next cycle
