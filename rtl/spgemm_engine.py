@@ -182,7 +182,7 @@ class SpgemmEngine(wiring.Component):
         s1 = Signal(data.StructLayout({"lanes": H, "last": 1, "buf": 1, "a": signed(8),
                                        "half": range(max(L // H, 2))}))
         s1_next = Signal.like(s1)
-        finishing = Signal()
+        range_ends = Signal()    # this cycle's word is the current range's last
         with m.If(cur_valid):
             nonempty = cur.start != cur.end
             word = cur.start >> hbits
@@ -199,14 +199,14 @@ class SpgemmEngine(wiring.Component):
                          s1_next.half.eq(cur.start[hbits:lbits]),
                          s1_next.last.eq(cur.last & (~nonempty | final)),
                          self.col_addr.eq(word), self.val_addr.eq(cur.start >> lbits),
-                         finishing.eq(~nonempty | final)]
+                         range_ends.eq(~nonempty | final)]
             m.d.sync += cur.start.eq(word_end)
         m.d.sync += s1.eq(s1_next)
         # the next range: not in the cycle a row's last one finishes; a row's first claims
         # its buffer
-        pop = ranges.r_rdy & (~cur_valid | (finishing & ~cur.last)) & (claimed | clean.bit_select(wbuf, 1))
+        pop = ranges.r_rdy & (~cur_valid | (range_ends & ~cur.last)) & (claimed | clean.bit_select(wbuf, 1))
         m.d.comb += ranges.r_en.eq(pop)
-        with m.If(finishing):
+        with m.If(range_ends):
             m.d.sync += cur_valid.eq(0)
             with m.If(cur.last):
                 m.d.sync += [wbuf.eq(~wbuf), claimed.eq(0)]

@@ -1,14 +1,21 @@
 """Unit tests of RTL blocks in Amaranth's simulator."""
 import random
 
+import numpy as np
 import pytest
+import scipy.sparse as sp
+from amaranth.hdl import Elaboratable, Module
+from amaranth.lib.memory import Memory
 from amaranth.sim import Simulator
+
+import golden
 
 from rtl.beat_splitter import BeatSplitter
 from rtl.element_window import ElementWindow
 from rtl.read_engine import ReadEngine
 from rtl.register_file import RegisterFile
 from rtl.register_slice import RegisterSlice
+from rtl.spgemm_engine import SpgemmEngine
 from rtl.regmap import REGISTERS, REG
 from rtl.config import TileConfig
 
@@ -345,3 +352,132 @@ def test_register_slice_full_rate():
 
     run(dut, bench)
     assert got == [(c + 1, c) for c in range(50)]
+
+
+class _EngineWithBanks(Elaboratable):
+    """A ``SpgemmEngine`` reading B's CSR from four memories packed as ``CsrLoader`` packs
+    banks 0-3."""
+
+    def __init__(self, b, *, lanes, cols, width):
+        self.lanes = lanes
+        self.b_words = 256
+        self.engine = SpgemmEngine(lanes=lanes, b_words=self.b_words, cols=cols, width=width)
+        H = lanes // 2
+        ptr = [int(p) for p in b.indptr]
+
+        def pack(items, per_word, bits):
+            words = [0] * self.b_words
+            for e, x in enumerate(items):
+                words[e // per_word] |= (int(x) & ((1 << bits) - 1)) << (bits * (e % per_word))
+            return words
+
+        self.banks = [pack(b.indices, H, 16), pack(b.data, lanes, 8), pack(ptr, H, 16),
+                      pack(ptr[1:], H, 16)]
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.engine = e = self.engine
+        ports = [(e.col_addr, e.col_data), (e.val_addr, e.val_data),
+                 (e.ptr_addr, e.ptr_data), (e.ptr_addr, e.next_ptr_data)]
+        for i, ((addr, data), words) in enumerate(zip(ports, self.banks)):
+            bank = Memory(shape=8 * self.lanes, depth=self.b_words, init=words)
+            m.submodules[f"bank{i}"] = bank
+            rd = bank.read_port()
+            m.d.comb += [rd.addr.eq(addr), data.eq(rd.data)]
+        return m
+
+
+def _random_int8_csr(rng, rows, cols, density, empty_row):
+    dense = np.array([[rng.choice([v for v in range(-128, 128) if v]) if rng.random() < density
+                       else 0 for _ in range(cols)] for _ in range(rows)], dtype=np.int8)
+    dense[empty_row] = 0
+    return sp.csr_matrix(dense)
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_spgemm_engine_runs_jobs_back_to_back_without_a_reset(seed):
+    """Three jobs on one SpgemmEngine with no reset between them (the first scrubs, the others
+    start from the buffers the last one left clear), random stalls on deals and requests:
+    each C (row pointers, sorted column indices, values) equals golden's, and ``deals.ready``
+    is low whenever the engine is not between ``start`` and ``finished``."""
+    print(f"seed {seed}")
+    rng = random.Random(seed)
+    lanes, width, cols, k = 4, 2, 64, 24
+    b = _random_int8_csr(rng, k, 40, 0.15, empty_row=3)
+    jobs = [_random_int8_csr(rng, rows, k, 0.2, empty_row=1) for rows in (7, 5, 9)]
+    dut = _EngineWithBanks(b, lanes=lanes, cols=cols, width=width)
+    e = dut.engine
+    bases = {"rowptr": 0x1000, "colidx": 0x4000, "values": 0x8000}
+    results = []
+
+    async def bench(ctx):
+        for number, a in enumerate(jobs):
+            ctx.set(e.m, a.shape[0])
+            ctx.set(e.capacity, 256)
+            ctx.set(e.c_rowptr, bases["rowptr"])
+            ctx.set(e.c_colidx, bases["colidx"])
+            ctx.set(e.c_values, bases["values"])
+            ctx.set(e.scrub, number == 0)
+            ctx.set(e.start, 1)
+            await ctx.tick()
+            ctx.set(e.start, 0)
+            deals = []
+            for i in range(a.shape[0]):
+                lo, hi = a.indptr[i], a.indptr[i + 1]
+                entries = [{"row": i, "col": int(a.indices[p]), "value": int(a.data[p]),
+                            "first": int(p == lo), "last": int(p == hi - 1)}
+                           for p in range(lo, hi)]
+                entries = entries or [{"row": i, "col": 0, "value": 0, "first": 1, "last": 1}]
+                deals += [entries[p:p + width] for p in range(0, len(entries), width)]
+            written = {}
+            for cycle in range(4000):
+                if ctx.get(e.finished):
+                    break
+                offer = bool(deals) and rng.random() < 0.7
+                ctx.set(e.deals.valid, offer)
+                if offer:
+                    padded = deals[0] + [deals[0][0]] * (width - len(deals[0]))
+                    ctx.set(e.deals.payload, {"count": len(deals[0]), "entries": padded})
+                ctx.set(e.requests.ready, rng.random() < 0.6)
+                took_deal = offer and ctx.get(e.deals.ready)
+                if ctx.get(e.requests.valid) and ctx.get(e.requests.ready):
+                    written[ctx.get(e.requests.payload.addr)] = \
+                        ctx.get(e.requests.payload.data)
+                await ctx.tick()
+                if took_deal:
+                    deals.pop(0)
+            else:
+                raise AssertionError(f"seed {seed}, job {number}: not finished in 4000 cycles")
+            assert not deals, f"seed {seed}, job {number}: {len(deals)} deals never taken"
+            ctx.set(e.deals.valid, 0)
+            for _ in range(3):                 # finished: no deal may be taken
+                assert not ctx.get(e.deals.ready), \
+                    f"seed {seed}, job {number}: deals.ready high after finished"
+                await ctx.tick()
+            assert not ctx.get(e.overflow), f"seed {seed}, job {number}: overflow flagged"
+            results.append(written)
+
+    run(dut, bench, deadline=20000)
+    chunk = 4 * lanes
+
+    def array(written, base, count):
+        words = []
+        for addr in range(base, base + -(-count // lanes) * chunk, chunk):
+            assert addr in written, f"chunk at {addr:#x} never written"
+            words += [(written[addr] >> (32 * j)) & 0xFFFFFFFF for j in range(lanes)]
+        return [w - (1 << 32) if w >> 31 else w for w in words[:count]]
+
+    assert len(results) == len(jobs), f"seed {seed}: {len(results)} of {len(jobs)} jobs ran"
+    for number, (a, written) in enumerate(zip(jobs, results)):
+        want = golden.spgemm(a, b)
+        ptr = array(written, bases["rowptr"], a.shape[0] + 1)
+        assert ptr == list(want.indptr), \
+            f"seed {seed}, job {number}: row pointers expected {list(want.indptr)}, got {ptr}"
+        cols_got = array(written, bases["colidx"], want.nnz)
+        vals_got = array(written, bases["values"], want.nnz)
+        for i in range(a.shape[0]):
+            for p in range(want.indptr[i], want.indptr[i + 1]):
+                assert (cols_got[p], vals_got[p]) == (want.indices[p], want.data[p]), (
+                    f"seed {seed}, job {number}: row {i} entry {p}: expected column "
+                    f"{want.indices[p]} value {want.data[p]}, got column {cols_got[p]} "
+                    f"value {vals_got[p]}")
