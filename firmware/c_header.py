@@ -22,7 +22,7 @@ def _comment(text):
 
 def c_header(config=None):
     """The text of ``zerotile_regs.h``; with a ``TileConfig``, also that configuration's
-    expected CONFIG and B_WORDS values (``ZT_EXPECTED_*``)."""
+    expected CONFIG, B_WORDS and SPGEMM_COLS values (``ZT_EXPECTED_*``)."""
     out = [
         "/* zerotile register map: GENERATED from rtl/regmap.py by `zerotile header`.",
         " * Do not edit; regenerate. Offsets are byte addresses of 32-bit registers on the",
@@ -89,8 +89,10 @@ def c_header(config=None):
     if config is not None:
         from rtl.regmap import config_word
         out += ["", f"/* The configuration this header was generated for: P={config.pes} "
-                    f"L={config.lanes} bus={config.bus_bits} bits */",
+                    f"L={config.lanes} bus={config.bus_bits} bits, SpGEMM columns "
+                    f"{config.spgemm_cols} */",
                 f"#define ZT_EXPECTED_CONFIG 0x{config_word(config):08X}u",
-                f"#define ZT_EXPECTED_B_WORDS {config.b_words}u"]
+                f"#define ZT_EXPECTED_B_WORDS {config.b_words}u",
+                f"#define ZT_EXPECTED_SPGEMM_COLS {config.spgemm_cols}u"]
     out += ["", "#endif /* ZEROTILE_REGS_H */", ""]
     return "\n".join(out)

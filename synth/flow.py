@@ -20,9 +20,12 @@ import subprocess
 from dataclasses import dataclass, field, asdict
 from pathlib import Path
 
-__all__ = ["SynthReport", "SynthError", "TARGETS", "run_flow", "tool_versions"]
+__all__ = ["SynthReport", "SynthError", "TARGETS", "ROUTERS", "run_flow", "tool_versions"]
 
 TARGETS = ("generic", "ecp5", "ice40")
+# nextpnr's routers: router1 is its default; router2 finishes congested netlists that router1
+# does not (the tile with the SpGEMM engine, README: Synthesis).
+ROUTERS = ("router1", "router2")
 
 ECP5_DEVICE = ("--85k", "--package", "CABGA381", "--speed", "8")
 ECP5_PART = "LFE5U-85F-8BG381"
@@ -187,16 +190,24 @@ def _memory_bits(dump):
     return total
 
 
-def _nextpnr(work, target, device, json_in, freq_mhz, seed):
-    args = [_tool(f"yowasp-nextpnr-{target}"), *device, "--json", json_in,
-            "--report", "report.json", "--log", "nextpnr.log", "--freq", str(freq_mhz),
-            "--timing-allow-fail", "--seed", str(seed)]
+def _nextpnr_args(target, device, json_in, freq_mhz, seed, router):
+    """nextpnr's command line (after the tool's name) for one run."""
+    args = [*device, "--json", json_in, "--report", "report.json", "--log", "nextpnr.log",
+            "--freq", str(freq_mhz), "--timing-allow-fail", "--seed", str(seed)]
+    if router != ROUTERS[0]:
+        args += ["--router", router]
     if target == "ecp5":
         # A heavier timing weight in the analytic placer (default 10) keeps the cells of the
         # long control paths together. When it was introduced (default tile with the int8
         # epilogue, seed 1, nextpnr 0.11.1) it moved the placement estimate from 56 to 66 MHz
         # and the routed Fmax to 97.5 MHz on the same netlist (README, Synthesis).
         args += ["--out-of-context", "--placer-heap-timingweight", str(ECP5_TIMING_WEIGHT)]
+    return args
+
+
+def _nextpnr(work, target, device, json_in, freq_mhz, seed, router):
+    args = [_tool(f"yowasp-nextpnr-{target}"),
+            *_nextpnr_args(target, device, json_in, freq_mhz, seed, router)]
     proc = subprocess.run(args, cwd=work, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                           text=True)
     log = (work / "nextpnr.log").read_text() if (work / "nextpnr.log").exists() else proc.stdout
@@ -215,14 +226,17 @@ def _fill_from_nextpnr(rep, report):
 
 
 def run_flow(target, rtlil_text, config, work_dir, *, top="zerotile", macs_per_cycle=0,
-             freq_mhz=100, seed=1):
+             freq_mhz=100, seed=1, router="router1"):
     """Synthesise ``rtlil_text`` (module ``top``) for ``target`` inside ``work_dir``.
 
     ``config`` (a dict) is recorded in the report; ``macs_per_cycle`` gives peak GOPS
-    (2 operations per MAC per cycle at Fmax). nextpnr aims at ``freq_mhz``.
+    (2 operations per MAC per cycle at Fmax). nextpnr aims at ``freq_mhz`` with placement
+    seed ``seed`` and router ``router`` (one of ``ROUTERS``).
     """
     if target not in TARGETS:
         raise ValueError(f"target must be one of {', '.join(TARGETS)}, not {target!r}")
+    if router not in ROUTERS:
+        raise ValueError(f"router must be one of {', '.join(ROUTERS)}, not {router!r}")
     work = Path(work_dir)
     work.mkdir(parents=True, exist_ok=True)
     (work / "top.il").write_text(rtlil_text)
@@ -262,7 +276,7 @@ def run_flow(target, rtlil_text, config, work_dir, *, top="zerotile", macs_per_c
         setattr(rep, field, sum(n for t, n in by_type.items()
                                 if any(t.startswith(c[:-1]) if c.endswith("*") else t == c
                                        for c in cell_types)))
-    report, log = _nextpnr(work, target, arch["device"], "top.json", freq_mhz, seed)
+    report, log = _nextpnr(work, target, arch["device"], "top.json", freq_mhz, seed, router)
     if report is not None:
         _fill_from_nextpnr(rep, report)
     elif target == "ice40":

@@ -25,13 +25,16 @@ def default_config(target):
 
 
 def _config_name(cfg):
-    return f"P{cfg.pes}-L{cfg.lanes}-W{cfg.bus_bits}-B{cfg.b_words}"
+    engine = f"-S{cfg.spgemm_cols}" if cfg.has_spgemm else ""
+    return f"P{cfg.pes}-L{cfg.lanes}-W{cfg.bus_bits}-B{cfg.b_words}{engine}"
 
 
-def synthesize(config, target="ecp5", *, work_root="zerotile_synth", freq_mhz=100, seed=1):
+def synthesize(config, target="ecp5", *, work_root="zerotile_synth", freq_mhz=100, seed=1,
+               router="router1"):
     """Synthesise the accelerator in ``config`` for ``target``; returns a ``SynthReport``.
 
-    Tool files go to ``work_root/<target>-<config>/`` (relative to the current directory).
+    Tool files go to ``work_root/<target>-<config>/`` (relative to the current directory);
+    nextpnr runs with placement seed ``seed`` and router ``router`` (``synth.flow.ROUTERS``).
     """
     work = Path(work_root) / f"{target}-{_config_name(config)}"
     if target == "ice40":
@@ -40,7 +43,8 @@ def synthesize(config, target="ecp5", *, work_root="zerotile_synth", freq_mhz=10
     else:
         top, text = TOP_NAME, accelerator_rtlil(config)
     rep = run_flow(target, text, asdict(config), work, top=top,
-                   macs_per_cycle=config.peak_macs_per_cycle, freq_mhz=freq_mhz, seed=seed)
+                   macs_per_cycle=config.peak_macs_per_cycle, freq_mhz=freq_mhz, seed=seed,
+                   router=router)
     if target == "ice40" and rep.fits:
         rep.note = ("placed inside PinWrapper (inputs from a shift register, outputs XORed "
                     "onto one pin)")

@@ -94,7 +94,9 @@ def test_version_and_help_read_as_plain_text(tmp_path):
         assert option in out.stdout
     assert "lower cycle estimate" in " ".join(out.stdout.split())   # the auto rule
     out = run_cli(["synth", "--help"], tmp_path)
-    assert "ecp5 (default)" in out.stdout and "8 min" in out.stdout
+    assert "ecp5 (default)" in out.stdout and "20-30 min" in out.stdout
+    for option in ("--spgemm-cols", "--seed", "--router"):
+        assert option in out.stdout
 
 
 def test_bundled_matrices_by_name_and_list(tmp_path):

@@ -74,7 +74,9 @@ def test_cli_writes_the_header_and_the_register_formats(tmp_path):
         out = subprocess.run([sys.executable, "-m", "zerotile", *args], cwd=tmp_path, env=env,
                              capture_output=True, text=True)
         assert out.returncode == 0, out.stderr
-    assert "#define ZT_EXPECTED_CONFIG 0x08080804u" in (tmp_path / "regs.h").read_text()
+    header = (tmp_path / "regs.h").read_text()
+    assert "#define ZT_EXPECTED_CONFIG 0x08080804u" in header
+    assert "#define ZT_EXPECTED_SPGEMM_COLS 0u" in header   # the default tile has no engine
     assert "addrmap zerotile" in (tmp_path / "z.rdl").read_text()
 
 

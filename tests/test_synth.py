@@ -12,7 +12,8 @@ from rtl.beat_splitter import BeatSplitter
 from rtl.config import TileConfig
 from rtl.export import component_rtlil
 from synth import synthesize, run_flow
-from synth.flow import _critical_path, _memory_bits, _net_name
+from synth.flow import ROUTERS, _critical_path, _memory_bits, _net_name, _nextpnr_args
+from synth.run import _config_name
 from zerotile.cli import main
 
 # The YoWASP tools cannot see /tmp (nor pytest's tmp_path): work inside the checkout.
@@ -86,6 +87,35 @@ def test_cli_synth_rejects_bad_configuration(capsys):
     assert main(["synth", "--target", "generic", "--lanes", "3", "--out", str(WORK)]) == 2
     err = capsys.readouterr().err
     assert "lanes must be a power of two" in err and len(err.strip().splitlines()) == 1
+
+
+def test_cli_synth_rejects_bad_spgemm_columns(capsys):
+    assert main(["synth", "--target", "generic", "--spgemm-cols", "100", "--out",
+                 str(WORK)]) == 2
+    err = capsys.readouterr().err
+    assert "spgemm_cols must be 0 or a power of two" in err and "100" in err
+
+
+def test_nextpnr_command_line_takes_seed_and_router():
+    device = ("--85k", "--package", "CABGA381", "--speed", "8")
+    default = _nextpnr_args("ecp5", device, "top.json", 100, 1, "router1")
+    assert default[default.index("--seed") + 1] == "1" and "--router" not in default
+    assert default[:len(device)] == list(device) and "--out-of-context" in default
+    routed2 = _nextpnr_args("ecp5", device, "top.json", 100, 3, "router2")
+    assert routed2[routed2.index("--seed") + 1] == "3"
+    assert routed2[routed2.index("--router") + 1] == "router2"
+    assert set(ROUTERS) == {"router1", "router2"}
+
+
+def test_run_flow_rejects_an_unknown_router(tmp_path):
+    with pytest.raises(ValueError, match="router must be one of router1, router2, not 'r3'"):
+        run_flow("ecp5", "", {}, tmp_path / "never", router="r3")
+    assert not (tmp_path / "never").exists()
+
+
+def test_tool_files_of_the_engine_tile_go_to_their_own_directory():
+    assert _config_name(TileConfig()) == "P4-L8-W64-B4096"
+    assert _config_name(TileConfig().with_spgemm(1024)) == "P4-L8-W64-B4096-S1024"
 
 
 def test_sweep_plot_is_written():

@@ -18,7 +18,7 @@ __all__ = ["main"]
 
 def _config(args):
     kw = {}
-    for name in ("pes", "lanes", "bus_bits"):
+    for name in ("pes", "lanes", "bus_bits", "spgemm_cols"):
         v = getattr(args, name, None)
         if v is not None:
             kw[name] = v
@@ -29,6 +29,10 @@ def _add_config_args(p):
     p.add_argument("--pes", type=int, help="processing elements P (default 4)")
     p.add_argument("--lanes", type=int, help="int8 lanes per PE L (default 8)")
     p.add_argument("--bus-bits", type=int, help="AXI4 data width (default 64)")
+    p.add_argument("--spgemm-cols", type=int, metavar="N",
+                   help="add the SpGEMM engine, its row accumulators N columns deep (a power "
+                        "of two, 64..65536; 2,048 is TileConfig.with_spgemm()'s); 0 or absent: "
+                        "left out, the default tile (run --mode spgemm adds 2,048)")
 
 
 def cmd_generate(args):
@@ -658,12 +662,16 @@ def cmd_synth(args):
         return 0
     cfg = synth.default_config(args.target)
     overrides = {k: v for k, v in (("pes", args.pes), ("lanes", args.lanes),
-                                   ("bus_bits", args.bus_bits)) if v is not None}
+                                   ("bus_bits", args.bus_bits),
+                                   ("spgemm_cols", args.spgemm_cols)) if v is not None}
     cfg = replace(cfg, **overrides)
-    print(f"synthesising P={cfg.pes} L={cfg.lanes} bus={cfg.bus_bits} for {args.target} "
-          f"(tool files under {args.out}/) ...", flush=True)
+    engine = f" with the SpGEMM engine ({cfg.spgemm_cols} columns)" if cfg.has_spgemm else ""
+    print(f"synthesising P={cfg.pes} L={cfg.lanes} bus={cfg.bus_bits}{engine} for {args.target} "
+          f"(nextpnr seed {args.seed}, {args.router}; tool files under {args.out}/) ...",
+          flush=True)
     t0 = time.monotonic()
-    rep = synth.synthesize(cfg, args.target, work_root=args.out, freq_mhz=args.freq)
+    rep = synth.synthesize(cfg, args.target, work_root=args.out, freq_mhz=args.freq,
+                           seed=args.seed, router=args.router)
     if args.target == "generic":
         row = _synth_row(rep)
         row.update(gates=rep.luts, memories=rep.brams, memory_kbits=f"{rep.memory_bits / 1024:.1f}",
@@ -700,6 +708,7 @@ def _non_negative(option):
 
 def build_parser():
     from zerotile import __version__
+    from synth.flow import ROUTERS
     p = argparse.ArgumentParser(prog="zerotile", description=__doc__)
     p.add_argument("--version", action="version", version=f"zerotile {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
@@ -787,7 +796,7 @@ def build_parser():
                                       "rtl/regmap.py)")
     h.add_argument("-o", "--output", help="output file (default: stdout)")
     h.add_argument("--expect-config", action="store_true",
-                   help="also define ZT_EXPECTED_CONFIG / ZT_EXPECTED_B_WORDS for --pes etc.")
+                   help="also define ZT_EXPECTED_CONFIG / _B_WORDS / _SPGEMM_COLS for --pes etc.")
     _add_config_args(h)
     h.set_defaults(func=cmd_header)
     rg = sub.add_parser("regs", help="the register map for other tools: SystemRDL, HTML or "
@@ -826,14 +835,20 @@ def build_parser():
     m.add_argument("section", nargs="*", help="only these sections")
     m.set_defaults(func=cmd_readme)
     s = sub.add_parser("synth", help="area and Fmax through Yosys / nextpnr (YoWASP); "
-                                     "ECP5 by default, about 8 minutes")
+                                     "ECP5 by default, 20-30 minutes")
     s.add_argument("--target", choices=["generic", "ecp5", "ice40"], default="ecp5",
-                   help="ecp5 (default): synth_ecp5 + nextpnr on an LFE5U-85F, about 8 min; "
+                   help="ecp5 (default): synth_ecp5 + nextpnr on an LFE5U-85F, 20-30 min on "
+                        "one core; "
                         "generic: Yosys gates and transistor estimate, about 1 min; ice40: "
                         "UP5K in a pin wrapper (does not fit)")
     _add_config_args(s)
     s.add_argument("--json", help="write the report to this JSON file")
     s.add_argument("--freq", type=float, default=100, help="nextpnr target clock, MHz")
+    s.add_argument("--seed", type=_non_negative("--seed"), default=1,
+                   help="nextpnr placement seed (default 1, the README's figures)")
+    s.add_argument("--router", choices=ROUTERS, default=ROUTERS[0],
+                   help="nextpnr router (default router1; router2 routes the tile with the "
+                        "SpGEMM engine, which router1 does not finish)")
     s.add_argument("--out", default="zerotile_synth",
                    help="directory for the tools' files (default ./zerotile_synth)")
     s.add_argument("--sweep", action="store_true",
