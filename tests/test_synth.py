@@ -118,6 +118,16 @@ def test_tool_files_of_the_engine_tile_go_to_their_own_directory():
     assert _config_name(TileConfig().with_spgemm(1024)) == "P4-L8-W64-B4096-S1024"
 
 
+def test_summary_row_names_the_engine_tile():
+    from dataclasses import asdict
+    from synth import SynthReport
+    from zerotile.cli import _synth_row
+    row = lambda cfg: _synth_row(SynthReport(target="ecp5", part="", config=asdict(cfg),
+                                             work_dir=""))["config"]
+    assert row(TileConfig()) == "P=4 L=8 W=64"
+    assert row(TileConfig().with_spgemm()) == "P=4 L=8 W=64 S=2048"
+
+
 def test_sweep_plot_is_written():
     from zerotile.plots import plot_sweep
     rows = [{"pes": p, "lanes": l, "macs_per_cycle": p * l, "luts": 1000 * p * l // 8,

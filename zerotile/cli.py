@@ -6,6 +6,7 @@ import os
 import sys
 import time
 import timeit
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -16,13 +17,12 @@ from rtl.config import TileConfig
 __all__ = ["main"]
 
 
-def _config(args):
-    kw = {}
-    for name in ("pes", "lanes", "bus_bits", "spgemm_cols"):
-        v = getattr(args, name, None)
-        if v is not None:
-            kw[name] = v
-    return TileConfig(**kw)
+def _config(args, base=None):
+    """``base`` (default ``TileConfig()``) with the command's --pes, --lanes, --bus-bits and
+    --spgemm-cols where given."""
+    kw = {name: getattr(args, name) for name in ("pes", "lanes", "bus_bits", "spgemm_cols")
+          if getattr(args, name, None) is not None}
+    return replace(base or TileConfig(), **kw)
 
 
 def _add_config_args(p):
@@ -635,7 +635,8 @@ def cmd_readme(args):
 def _synth_row(rep):
     cfg = rep.config
     return {"target": rep.target, "part": rep.part,
-            "config": f"P={cfg['pes']} L={cfg['lanes']} W={cfg['bus_bits']}",
+            "config": f"P={cfg['pes']} L={cfg['lanes']} W={cfg['bus_bits']}"
+                      + (f" S={cfg['spgemm_cols']}" if cfg.get("spgemm_cols") else ""),
             "luts": rep.luts, "carry": rep.carry or "-", "ffs": rep.ffs,
             "lutram": rep.lutram or "-", "brams": rep.brams, "dsps": rep.dsps,
             "fmax_mhz": _fmt(rep.fmax_mhz, 1), "peak_gops": _fmt(rep.peak_gops, 2)}
@@ -643,7 +644,6 @@ def _synth_row(rep):
 
 def cmd_synth(args):
     import synth
-    from dataclasses import replace
     from zerotile.plots import plot_sweep
     if args.sweep:
         pes = [int(x) for x in args.sweep_pes.split(",")]
@@ -660,11 +660,7 @@ def cmd_synth(args):
         md_path.write_text(synth.sweep_markdown(rows))
         print(f"wrote {csv_path}, {png_path} and {md_path}")
         return 0
-    cfg = synth.default_config(args.target)
-    overrides = {k: v for k, v in (("pes", args.pes), ("lanes", args.lanes),
-                                   ("bus_bits", args.bus_bits),
-                                   ("spgemm_cols", args.spgemm_cols)) if v is not None}
-    cfg = replace(cfg, **overrides)
+    cfg = _config(args, synth.default_config(args.target))
     engine = f" with the SpGEMM engine ({cfg.spgemm_cols} columns)" if cfg.has_spgemm else ""
     print(f"synthesising P={cfg.pes} L={cfg.lanes} bus={cfg.bus_bits}{engine} for {args.target} "
           f"(nextpnr seed {args.seed}, {args.router}; tool files under {args.out}/) ...",
