@@ -7,7 +7,7 @@ beyond ``stdint.h`` and ``stddef.h``.
 ``zerotile header -o zerotile_regs.h`` writes it; ``firmware/c/zerotile.h`` (the bare-metal
 driver) includes it.
 """
-from rtl.regmap import (REGISTERS, FIELDS, COUNTERS, DESCRIPTOR_FIELDS, DESCRIPTOR_BYTES,
+from zerotile.rtl.regmap import (REGISTERS, FIELDS, COUNTERS, DESCRIPTOR_FIELDS, DESCRIPTOR_BYTES,
                         DESCRIPTOR_ALIGN, ErrorCode, ID_MAGIC, VERSION, MODE_DENSE, MODE_CSR,
                         MAX_M, MAX_NNZ)
 
@@ -87,7 +87,7 @@ def c_header(config=None):
         out.append(f"ZT_STATIC_ASSERT(offsetof(zt_descriptor, {f.name.lower()}) == {4 * f.word}, "
                    f"offset_{f.name.lower()});")
     if config is not None:
-        from rtl.regmap import config_word
+        from zerotile.rtl.regmap import config_word
         out += ["", f"/* The configuration this header was generated for: P={config.pes} "
                     f"L={config.lanes} bus={config.bus_bits} bits, SpGEMM columns "
                     f"{config.spgemm_cols} */",

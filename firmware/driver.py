@@ -9,7 +9,7 @@ The bus is any object with these coroutines (cocotb today, a board's UIO/devmem 
 """
 from dataclasses import dataclass
 
-from rtl.regmap import REG, COUNTERS, ID_MAGIC, VERSION, Status, Control, decode_fields
+from zerotile.rtl.regmap import REG, COUNTERS, ID_MAGIC, VERSION, Status, Control, decode_fields
 
 from .errors import DeviceError, DeviceTimeout
 

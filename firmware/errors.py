@@ -19,7 +19,7 @@ class DeviceError(ZerotileError, RuntimeError):
     """The accelerator stopped a chain with an error code."""
 
     def __init__(self, code, addr, jobs_done):
-        from rtl.regmap import ErrorCode
+        from zerotile.rtl.regmap import ErrorCode
         try:
             name = ErrorCode(code).name
         except ValueError:

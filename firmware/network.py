@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from rtl.config import TileConfig
-from rtl.regmap import DESCRIPTOR_ALIGN
+from zerotile.rtl.config import TileConfig
+from zerotile.rtl.regmap import DESCRIPTOR_ALIGN
 
 from .errors import FormatError, TooLargeError
 from .planner import plan, pack_descriptor, check_size

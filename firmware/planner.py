@@ -37,8 +37,8 @@ import math
 import numpy as np
 import scipy.sparse as sp
 
-from rtl.config import TileConfig
-from rtl.regmap import (DESC, DESCRIPTOR_BYTES, DESCRIPTOR_ALIGN, MODE_DENSE, MODE_CSR, MAX_M,
+from zerotile.rtl.config import TileConfig
+from zerotile.rtl.regmap import (DESC, DESCRIPTOR_BYTES, DESCRIPTOR_ALIGN, MODE_DENSE, MODE_CSR, MAX_M,
                         FLAG_ACCUMULATE, FLAG_COLIDX16, FLAG_EPILOGUE, EPILOGUE_PARAM_BYTES,
                         MAX_NNZ, MAX_DENSE_A_BYTES, SPGEMM_FIELDS)
 

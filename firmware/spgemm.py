@@ -28,8 +28,8 @@ import math
 import numpy as np
 import scipy.sparse as sp
 
-from rtl.config import TileConfig
-from rtl.regmap import (DESCRIPTOR_BYTES, DESCRIPTOR_ALIGN, MODE_SPGEMM, MAX_M, MAX_NNZ,
+from zerotile.rtl.config import TileConfig
+from zerotile.rtl.regmap import (DESCRIPTOR_BYTES, DESCRIPTOR_ALIGN, MODE_SPGEMM, MAX_M, MAX_NNZ,
                         FLAG_COLIDX16, SPGEMM_FIELDS)
 
 from .errors import FormatError, TooLargeError

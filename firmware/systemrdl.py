@@ -8,7 +8,7 @@ without fields in ``FIELDS`` is one 32-bit field named after the register.
 """
 from pathlib import Path
 
-from rtl.regmap import REGISTERS, FIELDS
+from zerotile.rtl.regmap import REGISTERS, FIELDS
 
 __all__ = ["rdl_root", "export", "FORMATS", "ACCESS"]
 

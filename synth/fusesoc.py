@@ -8,7 +8,7 @@ the waivers). ``zerotile generate --fusesoc DIR`` writes it; then::
 import shutil
 from pathlib import Path
 
-from rtl import LINT_WAIVERS
+from zerotile.rtl import LINT_WAIVERS
 
 __all__ = ["write_core", "VLNV"]
 
@@ -48,8 +48,8 @@ targets:
 def write_core(directory, config):
     """Write ``zerotile.v``, ``lint_waivers.vlt`` and ``zerotile.core`` into ``directory``;
     returns the path of the core file."""
-    from rtl.export import accelerator_verilog
-    from rtl.regmap import VERSION
+    from zerotile.rtl.export import accelerator_verilog
+    from zerotile.rtl.regmap import VERSION
     version = f"{VERSION >> 16}.{(VERSION >> 8) & 0xFF}.{VERSION & 0xFF}"
     d = Path(directory)
     d.mkdir(parents=True, exist_ok=True)

@@ -3,7 +3,7 @@ from amaranth.hdl import *
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from rtl.accelerator import Accelerator
+from zerotile.rtl.accelerator import Accelerator
 
 __all__ = ["PinWrapper"]
 

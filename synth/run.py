@@ -6,8 +6,8 @@ from pathlib import Path
 
 from amaranth.back import rtlil
 
-from rtl.config import TileConfig
-from rtl.export import accelerator_rtlil, TOP_NAME
+from zerotile.rtl.config import TileConfig
+from zerotile.rtl.export import accelerator_rtlil, TOP_NAME
 from .flow import run_flow
 from .ice40_wrapper import PinWrapper
 

@@ -4,9 +4,9 @@ import math
 
 import numpy as np
 
-import golden
-from rtl.config import TileConfig
-from rtl.regmap import DESC, FLAG_EPILOGUE
+from zerotile import golden
+from zerotile.rtl.config import TileConfig
+from zerotile.rtl.regmap import DESC, FLAG_EPILOGUE
 from zerotile.workload import random_csr  # noqa: F401  (the tests draw A the product way)
 from zerotile.workload import golden_result as workload_golden, random_requant  # noqa: F401
 

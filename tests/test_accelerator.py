@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-import firmware
-from rtl.config import TileConfig
-from verif import simulate
+from zerotile import firmware
+from zerotile.rtl.config import TileConfig
+from zerotile.verif import simulate
 from zerotile.workload import load_mtx, DATA_DIR
 
 from conftest import TARGETS, ENGINES
@@ -95,7 +95,7 @@ def test_performance_targets():
     """Cycle counts are deterministic: the targets (README, `zerotile readme`) from the hardware
     counters, on the native engine with its default DRAM timing. The thresholds guard against
     regressions; the README table gives the measured values against the real-sizes targets."""
-    import firmware
+    from zerotile import firmware
     from zerotile.docs import target_workloads
     work = target_workloads()
     print("seeds 7 (dense), 8 (CSR 256x256) and 9 (CSR 1024x1024)")
@@ -166,12 +166,12 @@ def test_row_blocks_beyond_one_job(monkeypatch):
     """A with more rows than one job takes (70,000 > 65,535) in both modes, and a CSR A split
     on stored entries (the per-job limit lowered to 150 to keep the run short): chained row
     blocks on the RTL, C exact."""
-    import firmware.planner
+    import zerotile.firmware.planner
     tall = random_csr(70_000, 12, 0.05, 901)
     b = random_b(12, 8, 901)
     plans = [firmware.plan(tall, b, mode="csr"), firmware.plan(tall, b, mode="dense")]
     assert [j.fields["M"] for j in plans[0].jobs] == [65_535, 4_465]
-    monkeypatch.setattr(firmware.planner, "MAX_NNZ", 150)
+    monkeypatch.setattr(zerotile.firmware.planner, "MAX_NNZ", 150)
     small = random_csr(60, 40, 0.2, 902)
     b2 = random_b(40, 20, 902)
     plans.append(firmware.plan(small, b2, mode="csr"))

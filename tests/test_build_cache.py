@@ -7,10 +7,10 @@ from pathlib import Path
 
 import numpy as np
 
-import firmware
-from rtl.config import TileConfig
-from verif import build_cache, simulate
-from verif.build_cache import cached_build, STAMP
+from zerotile import firmware
+from zerotile.rtl.config import TileConfig
+from zerotile.verif import build_cache, simulate
+from zerotile.verif.build_cache import cached_build, STAMP
 
 
 def _counting_build(log):
@@ -67,7 +67,7 @@ def test_sources_edited_after_import_are_refused(tmp_path, monkeypatch):
     """A process that imported the RTL and then sees it edited on disk must not build: its
     modules may be the old ones, and the build would be stored under a key it cannot trust.
     A build it already has for the sources it imported stays usable."""
-    import rtl
+    from zerotile import rtl
     monkeypatch.setenv("ZEROTILE_BUILD_DIR", str(tmp_path / "cache"))
     log = tmp_path / "log"
     key = build_cache.source_digest()

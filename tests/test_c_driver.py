@@ -15,14 +15,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import firmware
-import golden
-from firmware.c_header import c_header, HEADER_NAME
-from rtl.config import TileConfig
-from rtl.regmap import (REGISTERS, FIELDS, COUNTERS, DESCRIPTOR_FIELDS, DESCRIPTOR_BYTES,
+from zerotile import firmware
+from zerotile import golden
+from zerotile.firmware.c_header import c_header, HEADER_NAME
+from zerotile.rtl.config import TileConfig
+from zerotile.rtl.regmap import (REGISTERS, FIELDS, COUNTERS, DESCRIPTOR_FIELDS, DESCRIPTOR_BYTES,
                         ErrorCode, ID_MAGIC, VERSION)
-from verif import simulate
-from verif.native import NativeModel, DramTiming
+from zerotile.verif import simulate
+from zerotile.verif.native import NativeModel, DramTiming
 
 from jobs import CFG, random_csr, random_b, check_result, tamper
 

@@ -9,10 +9,10 @@ DRAM latency moves cycle counts the way it should.
 import numpy as np
 import pytest
 
-import firmware
-from verif import simulate
-from verif.dram import Fault, SLVERR, DECERR
-from verif.native import DramTiming, VIP_EQUIVALENT_TIMING
+from zerotile import firmware
+from zerotile.verif import simulate
+from zerotile.verif.dram import Fault, SLVERR, DECERR
+from zerotile.verif.native import DramTiming, VIP_EQUIVALENT_TIMING
 
 from jobs import CFG, random_csr, random_b, random_c, check_result, tamper
 
@@ -138,7 +138,7 @@ def test_dram_latency_is_honoured():
 
 
 def test_vip_engine_refuses_dram_timing():
-    from verif.runner import SimulationError
+    from zerotile.verif.runner import SimulationError
     p = firmware.plan(np.ones((2, 2), np.int8), np.ones((2, 2), np.int8))
     with pytest.raises(SimulationError, match="native engine"):
         simulate([p], engine="vip", dram=DramTiming())
@@ -148,7 +148,7 @@ def test_vip_engine_refuses_dram_timing():
 
 def test_progress_line_only_on_a_terminal():
     import io
-    from verif.progress import Progress
+    from zerotile.verif.progress import Progress
     pipe = io.StringIO()                        # not a terminal
     p = Progress("job", 3, stream=pipe, interval=0)
     p.update(100, 1)

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
-import golden
-from rtl.epilogue_stage import EpilogueStage, PIPELINE_STAGES
+from zerotile import golden
+from zerotile.rtl.epilogue_stage import EpilogueStage, PIPELINE_STAGES
 
 I32_MIN, I32_MAX = -2**31, 2**31 - 1
 EDGES = [I32_MIN, I32_MIN + 1, -1, 0, 1, I32_MAX, 1 << 30, -(1 << 30), 5, -5, 3, -3]
@@ -136,10 +136,10 @@ def test_epilogue_parameter_validation():
 
 
 # --- the epilogue on the whole tile (firmware -> RTL -> golden) ------------------------------
-import firmware                                             # noqa: E402
-from firmware.requant import Requant                        # noqa: E402
-from rtl.regmap import ErrorCode, EPILOGUE_PARAM_BYTES      # noqa: E402
-from verif import simulate                                  # noqa: E402
+from zerotile import firmware                                             # noqa: E402
+from zerotile.firmware.requant import Requant                        # noqa: E402
+from zerotile.rtl.regmap import ErrorCode, EPILOGUE_PARAM_BYTES      # noqa: E402
+from zerotile.verif import simulate                                  # noqa: E402
 from zerotile.workload import load_mtx, DATA_DIR, golden_network  # noqa: E402
 
 from conftest import TARGETS, describe_mismatch             # noqa: E402
@@ -278,7 +278,7 @@ def test_requant_parameters_are_checked_by_the_firmware():
 @pytest.mark.parametrize("scale", [1.0, 0.5, 0.75, 0.1, 1e-3, 3e-7, 2.0**-40, 0.0, 1234.5,
                                    2.0**31, 0.9999999999])
 def test_firmware_quantize_multiplier_equals_golden(scale):
-    from firmware.requant import quantize_multiplier
+    from zerotile.firmware.requant import quantize_multiplier
     got = tuple(int(x) for x in quantize_multiplier(scale))
     assert got == tuple(int(x) for x in golden.quantize_multiplier(scale))
 

@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-import firmware
-from firmware import FormatError, TooLargeError, DeviceError, plan
-from rtl.config import TileConfig
-from rtl.regmap import REG, DESC, DESCRIPTOR_BYTES, ID_MAGIC, VERSION, Status, ErrorCode
+from zerotile import firmware
+from zerotile.firmware import FormatError, TooLargeError, DeviceError, plan
+from zerotile.rtl.config import TileConfig
+from zerotile.rtl.regmap import REG, DESC, DESCRIPTOR_BYTES, ID_MAGIC, VERSION, Status, ErrorCode
 
 
 def csr(m, k, indptr, indices, data):
@@ -207,7 +207,7 @@ def test_driver_reports_the_hardware_error():
 def test_limits_of_one_job_become_row_blocks():
     """2048 x 4096 with more stored entries than one CSR job takes: one dense job, or two CSR
     row blocks, each within the limit, with rebased row pointers and their own slice of C."""
-    from rtl.regmap import MAX_NNZ
+    from zerotile.rtl.regmap import MAX_NNZ
     m, k = 2048, 4096
     nnz = MAX_NNZ + 5_697
     assert firmware.check_size(m, k, 16, nnz, mode="auto") == ["dense", "csr"]
@@ -233,8 +233,8 @@ def test_limits_of_one_job_become_row_blocks():
 
 
 def test_row_blocks_split_on_rows_and_on_entries():
-    from firmware.planner import row_blocks
-    from rtl.regmap import MAX_M, MAX_NNZ
+    from zerotile.firmware.planner import row_blocks
+    from zerotile.rtl.regmap import MAX_M, MAX_NNZ
     indptr = np.arange(0, 3 * MAX_M + 2) * 2          # 2 entries per row
     blocks = row_blocks("csr", indptr, 8)
     assert blocks == [(0, MAX_M), (MAX_M, 2 * MAX_M), (2 * MAX_M, 3 * MAX_M),

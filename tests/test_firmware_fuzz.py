@@ -17,13 +17,13 @@ import pytest
 import scipy.sparse as sp
 from hypothesis import given, settings, strategies as st, HealthCheck
 
-import firmware
-from firmware import ZerotileError, FormatError, TooLargeError
-from firmware.planner import pack_descriptor, POISON
-from rtl.config import TileConfig
-from rtl.regmap import (DESC, DESCRIPTOR_BYTES, MODE_CSR, MODE_DENSE, FLAG_ACCUMULATE,
+from zerotile import firmware
+from zerotile.firmware import ZerotileError, FormatError, TooLargeError
+from zerotile.firmware.planner import pack_descriptor, POISON
+from zerotile.rtl.config import TileConfig
+from zerotile.rtl.regmap import (DESC, DESCRIPTOR_BYTES, MODE_CSR, MODE_DENSE, FLAG_ACCUMULATE,
                         FLAG_COLIDX16)
-import golden
+from zerotile import golden
 
 settings.register_profile("zerotile", max_examples=150, derandomize=True, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow])

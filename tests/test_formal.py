@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from verif.formal import run_sby
+from zerotile.verif.formal import run_sby
 
 WORK = Path(__file__).resolve().parent.parent / ".sim_build" / "formal"
 DEPTH = 20

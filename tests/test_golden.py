@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-import golden
+from zerotile import golden
 
 
 def naive(a, b):

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from rtl.config import TileConfig
-from rtl.regmap import REGISTERS, FIELDS
+from zerotile.rtl.config import TileConfig
+from zerotile.rtl.regmap import REGISTERS, FIELDS
 
 ROOT = Path(__file__).resolve().parent.parent
 systemrdl = pytest.importorskip("systemrdl", reason="pip install -e '.[ip]' (systemrdl-compiler)")
@@ -38,12 +38,12 @@ def _facts(top):
 
 
 def test_systemrdl_model_matches_the_register_map():
-    from firmware.systemrdl import rdl_root
+    from zerotile.firmware.systemrdl import rdl_root
     assert _facts(rdl_root().top) == _expected()
 
 
 def test_exported_systemrdl_text_round_trips(tmp_path):
-    from firmware.systemrdl import export
+    from zerotile.firmware.systemrdl import export
     from systemrdl import RDLCompiler
     export("rdl", tmp_path / "zerotile.rdl")
     rdlc = RDLCompiler()
@@ -54,7 +54,7 @@ def test_exported_systemrdl_text_round_trips(tmp_path):
 def test_ipxact_and_html_exporters_run(tmp_path):
     pytest.importorskip("peakrdl_ipxact")
     pytest.importorskip("peakrdl_html")
-    from firmware.systemrdl import export
+    from zerotile.firmware.systemrdl import export
     export("ipxact", tmp_path / "zerotile.xml")
     ns = {"ipxact": "http://www.accellera.org/XMLSchema/IPXACT/1685-2014"}
     tree = ET.parse(tmp_path / "zerotile.xml")
@@ -67,11 +67,10 @@ def test_ipxact_and_html_exporters_run(tmp_path):
 
 
 def test_cli_writes_the_header_and_the_register_formats(tmp_path):
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
     for args in (["header", "-o", "regs.h", "--expect-config"],
                  ["regs", "--format", "rdl", "-o", "z.rdl"],
                  ["regs", "--format", "ipxact", "-o", "z.xml"]):
-        out = subprocess.run([sys.executable, "-m", "zerotile", *args], cwd=tmp_path, env=env,
+        out = subprocess.run([sys.executable, "-m", "zerotile", *args], cwd=tmp_path,
                              capture_output=True, text=True)
         assert out.returncode == 0, out.stderr
     header = (tmp_path / "regs.h").read_text()
@@ -83,22 +82,22 @@ def test_cli_writes_the_header_and_the_register_formats(tmp_path):
 def test_fusesoc_core_lints_clean(tmp_path):
     if shutil.which("fusesoc") is None and not (Path(sys.executable).parent / "fusesoc").exists():
         pytest.skip("fusesoc is not installed (pip install -e '.[ip]')")
-    from synth.fusesoc import write_core, VLNV
-    from verif.runner import verilator_bin
+    from zerotile.synth.fusesoc import write_core, VLNV
+    from zerotile.verif.runner import verilator_bin
     core = write_core(tmp_path / "core", TileConfig(pes=2, lanes=8))
     text = core.read_text()
-    from rtl.regmap import VERSION
+    from zerotile.rtl.regmap import VERSION
     version = f"{VERSION >> 16}.{(VERSION >> 8) & 0xFF}.{VERSION & 0xFF}"
     assert f"name: {VLNV}:{version}" in text and "P=2 L=8" in text
     fusesoc = shutil.which("fusesoc") or str(Path(sys.executable).parent / "fusesoc")
     env = dict(os.environ, PATH=f"{verilator_bin()}{os.pathsep}{os.environ['PATH']}")
     env.pop("VERILATOR_ROOT", None)
     run = subprocess.run([fusesoc, "--cores-root", str(tmp_path / "core"), "run", "--target",
-                          "lint", VLNV], cwd=tmp_path, env=env, capture_output=True, text=True)
+                          "lint", VLNV], cwd=tmp_path, capture_output=True, text=True)
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
     # and lint is real: without the waivers the same core fails on Yosys' Verilog style
     core.write_text(text.replace("filesets: [lint_waivers, rtl]", "filesets: [rtl]"))
     shutil.rmtree(tmp_path / "build", ignore_errors=True)
     run = subprocess.run([fusesoc, "--cores-root", str(tmp_path / "core"), "run", "--target",
-                          "lint", VLNV], cwd=tmp_path, env=env, capture_output=True, text=True)
+                          "lint", VLNV], cwd=tmp_path, capture_output=True, text=True)
     assert run.returncode != 0 and "%Warning" in run.stdout + run.stderr

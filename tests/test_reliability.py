@@ -16,11 +16,11 @@ ERROR_GRACE_CYCLES cycles after the error response.
 import numpy as np
 import pytest
 
-import firmware
-from rtl.regmap import ErrorCode, MAX_M, MAX_NNZ
-from verif import simulate
-from verif.dram import Fault, SLVERR, DECERR
-from verif.plan_run import ERROR_GRACE_CYCLES
+from zerotile import firmware
+from zerotile.rtl.regmap import ErrorCode, MAX_M, MAX_NNZ
+from zerotile.verif import simulate
+from zerotile.verif.dram import Fault, SLVERR, DECERR
+from zerotile.verif.plan_run import ERROR_GRACE_CYCLES
 
 from conftest import TARGETS, ENGINES
 from jobs import CFG, random_csr, random_b, check_result, tamper

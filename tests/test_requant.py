@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st, example
 
-import golden
+from zerotile import golden
 
 I32_MIN, I32_MAX = -2**31, 2**31 - 1
 

@@ -8,16 +8,16 @@ from amaranth.hdl import Elaboratable, Module
 from amaranth.lib.memory import Memory
 from amaranth.sim import Simulator
 
-import golden
+from zerotile import golden
 
-from rtl.beat_splitter import BeatSplitter
-from rtl.element_window import ElementWindow
-from rtl.read_engine import ReadEngine
-from rtl.register_file import RegisterFile
-from rtl.register_slice import RegisterSlice
-from rtl.spgemm_engine import SpgemmEngine
-from rtl.regmap import REGISTERS, REG
-from rtl.config import TileConfig
+from zerotile.rtl.beat_splitter import BeatSplitter
+from zerotile.rtl.element_window import ElementWindow
+from zerotile.rtl.read_engine import ReadEngine
+from zerotile.rtl.register_file import RegisterFile
+from zerotile.rtl.register_slice import RegisterSlice
+from zerotile.rtl.spgemm_engine import SpgemmEngine
+from zerotile.rtl.regmap import REGISTERS, REG
+from zerotile.rtl.config import TileConfig
 
 
 def run(dut, bench, *, deadline=20000):
@@ -180,7 +180,7 @@ def test_write_engine_bursts_window_and_error_address(case):
     """Bursts carry their chunk in order; a request outside the window is dropped with
     ``window_error``, a SLVERR raises ``write_error``, each with the address; after an error
     no new burst starts, and ``abort`` then leaves the engine idle."""
-    from rtl.write_engine import WriteEngine
+    from zerotile.rtl.write_engine import WriteEngine
     dut = WriteEngine(chunk_bits=256, bus_bits=64)
     if case == "window":
         requests = [(0x1000, 0x11), (0x1020, 0x22), (0x2000, 0x33), (0x1040, 0x44)]

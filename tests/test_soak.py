@@ -14,8 +14,8 @@ import os
 import numpy as np
 import pytest
 
-import firmware
-from verif import simulate
+from zerotile import firmware
+from zerotile.verif import simulate
 
 from conftest import ENGINES
 from jobs import CFG, random_csr, random_b, check_result

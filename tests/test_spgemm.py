@@ -12,12 +12,12 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-import firmware
-import golden
-from firmware import FormatError, TooLargeError
-from rtl.config import TileConfig
-from rtl.regmap import FLAG_COLIDX16, SPGEMM_FIELDS, ErrorCode
-from verif import simulate
+from zerotile import firmware
+from zerotile import golden
+from zerotile.firmware import FormatError, TooLargeError
+from zerotile.rtl.config import TileConfig
+from zerotile.rtl.regmap import FLAG_COLIDX16, SPGEMM_FIELDS, ErrorCode
+from zerotile.verif import simulate
 
 from conftest import TARGETS
 from jobs import CFG as DEFAULT_CFG, random_csr, tamper
@@ -232,7 +232,7 @@ def test_spgemm_on_the_vip_engine_with_axi_pauses(target):
 
 def test_engines_agree_on_spgemm():
     """Same C and the same counters, cycles included, on both engines (AxiRam's timing)."""
-    from verif.native import VIP_EQUIVALENT_TIMING
+    from zerotile.verif.native import VIP_EQUIVALENT_TIMING
     for name, a, b in (CASES[0], CASES[1], CASES[6]):
         plan = firmware.plan_spgemm(a, b, config=CFG)
         vip = simulate([plan], engine="vip", seed=2, label="spgemm vip")[0]
@@ -276,7 +276,7 @@ def test_planner_narrows_column_tiles_for_a_heavy_row():
 def test_planner_prefers_column_tiles_to_reloading_b():
     """B too full for one job (20,480 entries): row blocks would each load most of B again,
     so the planner cuts N into column tiles instead, each loading its share of B once."""
-    from firmware.spgemm import _jobs, spgemm_job_cost
+    from zerotile.firmware.spgemm import _jobs, spgemm_job_cost
     a, b = random_csr(300, 64, 0.3, 185), random_csr(64, 640, 0.5, 186)
     p = firmware.plan_spgemm(a, b, config=CFG)
     full = _jobs(sp.csr_array(a), sp.csr_array(b), 640, CFG)

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from rtl.beat_splitter import BeatSplitter
-from rtl.config import TileConfig
-from rtl.export import component_rtlil
-from synth import synthesize, run_flow
-from synth.flow import ROUTERS, _critical_path, _memory_bits, _net_name, _nextpnr_args
-from synth.run import _config_name
+from zerotile.rtl.beat_splitter import BeatSplitter
+from zerotile.rtl.config import TileConfig
+from zerotile.rtl.export import component_rtlil
+from zerotile.synth import synthesize, run_flow
+from zerotile.synth.flow import ROUTERS, _critical_path, _memory_bits, _net_name, _nextpnr_args
+from zerotile.synth.run import _config_name
 from zerotile.cli import main
 
 # The YoWASP tools cannot see /tmp (nor pytest's tmp_path): work inside the checkout.
@@ -120,7 +120,7 @@ def test_tool_files_of_the_engine_tile_go_to_their_own_directory():
 
 def test_summary_row_names_the_engine_tile():
     from dataclasses import asdict
-    from synth import SynthReport
+    from zerotile.synth import SynthReport
     from zerotile.cli import _synth_row
     row = lambda cfg: _synth_row(SynthReport(target="ecp5", part="", config=asdict(cfg),
                                              work_dir=""))["config"]
@@ -139,7 +139,7 @@ def test_sweep_plot_is_written():
 
 
 def test_sweep_csv_round_trips_and_renders_the_readme_table():
-    from synth import SWEEP_FIELDS, read_sweep_csv, sweep_markdown, write_sweep_csv
+    from zerotile.synth import SWEEP_FIELDS, read_sweep_csv, sweep_markdown, write_sweep_csv
     rows = [dict(zip(SWEEP_FIELDS, (4, 8, 32, 64, 4096, 7616, 2148, 8619, 721, 64, 42, 103.33,
                                     6.61, "9.68 ns (1.73 logic + 7.95 routing): a.b -> c via d"))),
             dict(zip(SWEEP_FIELDS, (4, 16, 64, 64, 2048, 10531, 2669, 12137, 1233, 60, 74, None,

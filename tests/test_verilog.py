@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from rtl.config import TileConfig
-from rtl.export import accelerator_verilog, accelerator_rtlil
-from verif.runner import verilator_bin, WAIVERS
+from zerotile.rtl.config import TileConfig
+from zerotile.rtl.export import accelerator_verilog, accelerator_rtlil
+from zerotile.verif.runner import verilator_bin, WAIVERS
 
 BUILD = Path(__file__).resolve().parent.parent / ".sim_build" / "verilog"
 

@@ -20,8 +20,7 @@ from pathlib import Path
 __all__ = ["cache_root", "toolchain_fingerprint", "source_digest", "cached_build", "RTL_DIR",
            "StaleSourcesError", "stale_sources"]
 
-_PACKAGE_ROOT = Path(__file__).resolve().parent.parent
-RTL_DIR = _PACKAGE_ROOT / "rtl"
+RTL_DIR = Path(__file__).resolve().parent.parent / "rtl"   # zerotile.rtl, in a checkout or installed
 STAMP = "built"
 
 
@@ -63,7 +62,7 @@ class StaleSourcesError(RuntimeError):
 
 def stale_sources():
     """The RTL files whose contents on disk differ from the ones this process imported."""
-    import rtl
+    from zerotile import rtl
     on_disk = rtl.source_digests()
     return sorted(n for n in on_disk.keys() | rtl.SOURCE_DIGESTS.keys()
                   if on_disk.get(n) != rtl.SOURCE_DIGESTS.get(n))
@@ -78,7 +77,7 @@ def source_digest(extra_files=()):
     (``StaleSourcesError``), rather than store a design from older modules under a key it
     cannot trust.
     """
-    import rtl
+    from zerotile import rtl
     h = hashlib.sha256()
     for name, digest in sorted(rtl.SOURCE_DIGESTS.items()):
         h.update(name.encode() + b"\0" + digest.encode())

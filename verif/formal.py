@@ -28,11 +28,11 @@ from amaranth.hdl import *
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In
 
-from rtl.axi import BURST_INCR
-from rtl.read_engine import ReadEngine
-from rtl.register_file import RegisterFile
-from rtl.write_engine import WriteEngine
-from rtl.export import flat_ports
+from zerotile.rtl.axi import BURST_INCR
+from zerotile.rtl.read_engine import ReadEngine
+from zerotile.rtl.register_file import RegisterFile
+from zerotile.rtl.write_engine import WriteEngine
+from zerotile.rtl.export import flat_ports
 
 __all__ = ["FormalHarness", "HARNESSES", "harness", "run_sby", "FormalResult"]
 

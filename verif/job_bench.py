@@ -16,9 +16,9 @@ import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, RisingEdge, Timer, with_timeout, SimTimeoutError
 
-from firmware import Driver
-from verif.plan_run import run_plan, ERROR_GRACE_CYCLES
-from verif.cocotb_bus import CocotbBus, CLOCK_NS
+from zerotile.firmware import Driver
+from zerotile.verif.plan_run import run_plan, ERROR_GRACE_CYCLES
+from zerotile.verif.cocotb_bus import CocotbBus, CLOCK_NS
 
 PROGRESS_CYCLES = 200_000
 

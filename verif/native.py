@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from firmware import Driver, DeviceTimeout
+from zerotile.firmware import Driver, DeviceTimeout
 
 from .build_cache import cached_build
 from .plan_run import run_plan, ERROR_GRACE_CYCLES
@@ -79,7 +79,7 @@ def _prepare_build_env():
 
 
 def _build(config, waves):
-    from rtl.export import simulation_verilog, TOP_NAME
+    from zerotile.rtl.export import simulation_verilog, TOP_NAME
     from .runner import WAIVERS, SimulationError
 
     def build(bdir):

@@ -1,8 +1,8 @@
 """What every engine does with one plan: load it, run it (or soft-reset it part-way) through
 the firmware ``Driver``, and record what happened. Engine-neutral: the bus is any firmware bus
 that also has ``clock(cycles)`` (let the hardware run) and ``cycle()`` (cycles so far)."""
-from firmware import ZerotileError
-from rtl.regmap import REG, Status, MODE_CSR
+from zerotile.firmware import ZerotileError
+from zerotile.rtl.regmap import REG, Status, MODE_CSR
 
 __all__ = ["run_plan", "ERROR_GRACE_CYCLES", "default_timeout"]
 
@@ -40,7 +40,7 @@ def default_timeout(plan):
     """Cycles after which a plan counts as hung: generous over the sum of its jobs' estimates
     (an accumulating job also reads back and rewrites its part of C, a chunk per ~4 cycles)."""
     import math
-    import firmware
+    from zerotile import firmware
     cfg = plan.config
     total = 0
     if getattr(plan, "mode", None) == "spgemm":

@@ -14,8 +14,8 @@ import tempfile
 import time
 from pathlib import Path
 
-import firmware
-from rtl import LINT_WAIVERS
+from zerotile import firmware
+from zerotile.rtl import LINT_WAIVERS
 
 from .build_cache import cached_build, invalidate
 from .plan_run import default_timeout
@@ -28,7 +28,6 @@ SIMULATORS = ("verilator", "icarus")
 ENGINES = ("native", "vip")
 WAIVERS = LINT_WAIVERS
 QUIET_FINISH = Path(__file__).parent / "quiet_finish.cpp"
-_PACKAGE_ROOT = Path(firmware.__file__).resolve().parent.parent
 
 
 class SimulationError(RuntimeError):
@@ -108,7 +107,7 @@ def _prepare_env():
 
 def _build(config, sim, waves):
     from cocotb_tools.runner import get_runner
-    from rtl.export import accelerator_verilog, TOP_NAME
+    from zerotile.rtl.export import accelerator_verilog, TOP_NAME
     runner = get_runner(sim)
 
     def kwargs(bdir):
@@ -228,8 +227,6 @@ def _simulate_vip(plans, *, sim, waves_path, pause_probability, seed, label, tim
                          "soft_reset_after": soft_reset_after}, f)
         test_dir = work
         env = {"ZEROTILE_JOBS": str(jobs), "ZEROTILE_RESULTS": str(results),
-               "PYTHONPATH": os.pathsep.join(filter(None, [str(_PACKAGE_ROOT),
-                                                          os.environ.get("PYTHONPATH")])),
                # the bench's progress lines follow the rule of verif.progress: terminals only
                "ZEROTILE_PROGRESS": "1" if Progress(label, 0).enabled else "0",
                "COCOTB_LOG_LEVEL": os.environ.get("COCOTB_LOG_LEVEL", "WARNING"),
@@ -240,7 +237,7 @@ def _simulate_vip(plans, *, sim, waves_path, pause_probability, seed, label, tim
         if waves and sim == "icarus":
             plusargs.append(f"+dumpfile_path={waves_path}")
         try:
-            runner.test(plusargs=plusargs, test_module="verif.job_bench", hdl_toplevel="zerotile",
+            runner.test(plusargs=plusargs, test_module="zerotile.verif.job_bench", hdl_toplevel="zerotile",
                         build_dir=bdir, test_dir=test_dir, extra_env=env, waves=waves,
                         results_xml=str(work / "results.xml"), seed=seed,
                         timescale=("1ns", "1ps"))

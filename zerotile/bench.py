@@ -52,10 +52,10 @@ def _scipy_us(a, b, budget=0.2):
 
 
 def run_bench(out_dir, *, fmax_mhz=ECP5_FMAX_MHZ, progress=print):
-    import firmware
-    import golden
-    from rtl.config import TileConfig
-    from verif import simulate
+    from zerotile import firmware
+    from zerotile import golden
+    from zerotile.rtl.config import TileConfig
+    from zerotile.verif import simulate
     from zerotile.workload import (bundled_matrices, load_mtx, matrix_name, random_b,
                                    random_csr, report)
     out = _out_dir(out_dir)
@@ -218,15 +218,15 @@ SPGEMM_DENSE_LIMIT = 1 << 27
 
 def spgemm_config():
     """The default configuration with the SpGEMM engine (``TileConfig.with_spgemm``)."""
-    from rtl.config import TileConfig
+    from zerotile.rtl.config import TileConfig
     return TileConfig().with_spgemm()
 
 
 def measure_spgemm(a, b, *, label=None, seed=SEED):
     """Plan ``A @ B`` (both sparse) in SpGEMM mode on ``spgemm_config()``, run it alone on
     the native engine and return its ``spgemm_report`` (compared with golden)."""
-    import firmware
-    from verif import simulate
+    from zerotile import firmware
+    from zerotile.verif import simulate
     from zerotile.workload import spgemm_report
     plan = firmware.plan_spgemm(a, b, config=spgemm_config())
     result = simulate([plan], engine="native", seed=seed, label=label)[0]
@@ -234,7 +234,7 @@ def measure_spgemm(a, b, *, label=None, seed=SEED):
 
 
 def golden_spgemm(a, b):
-    import golden
+    from zerotile import golden
     return golden.spgemm(a, b)
 
 

@@ -33,7 +33,7 @@ def target_workloads():
     (seed 8) with N = 32 in CSR and in dense mode, a 1024 x 1024 5 % CSR A (52,429 entries,
     seed 9) with N = 64 on P = 8, L = 16 and a 128-bit bus, and the 10 % matrix on P = 4,
     L = 8 with a 128-bit bus (the bus wider than a scratchpad word)."""
-    from rtl.config import TileConfig
+    from zerotile.rtl.config import TileConfig
     from zerotile.workload import random_csr
     rng = np.random.default_rng(7)
     a_dense = rng.integers(-128, 128, (256, 256)).astype(np.int8)
@@ -65,9 +65,9 @@ def run_targets():
 
 def _run(jobs):
     """Run (A, B, mode) jobs on the native engine; their reports (zerotile.workload.report)."""
-    import firmware
-    import golden
-    from verif import simulate
+    from zerotile import firmware
+    from zerotile import golden
+    from zerotile.verif import simulate
     from zerotile.workload import report
     plans = [firmware.plan(a, b, mode=mode) for a, b, mode in jobs]
     results = simulate(plans, engine="native", seed=SEED, label="README numbers")
@@ -153,8 +153,8 @@ def _nn_table():
 
 def sections():
     """Name -> function rendering that README section."""
-    from rtl.regmap import markdown_table
-    from synth import read_sweep_csv, sweep_markdown
+    from zerotile.rtl.regmap import markdown_table
+    from zerotile.synth import read_sweep_csv, sweep_markdown
     return {
         "register-map": markdown_table,
         "synth-sweep": lambda: sweep_markdown(read_sweep_csv(ROOT / "docs" / "synth_sweep.csv")),

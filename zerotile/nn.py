@@ -19,9 +19,9 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-import golden
-from firmware import Layer, Requant, quantize_multiplier
-from rtl.config import TileConfig
+from zerotile import golden
+from zerotile.firmware import Layer, Requant, quantize_multiplier
+from zerotile.rtl.config import TileConfig
 
 __all__ = ["NNSetup", "build", "train_mlp", "prune", "quantize", "quantize_input",
            "golden_logits", "run"]
@@ -185,8 +185,8 @@ def _layers_in_mode(layers, mode):
 def run(setup, *, batch=64, config=None, engine="native", sim="verilator", seed=1):
     """Classify ``setup.x_test`` on the RTL in batches of ``batch`` images (one descriptor
     chain per batch), sparse (CSR) and dense; returns the report dict."""
-    import firmware
-    from verif import simulate
+    from zerotile import firmware
+    from zerotile.verif import simulate
     from zerotile.workload import epilogue_outputs
     config = config or TileConfig()
     if not 1 <= batch <= config.max_n:

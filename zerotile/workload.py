@@ -5,8 +5,8 @@ import numpy as np
 import scipy.io
 import scipy.sparse as sp
 
-import golden
-from firmware import FormatError
+from zerotile import golden
+from zerotile.firmware import FormatError
 
 __all__ = ["read_mtx", "mtx_header", "resolve_matrix", "load_mtx", "load_b", "random_b",
            "bundled_matrices", "matrix_name", "random_c", "random_csr", "nonzero_int8", "report",
@@ -157,8 +157,8 @@ def random_c(m, n, seed):
 def measure(a, b, *, mode, config=None, label=None, seed=1, c=None, epilogue=None):
     """Plan ``A @ B`` (``+ c``; finished to int8 by ``epilogue``) in ``mode``, run it alone on
     the native engine (default DRAM timing) and return its ``report`` (compared with golden)."""
-    import firmware
-    from verif import simulate
+    from zerotile import firmware
+    from zerotile.verif import simulate
     plan = firmware.plan(a, b, c=c, mode=mode, config=config, epilogue=epilogue)
     result = simulate([plan], engine="native", seed=seed, label=label)[0]
     return report(plan, result, a, b, c_ref=golden_result(a, b, c, epilogue))[0]
@@ -186,7 +186,7 @@ def golden_network(layers, x):
 def random_requant(m, seed, *, relu=False):
     """Seeded per-row epilogue parameters: bias, a real scale per row (converted by TFLite's
     QuantizeMultiplier) spread over six decades, a zero point; ReLU or the full int8 range."""
-    from firmware import Requant
+    from zerotile.firmware import Requant
     rng = np.random.default_rng(seed + 3000)
     return Requant.for_rows(m, bias=rng.integers(-2**16, 2**16, m),
                             scale=rng.uniform(2e-4, 2e-2, m) * rng.choice([1, 1e-3, 30], m),
@@ -195,7 +195,7 @@ def random_requant(m, seed, *, relu=False):
 
 def epilogue_outputs(plan):
     """Elements the plan's FLAGS.EPILOGUE jobs finish (padding columns of a chunk included)."""
-    from rtl.regmap import FLAG_EPILOGUE
+    from zerotile.rtl.regmap import FLAG_EPILOGUE
     L = plan.config.lanes
     return sum(j.fields["M"] * -(-j.fields["N"] // L) * L for j in plan.jobs
                if j.fields["FLAGS"] & FLAG_EPILOGUE)

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from firmware import ZerotileError, FormatError
-from rtl.config import TileConfig
+from zerotile.firmware import ZerotileError, FormatError
+from zerotile.rtl.config import TileConfig
 
 __all__ = ["main"]
 
@@ -36,10 +36,10 @@ def _add_config_args(p):
 
 
 def cmd_generate(args):
-    from rtl.export import accelerator_verilog
+    from zerotile.rtl.export import accelerator_verilog
     cfg = _config(args)
     if args.fusesoc:
-        from synth.fusesoc import write_core, VLNV
+        from zerotile.synth.fusesoc import write_core, VLNV
         core = write_core(args.fusesoc, cfg)
         print(f"wrote {core} and zerotile.v (P={cfg.pes} L={cfg.lanes} bus={cfg.bus_bits}); "
               f"lint it with: fusesoc --cores-root {args.fusesoc} run --target lint {VLNV}")
@@ -67,8 +67,8 @@ def _fmt(x, digits=3):
 
 def _engine(args):
     """(engine, DramTiming or None) from --engine, --sim and --dram-latency."""
-    from verif.native import DramTiming
-    from verif.runner import default_engine
+    from zerotile.verif.native import DramTiming
+    from zerotile.verif.runner import default_engine
     engine = args.engine or default_engine(args.sim)
     if engine == "native" and args.sim != "verilator":
         raise FormatError(f"--sim {args.sim} runs on the vip engine: add --engine vip")
@@ -151,9 +151,9 @@ def cmd_run(args):
         return _list_bundled()
     if args.matrix is None:
         raise FormatError("give A: a Matrix Market file or a bundled name (zerotile run --list)")
-    import firmware
-    import golden
-    from verif import simulate
+    from zerotile import firmware
+    from zerotile import golden
+    from zerotile.verif import simulate
     from zerotile.workload import (load_mtx, load_b, random_b, random_c, mtx_header,
                                    resolve_matrix, matrix_name, report, golden_result)
     out = sys.stderr if args.json == "-" else sys.stdout     # keep stdout for the JSON
@@ -277,10 +277,10 @@ MAX_DENSE_B_BYTES = 1 << 28
 
 def _run_spgemm(args, say, out):
     """``zerotile run --mode spgemm``: C = A.B with B sparse, written by the tile as CSR."""
-    import firmware
-    import golden
+    from zerotile import firmware
+    from zerotile import golden
     import scipy.sparse as sp
-    from verif import simulate
+    from zerotile.verif import simulate
     from zerotile.workload import (load_mtx, load_sparse_b, random_sparse_b, mtx_header,
                                    resolve_matrix, matrix_name, report, spgemm_report)
     if args.n is not None and args.b is not None:
@@ -393,7 +393,7 @@ def _run_spgemm(args, say, out):
 
 def _load_epilogue(args, m):
     """The --bias/--multiplier/--shift arrays (.npy, one value per row of A or one value)."""
-    from firmware.requant import Requant
+    from zerotile.firmware.requant import Requant
 
     def load(option, path):
         if path is None:
@@ -411,7 +411,7 @@ def _load_epilogue(args, m):
 
 def _say_energy(say, reports, out):
     """The energy estimate of each run: a table of events times Horowitz's 45 nm energies."""
-    import golden
+    from zerotile import golden
     rows = [r for r in reports if r.get("energy_pj") is not None]
     if not rows:
         return
@@ -443,7 +443,7 @@ def _list_bundled():
 
 def cmd_nn(args):
     """A pruned int8 MLP on scikit-learn's digits, classified on the RTL."""
-    import golden
+    from zerotile import golden
     from zerotile import nn
     _check_output_path("--json", args.json)
     out = sys.stderr if args.json == "-" else sys.stdout
@@ -490,9 +490,9 @@ def cmd_nn(args):
 
 
 def cmd_demo(args):
-    import firmware
-    import golden
-    from verif import simulate
+    from zerotile import firmware
+    from zerotile import golden
+    from zerotile.verif import simulate
     from zerotile.workload import load_mtx, random_b, bundled_matrices, report
     cfg = TileConfig()
     n, seed = 16, 1
@@ -504,7 +504,7 @@ def cmd_demo(args):
         b = random_b(a.shape[1], n, seed)
         for mode in ("csr", "dense"):
             jobs.append((path.stem, a, b, firmware.plan(a, b, config=cfg, mode=mode)))
-    from verif.native import DramTiming
+    from zerotile.verif.native import DramTiming
     print(f"zerotile demo: {len(paths)} bundled matrices x N={n}, CSR and dense mode, on "
           f"the native Verilator engine (P={cfg.pes}, L={cfg.lanes}, {cfg.bus_bits}-bit AXI, "
           f"{cfg.peak_macs_per_cycle} int8 MACs/cycle, DRAM read latency "
@@ -548,7 +548,7 @@ def cmd_demo(args):
 
 
 def cmd_header(args):
-    from firmware.c_header import c_header
+    from zerotile.firmware.c_header import c_header
     text = c_header(_config(args) if args.expect_config else None)
     if args.output in (None, "-"):
         sys.stdout.write(text)
@@ -561,7 +561,7 @@ def cmd_header(args):
 
 def cmd_regs(args):
     try:
-        from firmware.systemrdl import export
+        from zerotile.firmware.systemrdl import export
         import systemrdl  # noqa: F401
     except ImportError:
         raise FormatError("zerotile regs needs the ip extra: pip install -e '.[ip]'") from None
@@ -643,7 +643,7 @@ def _synth_row(rep):
 
 
 def cmd_synth(args):
-    import synth
+    from zerotile import synth
     from zerotile.plots import plot_sweep
     if args.sweep:
         pes = [int(x) for x in args.sweep_pes.split(",")]
@@ -704,7 +704,7 @@ def _non_negative(option):
 
 def build_parser():
     from zerotile import __version__
-    from synth.flow import ROUTERS
+    from zerotile.synth.flow import ROUTERS
     p = argparse.ArgumentParser(prog="zerotile", description=__doc__)
     p.add_argument("--version", action="version", version=f"zerotile {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
@@ -778,7 +778,7 @@ def build_parser():
                    help="native engine: cycle after the last one recorded (default: the end)")
     _add_config_args(r)
     r.set_defaults(func=cmd_run)
-    nnp = sub.add_parser("nn", help="a 90 %-pruned int8 MLP on scikit-learn's digits, "
+    nnp = sub.add_parser("nn", help="a 90 %%-pruned int8 MLP on scikit-learn's digits, "
                                      "classified on the RTL (sparse vs dense, energy)")
     nnp.add_argument("--json", metavar="FILE", help="write the report as JSON ('-': stdout)")
     nnp.add_argument("--seed", type=_non_negative("--seed"), default=0,
@@ -856,26 +856,10 @@ def build_parser():
     return p
 
 
-def _warn_if_checkout_differs():
-    """Inside a zerotile checkout that is not the code being run (a plain ``pip install .``),
-    say so: the user's edits to the RTL would be silently ignored."""
-    import rtl
-    running = Path(rtl.__file__).resolve().parent.parent
-    cwd = Path.cwd().resolve()
-    for d in (cwd, *cwd.parents):
-        if (d / "rtl" / "accelerator.py").is_file() and (d / "pyproject.toml").is_file():
-            if d != running:
-                print(f"zerotile: warning: you are in the checkout {d}, but zerotile runs the "
-                      f"copy installed in {running}: edits in the checkout are NOT used. "
-                      f"Install it editable: pip install -e {d}", file=sys.stderr)
-            return
-
-
 def main(argv=None):
-    from verif.runner import SimulationError
-    from synth.flow import SynthError
+    from zerotile.verif.runner import SimulationError
+    from zerotile.synth.flow import SynthError
     args = build_parser().parse_args(argv)
-    _warn_if_checkout_differs()
     try:
         return args.func(args)
     except (ZerotileError, SimulationError, SynthError, ValueError, OSError) as e:
