@@ -138,7 +138,7 @@ def test_dram_latency_is_honoured():
 
 
 def test_vip_engine_refuses_dram_timing():
-    from zerotile.verif.runner import SimulationError
+    from zerotile.verif import SimulationError
     p = firmware.plan(np.ones((2, 2), np.int8), np.ones((2, 2), np.int8))
     with pytest.raises(SimulationError, match="native engine"):
         simulate([p], engine="vip", dram=DramTiming())

@@ -83,7 +83,7 @@ def test_fusesoc_core_lints_clean(tmp_path):
     if shutil.which("fusesoc") is None and not (Path(sys.executable).parent / "fusesoc").exists():
         pytest.skip("fusesoc is not installed (pip install -e '.[ip]')")
     from zerotile.synth.fusesoc import write_core, VLNV
-    from zerotile.verif.runner import verilator_bin
+    from zerotile.verif.toolchain import verilator_bin
     core = write_core(tmp_path / "core", TileConfig(pes=2, lanes=8))
     text = core.read_text()
     from zerotile.rtl.regmap import VERSION

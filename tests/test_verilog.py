@@ -8,7 +8,7 @@ import pytest
 
 from zerotile.rtl.config import TileConfig
 from zerotile.rtl.export import accelerator_verilog, accelerator_rtlil
-from zerotile.verif.runner import verilator_bin, WAIVERS
+from zerotile.verif.toolchain import verilator_bin, WAIVERS
 
 BUILD = Path(__file__).resolve().parent.parent / ".sim_build" / "verilog"
 

@@ -1,4 +1,9 @@
-"""Simulation: cocotb testbenches of the accelerator and the glue that runs them."""
-from .runner import simulate, SimResult, SimulationError, available_simulators
+"""Simulation: the accelerator's RTL under two engines (native: Verilated model with a C++
+clock loop and DRAM model; vip: cocotb with cocotbext-axi), driven by the firmware."""
+from .errors import SimulationError, BusViolationError
+from .result import SimResult
+from .simulate import simulate, default_engine, ENGINES
+from .toolchain import available_simulators
 
-__all__ = ["simulate", "SimResult", "SimulationError", "available_simulators"]
+__all__ = ["simulate", "default_engine", "ENGINES", "SimResult", "SimulationError",
+           "BusViolationError", "available_simulators"]

@@ -19,8 +19,10 @@ from pathlib import Path
 from zerotile.firmware import Driver, DeviceTimeout
 
 from .build_cache import cached_build
+from .errors import SimulationError
 from .plan_run import run_plan, ERROR_GRACE_CYCLES
 from .progress import Progress
+from .toolchain import WAIVERS, prepare_env, verilator_bin
 
 __all__ = ["DramTiming", "NativeModel", "NativeBus", "run_native", "HARNESS",
            "DEFAULT_DRAM_LATENCY", "VIP_EQUIVALENT_TIMING"]
@@ -73,14 +75,12 @@ VIP_EQUIVALENT_TIMING = DramTiming(read_latency=2, write_latency=2, max_reads=3)
 
 
 def _prepare_build_env():
-    from .runner import _prepare_env, verilator_bin
-    _prepare_env()
+    prepare_env()
     return verilator_bin() / "verilator"
 
 
 def _build(config, waves):
     from zerotile.rtl.export import simulation_verilog, TOP_NAME
-    from .runner import WAIVERS, SimulationError
 
     def build(bdir):
         verilator = _prepare_build_env()
@@ -161,7 +161,6 @@ class NativeModel:
     """One Verilated accelerator with its DRAM model, in this process."""
 
     def __init__(self, config, *, mem_bytes, timing=None, seed=0, waves=False, exact=False):
-        from .runner import SimulationError
         self.config = config
         self.lib = _load(_build(config, waves))
         self.handle = self.lib.zt_new(mem_bytes, config.bus_bytes, config.max_burst, seed)

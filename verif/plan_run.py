@@ -36,15 +36,19 @@ async def run_plan(driver, bus, plan, timeout, reset_after):
     return entry
 
 
-def default_timeout(plan):
+def default_timeout(plan, read_latency=2):
     """Cycles after which a plan counts as hung: generous over the sum of its jobs' estimates
-    (an accumulating job also reads back and rewrites its part of C, a chunk per ~4 cycles)."""
+    (an accumulating job also reads back and rewrites its part of C, a chunk per ~4 cycles),
+    plus the DRAM's ``read_latency`` paid once per beat of the plan's memory image (as if no
+    two reads overlapped), so that a slow DRAM is never taken for a hang."""
     import math
     from zerotile import firmware
     cfg = plan.config
     total = 0
+    beats = len(plan.image) // cfg.bus_bytes
+    latency = (beats + 64 * len(getattr(plan, "jobs", [None]))) * read_latency
     if getattr(plan, "mode", None) == "spgemm":
-        return int(8 * plan.estimate + 4 * len(plan.image) // cfg.bus_bytes + 20_000)
+        return int(8 * plan.estimate + 4 * beats + 20_000 + latency)
     for job in plan.jobs:
         f = job.fields
         m, k, n = f["M"], f["K"], f["N"]
@@ -53,4 +57,4 @@ def default_timeout(plan):
         if f.get("FLAGS", 0) & 1:
             est += 4 * m * math.ceil(n / cfg.lanes)
         total += est + 200
-    return int(8 * total + 4 * len(plan.image) // cfg.bus_bytes + 20_000)
+    return int(8 * total + 4 * beats + 20_000 + latency)

@@ -68,7 +68,7 @@ def _fmt(x, digits=3):
 def _engine(args):
     """(engine, DramTiming or None) from --engine, --sim and --dram-latency."""
     from zerotile.verif.native import DramTiming
-    from zerotile.verif.runner import default_engine
+    from zerotile.verif import default_engine
     engine = args.engine or default_engine(args.sim)
     if engine == "native" and args.sim != "verilator":
         raise FormatError(f"--sim {args.sim} runs on the vip engine: add --engine vip")
@@ -857,7 +857,7 @@ def build_parser():
 
 
 def main(argv=None):
-    from zerotile.verif.runner import SimulationError
+    from zerotile.verif import SimulationError
     from zerotile.synth.flow import SynthError
     args = build_parser().parse_args(argv)
     try:
