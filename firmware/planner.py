@@ -149,15 +149,18 @@ def choose_mode(modes, m, k, n, nnz, config):
 
 
 def estimate_cycles(mode, m, k, n, nnz, config):
-    """A rough cycle estimate used to pick the mode (not a bound; see ``golden``)."""
+    """A rough cycle estimate used to pick the mode: never below ``golden``'s proven bound
+    for the same product (int32 C, no accumulate), since each of its terms is at least the
+    bound's: compute, reads over the read channel, C over the write channel."""
     chunks = math.ceil(n / config.lanes)
     # The scanner deals one entry per cycle (plus one per row); each PE takes ``chunks``
     # cycles per entry, so the array sustains min(1, P / chunks) entries per cycle.
     entries = (m * k if mode == "dense" else nnz) + m
     compute = entries * max(1.0, chunks / config.pes)
     a_bytes = m * k if mode == "dense" else 3 * nnz + 4 * (m + 1)
-    memory = (a_bytes + k * chunks * config.lanes) / config.bus_bytes
-    return max(compute, memory)
+    reads = (a_bytes + k * chunks * config.lanes) / config.bus_bytes
+    writes = m * chunks * config.lanes * 4 / config.bus_bytes     # C, int32, whole chunks
+    return max(compute, reads, writes)
 
 
 def row_blocks(mode, indptr, k):

@@ -147,5 +147,11 @@ class TileConfig:
         deeper than a bank)."""
         return min(self.max_chunks, self.pes * (self.b_words // k))
 
+    def describe(self):
+        """The configuration in one line, as every message names it: ``P=4 L=8 bus=64``, with
+        `` SpGEMM=2048`` (the engine's columns) when the tile has the SpGEMM engine."""
+        engine = f" SpGEMM={self.spgemm_cols}" if self.has_spgemm else ""
+        return f"P={self.pes} L={self.lanes} bus={self.bus_bits}{engine}"
+
     def as_dict(self):
         return asdict(self)

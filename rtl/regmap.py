@@ -212,24 +212,33 @@ DESCRIPTOR_BYTES = 64    # 16 words; unused words are reserved (write 0)
 DESCRIPTOR_ALIGN = 64    # descriptors and the A and B arrays start on this boundary
 
 
+def _cell(text):
+    """Text for a Markdown table cell: a ``|`` inside it would end the cell."""
+    return str(text).replace("|", "\\|")
+
+
+def _row(*cells):
+    return "| " + " | ".join(_cell(c) for c in cells) + " |"
+
+
 def markdown_table():
-    """The register map as a Markdown table (the README embeds this text)."""
+    """The register map as Markdown tables (docs/register-map.md is this text)."""
     lines = ["| offset | name | access | description |", "|---|---|---|---|"]
     for r in REGISTERS:
-        lines.append(f"| 0x{r.offset:02X} | {r.name} | {r.access} | {r.description} |")
+        lines.append(_row(f"0x{r.offset:02X}", r.name, r.access, r.description))
     lines += ["", "Register fields (the registers not listed are one 32-bit value):", "",
               "| register | field | bits | access | description |", "|---|---|---|---|---|"]
     for reg, fields in FIELDS.items():
         for f in fields:
             bits = f"{f.lsb + f.width - 1}:{f.lsb}" if f.width > 1 else f"{f.lsb}"
-            lines.append(f"| {reg} | {f.name} | {bits} | {f.access} | {f.description} |")
+            lines.append(_row(reg, f.name, bits, f.access, f.description))
     lines += ["", "Job descriptor (16 little-endian 32-bit words, 64-byte aligned):", "",
               "| word | field | meaning |", "|---|---|---|"]
     for f in DESCRIPTOR_FIELDS:
-        lines.append(f"| {f.word} | {f.name} | {f.description} |")
+        lines.append(_row(f.word, f.name, f.description))
     lines += ["", "Error codes (ERROR_CODE):", "", "| code | name |", "|---|---|"]
     for e in ErrorCode:
-        lines.append(f"| {int(e)} | {e.name} |")
+        lines.append(_row(int(e), e.name))
     return "\n".join(lines)
 
 

@@ -84,8 +84,8 @@ def _build(config, waves):
 
     def build(bdir):
         verilator = _prepare_build_env()
-        print(f"building the native model of configuration P={config.pes} L={config.lanes} "
-              f"bus={config.bus_bits}{' with FST tracing' if waves else ''} "
+        print(f"building the native model of configuration {config.describe()}"
+              f"{' with FST tracing' if waves else ''} "
               f"(first run only; cached in {bdir})...", file=sys.stderr, flush=True)
         src = bdir / f"{TOP_NAME}.v"
         src.write_text(simulation_verilog(config))

@@ -36,8 +36,8 @@ def _runner(config, sim, waves):
         return kw
 
     def build(bdir):
-        print(f"building the {sim} model of configuration P={config.pes} L={config.lanes} "
-              f"bus={config.bus_bits} (first run only; cached in {bdir})...",
+        print(f"building the {sim} model of configuration {config.describe()} "
+              f"(first run only; cached in {bdir})...",
               file=sys.stderr, flush=True)
         (bdir / f"{TOP_NAME}.v").write_text(
             accelerator_verilog(config, icarus_compatible=(sim == "icarus")))

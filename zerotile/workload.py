@@ -8,7 +8,8 @@ import scipy.sparse as sp
 from zerotile import golden
 from zerotile.firmware import FormatError
 
-__all__ = ["read_mtx", "mtx_header", "resolve_matrix", "load_mtx", "load_b", "random_b",
+__all__ = ["read_mtx", "mtx_header", "resolve_matrix", "load_operand", "load_mtx", "load_b",
+           "OPERAND_RULE", "random_b",
            "bundled_matrices", "matrix_name", "random_c", "random_csr", "nonzero_int8", "report",
            "measure", "DATA_DIR"]
 
@@ -71,22 +72,65 @@ def read_mtx(path):
     return a
 
 
-def load_mtx(path, seed, *, as_given=False):
-    """A (CSR, int8) with the file's sparsity pattern and seeded nonzero int8 values; with
-    ``as_given``, the file's own values when they are all int8 integers (a quantised layer),
-    seeded otherwise (and for pattern files, which have no values).
+OPERAND_RULE = ("values from a file: int8 integers are used as given; a pattern file (no "
+                "values) gets seeded nonzero int8 on its pattern")
 
-    Entries stored as explicit zeros in the file stay explicit zeros (the hardware sees and
-    skips them as the golden model does). Returns (matrix, note).
-    """
+
+def _is_int8(vals):
+    vals = np.asarray(vals, dtype=np.float64)
+    return np.isfinite(vals) & (vals == np.round(vals)) & (vals >= -128) & (vals <= 127)
+
+
+def load_operand(path, seed, *, role="A", quantize=False, refuse_other=False):
+    """A Matrix Market operand as CSR int8, by one rule for every operand and mode:
+
+    * int8 integer values: as given;
+    * a pattern file (no values): seeded nonzero int8 on its pattern (``seed``);
+    * other values (0.5, 300, 1e9): with ``quantize``, one symmetric per-tensor scale
+      (127 / max |value|, rounded to nearest); else refused (``refuse_other``: a
+      ``FormatError`` naming the first such value, 1-based as in the file) or seeded on
+      the pattern, the note saying why.
+
+    Entries stored as explicit zeros stay zeros. Returns (matrix, note)."""
     a = read_mtx(path)
-    if as_given and scipy.io.mminfo(str(path))[4] != "pattern":
+    name = matrix_name(path)
+    flag = f"--quantize-{role.lower()}"
+    if scipy.io.mminfo(str(path))[4] == "pattern":
+        return _seeded_int8(a, name, seed, "a pattern file has no values")
+    ok = _is_int8(a.data)
+    if ok.all():
+        return _csr_int8(a, a.data), f"values of {name} as given (int8 integers)"
+    if quantize:
         vals = a.data.astype(np.float64)
-        if np.all(np.isfinite(vals) & (vals == np.round(vals)) & (vals >= -128) & (vals <= 127)):
-            a = sp.csr_array((a.data.astype(np.int8), a.indices.astype(np.int32),
-                              a.indptr.astype(np.int32)), shape=a.shape)
-            return a, f"values of {matrix_name(path)} as given (int8 integers)"
-    return _seeded_int8(a, matrix_name(path), seed)
+        if not np.isfinite(vals).all():
+            raise FormatError(f"{role}: {name} holds a value that is not finite; cannot "
+                              f"quantise it")
+        peak = float(np.abs(vals).max())
+        scale = 127.0 / peak if peak else 1.0
+        q = np.clip(np.round(vals * scale), -128, 127)
+        return _csr_int8(a, q), (f"values of {name} quantised to int8 per tensor ({flag}): "
+                                 f"scale {scale:.6g} = 127 / max|{role}| {peak:.6g}, rounded "
+                                 f"to nearest")
+    p = int(np.flatnonzero(~ok)[0])
+    row = int(np.searchsorted(a.indptr, p, side="right"))          # 1-based, as in the file
+    bad = (f"{name} holds {a.data[p].item()} at row {row} col {int(a.indices[p]) + 1}, not an "
+           f"int8 integer")
+    if refuse_other:
+        raise FormatError(f"{role}: {bad}; give int8 data, or {flag} to scale it to int8")
+    return _seeded_int8(a, name, seed, f"{bad} ({flag} scales the values instead)")
+
+
+def load_mtx(path, seed, *, as_given=False, quantize=False):
+    """A (CSR, int8) by ``load_operand``'s rule with ``as_given``; without it, the file's
+    pattern with seeded nonzero int8 values whatever it holds. Returns (matrix, note)."""
+    if as_given or quantize:
+        return load_operand(path, seed, role="A", quantize=quantize)
+    return _seeded_int8(read_mtx(path), matrix_name(path), seed, None)
+
+
+def _csr_int8(a, data):
+    return sp.csr_array((np.asarray(data).astype(np.int8), a.indices.astype(np.int32),
+                         a.indptr.astype(np.int32)), shape=a.shape)
 
 
 def nonzero_int8(rng, size):
@@ -102,41 +146,24 @@ def random_csr(m, k, density, seed):
     return sp.csr_array(a.astype(np.int8))
 
 
-def _seeded_int8(a, name, seed):
+def _seeded_int8(a, name, seed, why):
     stored_zero = (a.data == 0)
     data = nonzero_int8(np.random.default_rng(seed), a.nnz)
     data[stored_zero] = 0
-    a = sp.csr_array((data, a.indices.astype(np.int32), a.indptr.astype(np.int32)),
-                     shape=a.shape)
     note = (f"pattern of {name} kept; values replaced by seeded nonzero int8 "
             f"(--seed {seed})")
+    if why:
+        note += f" because {why}"
     if stored_zero.any():
         note += f"; {int(stored_zero.sum())} explicit zeros kept as zeros"
-    return a, note
+    return _csr_int8(a, data), note
 
 
 def load_b(path, seed, *, quantize=False):
-    """Dense B from a Matrix Market file, its values as given when they are all int8
-    integers. Otherwise refused (``FormatError`` naming the first bad value), or with
-    ``quantize`` mapped to int8 by one symmetric per-tensor scale (127 / max |B|, rounded to
-    nearest). Returns (array, note)."""
-    name = Path(path).name
-    b = read_mtx(path).toarray()
-    vals = b.astype(np.float64) if b.dtype.kind != "f" else b
-    ok = np.isfinite(vals) & (vals == np.round(vals)) & (vals >= -128) & (vals <= 127)
-    if ok.all():
-        return b.astype(np.int8), f"B: {name} as given ({b.shape[0]}x{b.shape[1]} int8)"
-    if not quantize:
-        i, j = (int(x) for x in np.argwhere(~ok)[0])
-        raise FormatError(f"B: {name} holds {b[i, j].item()} at row {i} col {j}, not an int8 "
-                          f"integer; give int8 data, or --quantize-b to scale it to int8")
-    if not np.isfinite(vals).all():
-        raise FormatError(f"B: {name} holds a value that is not finite; cannot quantise it")
-    peak = float(np.abs(vals).max())
-    scale = 127.0 / peak if peak else 1.0
-    q = np.clip(np.round(vals * scale), -128, 127).astype(np.int8)
-    return q, (f"B: {name} quantised to int8 per tensor (--quantize-b): scale {scale:.6g} = "
-               f"127 / max|B| {peak:.6g}, rounded to nearest")
+    """Dense B from a Matrix Market file by ``load_operand``'s rule (values that are not int8
+    integers refused unless ``quantize``). Returns (array, note)."""
+    b, note = load_operand(path, seed + 1, role="B", quantize=quantize, refuse_other=True)
+    return b.toarray(), f"B: {Path(path).name}: {b.shape[0]}x{b.shape[1]} dense; {note}"
 
 
 def random_b(k, n, seed):
@@ -252,11 +279,10 @@ def report(plan, sim_result, a, b, *, c_ref):
     return out, details
 
 
-def load_sparse_b(path, seed):
-    """B (CSR, int8) from a Matrix Market file for SpGEMM: its values as given when they are
-    all int8 integers, seeded nonzero int8 otherwise (as for A, with seed + 1). Returns
-    (matrix, note)."""
-    b, note = load_mtx(path, seed + 1, as_given=True)
+def load_sparse_b(path, seed, *, quantize=False):
+    """B (CSR, int8) from a Matrix Market file for SpGEMM, by the same rule as ``load_b``.
+    Returns (matrix, note)."""
+    b, note = load_operand(path, seed + 1, role="B", quantize=quantize, refuse_other=True)
     return b, f"B: {Path(path).name}: {b.shape[0]}x{b.shape[1]}, {b.nnz} stored entries; {note}"
 
 
