@@ -158,8 +158,8 @@ def estimate_cycles(mode, m, k, n, nnz, config):
     entries = (m * k if mode == "dense" else nnz) + m
     compute = entries * max(1.0, chunks / config.pes)
     a_bytes = m * k if mode == "dense" else 3 * nnz + 4 * (m + 1)
-    reads = (a_bytes + k * chunks * config.lanes) / config.bus_bytes
-    writes = m * chunks * config.lanes * 4 / config.bus_bytes     # C, int32, whole chunks
+    reads = math.ceil((a_bytes + k * chunks * config.lanes) / config.bus_bytes)
+    writes = math.ceil(m * chunks * config.lanes * 4 / config.bus_bytes)   # C, int32, chunks
     return max(compute, reads, writes)
 
 

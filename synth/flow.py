@@ -102,7 +102,7 @@ class SynthReport:
 def _tool(name):
     path = shutil.which(name)
     if path is None:
-        raise SynthError(f"{name} is not installed: pip install '.[synth]'")
+        raise SynthError(f"{name} is not installed: pip install -e '.[synth]'")
     return path
 
 

@@ -2,7 +2,7 @@
 clock loop and DRAM model; vip: cocotb with cocotbext-axi), driven by the firmware."""
 from .errors import SimulationError, BusViolationError
 from .result import SimResult
-from .simulate import simulate, default_engine, ENGINES
+from .engines import simulate, default_engine, ENGINES
 from .toolchain import available_simulators
 
 __all__ = ["simulate", "default_engine", "ENGINES", "SimResult", "SimulationError",

@@ -21,6 +21,9 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
+from zerotile.plots import plot_speedup, plot_roofline
+from zerotile.results import ecp5_fmax_mhz
+
 __all__ = ["run_bench", "run_matrix_bench", "matrix_markdown", "DENSITIES", "ECP5_FMAX_MHZ",
            "MATRIX_FIELDS"]
 
@@ -28,9 +31,9 @@ DENSITIES = (0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
 SHAPE = (256, 256, 32)
 ROOF_N = 16
 SEED = 1
-# The default configuration's Fmax on ECP5 (`zerotile synth --target ecp5`, seed 1, README
-# synthesis table); `zerotile bench --fmax` takes another.
-ECP5_FMAX_MHZ = 101.6
+# The default configuration's Fmax on ECP5: the committed `zerotile synth --json` report of
+# nextpnr seed 1 (docs/synth/); `zerotile bench --fmax` takes another.
+ECP5_FMAX_MHZ = ecp5_fmax_mhz()
 FIELDS = ["kind", "name", "m", "k", "n", "nnz", "density", "csr_cycles", "csr_bound_cycles",
           "dense_cycles", "speedup", "ideal_speedup", "bound_speedup", "effectual_macs",
           "intensity", "macs_per_cycle", "roofline_efficiency", "tile_us", "scipy_us",
@@ -101,8 +104,8 @@ def run_bench(out_dir, *, fmax_mhz=ECP5_FMAX_MHZ, progress=print):
         w = csv.DictWriter(f, fieldnames=FIELDS)
         w.writeheader()
         w.writerows(rows)
-    _plot_speedup([r for r in rows if r["kind"] == "density"], out / "speedup.png", cfg)
-    _plot_roofline([r for r in rows if r["kind"] == "matrix"], out / "roofline.png", cfg)
+    plot_speedup([r for r in rows if r["kind"] == "density"], out / "speedup.png", cfg)
+    plot_roofline([r for r in rows if r["kind"] == "matrix"], out / "roofline.png", cfg)
     (out / "bench.md").write_text(markdown(rows, fmax_mhz))
     return rows
 
@@ -370,69 +373,3 @@ def markdown(rows, fmax_mhz=ECP5_FMAX_MHZ):
                          f"{r['roofline_efficiency']:.3f} | {r['tile_us']:,.1f} | "
                          f"{r['scipy_us']:,.1f} |")
     return "\n".join(lines) + "\n"
-
-
-def _pyplot():
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    return plt
-
-
-def _plain_ticks(ax):
-    from matplotlib.ticker import FuncFormatter
-    plain = FuncFormatter(lambda v, _: f"{v:g}")
-    for axis in (ax.xaxis, ax.yaxis):
-        axis.set_major_formatter(plain)
-        axis.set_minor_formatter(FuncFormatter(
-            lambda v, _: f"{v:g}" if f"{v:.0e}"[0] in "25" else ""))
-
-
-def _plot_speedup(rows, path, cfg):
-    plt = _pyplot()
-    d = [r["density"] for r in rows]
-    fig, ax = plt.subplots(figsize=(7, 4.2), dpi=120)
-    ax.plot(d, [r["ideal_speedup"] for r in rows], "k--", label="ideal: 1 / density")
-    ax.plot(d, [r["bound_speedup"] for r in rows], ":", color="tab:gray",
-            label="bound-explained: dense cycles / CSR roofline floor")
-    ax.plot(d, [r["speedup"] for r in rows], "o-", color="tab:blue",
-            label="measured: dense cycles / CSR cycles")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("density of A")
-    ax.set_ylabel("speedup of CSR mode over dense mode")
-    m, k, n = SHAPE
-    ax.set_title(f"zerotile P={cfg.pes} L={cfg.lanes}: skipping zeros ({m}x{k} A, N={n})")
-    _plain_ticks(ax)
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-
-
-def _plot_roofline(rows, path, cfg):
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(7, 4.2), dpi=120)
-    xs = [r["intensity"] for r in rows]
-    lo, hi = min(xs) / 2, max(xs) * 4
-    grid = np.geomspace(lo, hi, 100)
-    roof = np.minimum(cfg.peak_macs_per_cycle, grid * cfg.bus_bytes)
-    ax.plot(grid, roof, "k-", label=f"roof: min({cfg.peak_macs_per_cycle} MACs/cycle, "
-                                    f"intensity x {cfg.bus_bytes} B/cycle per channel)")
-    ax.plot(xs, [r["macs_per_cycle"] for r in rows], "o", color="tab:blue",
-            label="achieved (CSR, N = 16)")
-    for r in rows:
-        ax.annotate(r["name"], (r["intensity"], r["macs_per_cycle"]), fontsize=7,
-                    textcoords="offset points", xytext=(4, -3))
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("operational intensity (effectual MACs per byte of the busier AXI channel)")
-    ax.set_ylabel("effectual MACs per cycle")
-    ax.set_title("zerotile roofline: bundled matrices against the honest bound")
-    _plain_ticks(ax)
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7, loc="lower right")
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)

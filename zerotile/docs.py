@@ -1,30 +1,49 @@
-"""The README's generated sections: every table of numbers that a simulation can reproduce is
-rendered here, written by ``zerotile readme`` and checked by ``tests/test_readme.py``, so the
-README cannot drift from the hardware.
+"""The generated figures of README.md and docs/*.md: every table or figure a command can
+reproduce is rendered here from a committed result file (or a deterministic simulation),
+written by ``zerotile readme`` and checked by ``zerotile readme --check`` and
+``tests/test_readme.py``, so the pages cannot drift from the hardware.
 
-Sections (between ``<!-- NAME:begin -->`` and ``<!-- NAME:end -->``):
+A generated section sits between ``<!-- NAME:begin -->`` and ``<!-- NAME:end -->`` on any
+page; sections named ``fig-...`` are inline (a figure inside a sentence). The sources:
 
 * ``register-map``: ``rtl.regmap.markdown_table()``;
+* ``synth-results``, ``fig-fmax``, ``fig-fmax-seeds``: ``docs/synth/*.json``, written by
+  ``zerotile synth --target ecp5|generic --seed S --json docs/synth/<target>-seed<S>.json``;
+* ``timing-closure``: ``docs/synth/closure.csv``, the record of each timing step measured;
 * ``synth-sweep``: ``docs/synth_sweep.csv`` (written by ``zerotile synth --sweep``);
-* ``performance-targets``: the target workloads on the native engine, default DRAM;
-* ``matrix-results``: every bundled matrix, CSR and dense, N = 16, seed 1, native engine;
-* ``bench-results``: ``docs/bench/bench.md`` (written by ``zerotile bench --out docs/bench``);
-* ``real-sizes``: ``docs/bench/matrices.md`` (written by ``zerotile bench --matrices
-  ../shared/data/mtx --out docs/bench``);
-* ``epilogue-results``: ``docs/bench/epilogue.md`` (written by ``zerotile bench --matrices
-  ../shared/data/mtx --epilogue --out docs/bench``);
-* ``nn-results``: ``docs/nn.json`` (written by ``zerotile nn --json docs/nn.json``).
+* ``performance-targets``, ``matrix-results``: simulated now on the native engine (cycle
+  counts are deterministic);
+* ``bench-results``, ``real-sizes``, ``epilogue-results``, ``spgemm-results``:
+  ``docs/bench/*.md`` (written by ``zerotile bench [--matrices DIR [--epilogue|--spgemm]]
+  --out docs/bench``);
+* ``nn-results``: ``docs/nn.json`` (written by ``zerotile nn --json docs/nn.json``);
+* ``fig-core-version``: the FuseSoC core's VLNV, from ``rtl.regmap.VERSION``.
+
+``untracked_figures()`` lists measurement-like figures (MHz, speedups, cycles per second)
+typed outside any generated section: ``--check`` fails on them too.
 """
+import csv
+import json
+import re
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["ROOT", "README", "target_workloads", "run_targets", "render", "sections",
-           "read_section", "write_sections"]
+from zerotile.results import ROOT, DOCS, SYNTH_DIR, synth_reports
 
-ROOT = Path(__file__).resolve().parent.parent
+__all__ = ["ROOT", "README", "PAGES", "target_workloads", "run_targets", "render", "sections",
+           "read_section", "write_sections", "untracked_figures"]
+
 README = ROOT / "README.md"
 N_COLUMNS, SEED = 16, 1
+
+
+def pages():
+    """The pages with generated sections: README.md and every docs/*.md."""
+    return [README, *sorted(DOCS.glob("*.md"))]
+
+
+PAGES = pages
 
 
 def target_workloads():
@@ -151,12 +170,77 @@ def _nn_table():
     return "\n".join(lines)
 
 
+def _ecp5_default_reports():
+    """{seed: report} of the default tile's committed ECP5 runs."""
+    from zerotile.rtl.config import TileConfig
+    default = TileConfig().as_dict()
+    out = {}
+    for name, rep in synth_reports().items():
+        m = re.fullmatch(r"ecp5-seed(\d+)", name)
+        if m and rep["config"] == default:
+            out[int(m.group(1))] = rep
+    return dict(sorted(out.items()))
+
+
+def _fig_fmax():
+    rep = _ecp5_default_reports().get(1)
+    return f"{rep['fmax_mhz']:.1f} MHz" if rep else "not measured"
+
+
+def _fig_fmax_seeds():
+    reps = _ecp5_default_reports()
+    if not reps:
+        return "not measured"
+    f = [r["fmax_mhz"] for r in reps.values()]
+    seeds = ", ".join(str(s) for s in reps)
+    return (f"{min(f):.1f}-{max(f):.1f} MHz over nextpnr seeds {seeds}" if len(f) > 1
+            else f"{f[0]:.1f} MHz (nextpnr seed {seeds})")
+
+
+def _synth_table():
+    lines = ["| report | target | part | config | LUT4 / gates | carry | FF | LUT RAM | block RAM "
+             "| DSP | Fmax | peak int8 GOPS | critical path |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for name, r in synth_reports().items():
+        c = r["config"]
+        config = f"P={c['pes']} L={c['lanes']} bus={c['bus_bits']}" + (
+            f" SpGEMM={c['spgemm_cols']}" if c.get("spgemm_cols") else "")
+        path = (r.get("critical_path") or {}).get("text", "-").replace("|", "\\|")
+        fmax = f"{r['fmax_mhz']:.1f} MHz" if r.get("fmax_mhz") else "-"
+        gops = f"{r['peak_gops']:.2f}" if r.get("peak_gops") else "-"
+        lines.append(f"| [{name}](synth/{name}.json) | {r['target']} | {r['part']} | {config} | "
+                     f"{r['luts']:,} | {r.get('carry') or '-'} | {r['ffs']:,} | "
+                     f"{r.get('lutram') or '-'} | {r['brams']} | {r['dsps']} | {fmax} | {gops} | "
+                     f"{path} |")
+    return "\n".join(lines)
+
+
+def _closure_table():
+    with open(SYNTH_DIR / "closure.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    cols = list(rows[0])
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    lines += ["| " + " | ".join(r[c].replace("|", "\\|") for c in cols) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def _fig_core_version():
+    from zerotile.rtl.regmap import VERSION
+    from zerotile.synth.fusesoc import VLNV
+    return f"{VLNV}:{VERSION >> 16}.{(VERSION >> 8) & 0xFF}.{VERSION & 0xFF}"
+
+
 def sections():
-    """Name -> function rendering that README section."""
+    """Name -> function rendering that section."""
     from zerotile.rtl.regmap import markdown_table
     from zerotile.synth import read_sweep_csv, sweep_markdown
     return {
         "register-map": markdown_table,
+        "synth-results": _synth_table,
+        "timing-closure": _closure_table,
+        "fig-fmax": _fig_fmax,
+        "fig-fmax-seeds": _fig_fmax_seeds,
+        "fig-core-version": _fig_core_version,
         "synth-sweep": lambda: sweep_markdown(read_sweep_csv(ROOT / "docs" / "synth_sweep.csv")),
         # measured on the machine that ran `zerotile bench --out docs/bench` (scipy timings)
         "bench-results": lambda: (ROOT / "docs" / "bench" / "bench.md").read_text(),
@@ -173,27 +257,70 @@ def render(name):
     return sections()[name]().strip()
 
 
+_MARKER = re.compile(r"<!-- ([a-z0-9-]+):begin -->(.*?)<!-- \1:end -->", re.S)
+
+
+def _found(text):
+    """{name: text between its markers} of one page."""
+    return {m.group(1): m.group(2) for m in _MARKER.finditer(text)}
+
+
 def read_section(name, text=None):
-    """The README text between ``<!-- name:begin -->`` and ``<!-- name:end -->``."""
-    text = README.read_text() if text is None else text
-    begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
-    if begin not in text or end not in text:
-        raise KeyError(f"README lacks the {begin} ... {end} markers")
-    return text.split(begin, 1)[1].split(end, 1)[0].strip()
+    """The text of generated section ``name`` (on whichever page holds it)."""
+    for page in ([None] if text is not None else pages()):
+        found = _found(text if page is None else page.read_text())
+        if name in found:
+            return found[name].strip()
+    raise KeyError(f"no page has the <!-- {name}:begin --> ... <!-- {name}:end --> markers")
 
 
 def write_sections(names=None, *, check=False):
-    """Regenerate the README sections (all by default). With ``check``, write nothing and
-    return the names of the sections that are stale."""
-    text = README.read_text()
-    stale = []
-    for name in names or sections():
-        new = render(name)
-        if read_section(name, text) != new:
-            stale.append(name)
-            begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
-            head, rest = text.split(begin, 1)
-            text = head + begin + "\n" + new + "\n" + end + rest.split(end, 1)[1]
-    if not check and stale:
-        README.write_text(text)
+    """Regenerate the generated sections on every page (only ``names`` if given). With
+    ``check``, write nothing. Returns the stale sections as ``page:name``, and with
+    ``check`` also every untracked figure (``untracked_figures``)."""
+    known = sections()
+    stale, rendered = [], {}
+    for page in pages():
+        text = page.read_text()
+        found = _found(text)
+        unknown = set(found) - set(known)
+        if unknown:
+            raise KeyError(f"{page.name}: unknown generated sections {sorted(unknown)}")
+        new_text = text
+        for name in found:
+            if names and name not in names:
+                continue
+            if name not in rendered:
+                rendered[name] = render(name)
+            new = rendered[name]
+            body = new if name.startswith("fig-") else f"\n{new}\n"
+            if found[name].strip() != new:
+                stale.append(f"{page.relative_to(ROOT)}:{name}")
+                new_text = new_text.replace(f"<!-- {name}:begin -->{found[name]}<!-- {name}:end -->",
+                                            f"<!-- {name}:begin -->{body}<!-- {name}:end -->")
+        if not check and new_text != text:
+            page.write_text(new_text)
+    if check:
+        stale += [f"{p}:{line}: typed figure {fig!r}" for p, line, fig in untracked_figures()]
     return stale
+
+
+# Measurement-like figures: clock rates, speedups, simulation rates.
+_FIGURE = re.compile(r"\b\d[\d,]*(?:\.\d+)? ?(?:MHz|GHz)\b|\b\d+(?:\.\d+)?x\b(?! ?\d)|"
+                     r"\b\d[\d,.]* ?[kM]? ?cycles/s\b")
+
+
+def untracked_figures():
+    """[(page, line number, figure)]: measurement-like figures outside generated sections
+    (and outside code blocks) on every page."""
+    out = []
+    for page in pages():
+        text = _MARKER.sub(lambda m: "\n" * m.group(0).count("\n"), page.read_text())
+        fenced = False
+        for i, line in enumerate(text.splitlines(), 1):
+            if line.startswith("```"):
+                fenced = not fenced
+                continue
+            if not fenced:
+                out += [(page.relative_to(ROOT), i, m.group(0)) for m in _FIGURE.finditer(line)]
+    return out

@@ -41,6 +41,9 @@ def run(args):
     from zerotile.bench import run_bench, run_matrix_bench, matrix_markdown, ECP5_FMAX_MHZ
     console = Console()
     fmax = ECP5_FMAX_MHZ if args.fmax is None else args.fmax
+    if fmax is None:
+        raise FormatError("no committed ECP5 report (docs/synth/ecp5-seed1.json) to take the "
+                          "clock from: give --fmax MHz")
     if fmax <= 0:
         raise FormatError(f"--fmax must be positive, not {fmax}")
     if args.epilogue and not args.matrices:

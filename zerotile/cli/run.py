@@ -1,12 +1,11 @@
 """``zerotile run``: C = A.B on the RTL, every element compared with the golden model."""
-import hashlib
-from pathlib import Path
-
 import numpy as np
 
 from zerotile.firmware import FormatError
 from zerotile.workload import OPERAND_RULE
 from .common import Console, table_lines, fmt, EXIT_OK, add_config_args, config_from, check_output_path
+from .operands import shape_from_headers, inputs_record, result_row
+from .run_spgemm import spgemm_product
 from .simulation import add_engine_args, Product, simulate_and_report
 
 NAME = "run"
@@ -16,10 +15,6 @@ DESCRIPTION = ("Compute C = A.B on the RTL and compare every element with the go
                "(the line says why) unless --quantize-a, B's are refused unless --quantize-b. "
                "Exit 0: correct; 1: a mismatch; 2: bad input (one line naming the problem); "
                "3: the hardware reported an error or did not finish.")
-
-# --compare-dense in SpGEMM mode builds B dense: refused above this many bytes
-MAX_DENSE_B_BYTES = 1 << 28
-
 
 def add_arguments(p):
     p.add_argument("matrix", nargs="?",
@@ -78,42 +73,10 @@ def run(args):
     check_output_path("--out", args.out)
     console = Console(json_to_stdout=args.json == "-")
     if args.mode == "spgemm":
-        from .run_spgemm import spgemm_product
         product = spgemm_product(args, console)
     else:
         product = _spmm_product(args, console)
     return simulate_and_report(args, console, product)
-
-
-def shape_from_headers(args):
-    """(path of A, M, K, N, A's stored entries) from the Matrix Market headers of A and --b
-    (or --n, default 16): nothing large is read before the sizes are known."""
-    from zerotile.workload import mtx_header, resolve_matrix
-    path = resolve_matrix(args.matrix)
-    m, k, entries = mtx_header(path)
-    if args.b is not None:
-        kb, n, _ = mtx_header(args.b)
-        if kb != k:
-            raise FormatError(f"A is {m}x{k} but B is {kb}x{n}: inner dimensions differ")
-    else:
-        n = args.n if args.n is not None else 16
-    return path, m, k, n, entries
-
-
-def file_identity(path):
-    """A file as a result names it: its path and SHA-256."""
-    return {"path": str(Path(path).resolve()),
-            "sha256": hashlib.sha256(Path(path).read_bytes()).hexdigest()}
-
-
-def inputs_record(args, path, a_note, b_note, n, **b_extra):
-    """What a result is the result of: A (path, checksum, how its values were made), B (its
-    file, or how it was generated), N, the seed and the mode asked for."""
-    b = ({"source": "file", **file_identity(args.b)} if args.b is not None
-         else {"source": "seeded random", "seed": args.seed, **b_extra})
-    b["note"] = b_note
-    return {"a": {**file_identity(path), "note": a_note}, "b": b, "n": n, "seed": args.seed,
-            "mode": args.mode}
 
 
 def _spmm_product(args, console):
@@ -194,15 +157,6 @@ def _spmm_product(args, console):
         headline=lambda main, where: (f"C = A.B, shape {main['shape']} on {where}: peak "
                                       f"{cfg.peak_macs_per_cycle} MACs/cycle"),
         combine=combine, notes=notes, save_out=save_out)
-
-
-def result_row(rep):
-    return {"mode": rep["mode"], "correct": rep["correct"], "mismatches": rep["mismatches"],
-            "cycles": rep.get("cycles", "-"), "bound": rep["bound_cycles"],
-            "roofline_eff": fmt(rep.get("roofline_efficiency")),
-            "dram_rd": rep.get("dram_bytes_read", "-"),
-            "dram_wr": rep.get("dram_bytes_written", "-"),
-            "traffic": fmt(rep.get("dram_traffic_ratio"), 2)}
 
 
 def _load_epilogue(args, m):

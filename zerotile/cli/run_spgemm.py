@@ -1,7 +1,7 @@
 """``zerotile run --mode spgemm``: C = A.B with B sparse too, written by the tile as CSR."""
 from zerotile.firmware import FormatError
 from .common import fmt, config_from
-from .run import shape_from_headers, inputs_record, result_row, MAX_DENSE_B_BYTES
+from .operands import shape_from_headers, inputs_record, result_row, MAX_DENSE_B_BYTES
 from .simulation import Product, engine_from
 
 __all__ = ["spgemm_product"]

@@ -1,5 +1,6 @@
-"""``simulate``: run firmware plans on the RTL, on either engine, and hand back what the
-hardware did. Imports run one way: toolchain and errors <- engines <- this module."""
+"""``simulate``: run firmware plans on the RTL, on either engine (``native``, ``vip``), and
+hand back what the hardware did. Imports run one way: toolchain and errors <- the engines <-
+this module."""
 import time
 from pathlib import Path
 
