@@ -121,7 +121,7 @@ def test_tool_files_of_the_engine_tile_go_to_their_own_directory():
 def test_summary_row_names_the_engine_tile():
     from dataclasses import asdict
     from zerotile.synth import SynthReport
-    from zerotile.cli import _synth_row
+    from zerotile.cli.synth import _synth_row
     row = lambda cfg: _synth_row(SynthReport(target="ecp5", part="", config=asdict(cfg),
                                              work_dir=""))["config"]
     assert row(TileConfig()) == "P=4 L=8 W=64"

@@ -104,7 +104,7 @@ def run_bench(out_dir, *, fmax_mhz=ECP5_FMAX_MHZ, progress=print):
         w = csv.DictWriter(f, fieldnames=FIELDS)
         w.writeheader()
         w.writerows(rows)
-    plot_speedup([r for r in rows if r["kind"] == "density"], out / "speedup.png", cfg)
+    plot_speedup([r for r in rows if r["kind"] == "density"], out / "speedup.png", cfg, SHAPE)
     plot_roofline([r for r in rows if r["kind"] == "matrix"], out / "roofline.png", cfg)
     (out / "bench.md").write_text(markdown(rows, fmax_mhz))
     return rows

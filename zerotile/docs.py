@@ -25,7 +25,6 @@ typed outside any generated section: ``--check`` fails on them too.
 import csv
 import json
 import re
-from pathlib import Path
 
 import numpy as np
 
@@ -137,7 +136,6 @@ def _matrix_table():
 
 
 def _nn_table():
-    import json
     r = json.loads((ROOT / "docs" / "nn.json").read_text())
     e, d = r["energy_pj_by_event"], r["dense_energy_pj_by_event"]
     lines = [

@@ -1,4 +1,6 @@
 """Plots of zerotile reports."""
+import numpy as np
+
 __all__ = ["plot_sweep", "plot_speedup", "plot_roofline"]
 
 
@@ -50,7 +52,9 @@ def _plain_ticks(ax):
             lambda v, _: f"{v:g}" if f"{v:.0e}"[0] in "25" else ""))
 
 
-def plot_speedup(rows, path, cfg):
+def plot_speedup(rows, path, cfg, shape):
+    """Measured, bound-explained and ideal speedup of CSR over dense mode against density, for
+    the density rows of ``zerotile bench`` (an M x K A times N columns: ``shape``)."""
     plt = _pyplot()
     d = [r["density"] for r in rows]
     fig, ax = plt.subplots(figsize=(7, 4.2), dpi=120)
@@ -63,7 +67,7 @@ def plot_speedup(rows, path, cfg):
     ax.set_yscale("log")
     ax.set_xlabel("density of A")
     ax.set_ylabel("speedup of CSR mode over dense mode")
-    m, k, n = SHAPE
+    m, k, n = shape
     ax.set_title(f"zerotile P={cfg.pes} L={cfg.lanes}: skipping zeros ({m}x{k} A, N={n})")
     _plain_ticks(ax)
     ax.grid(True, which="both", alpha=0.3)

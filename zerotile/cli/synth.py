@@ -67,10 +67,9 @@ def run(args):
         console.say(f"wrote {csv_path}, {png_path} and {md_path}")
         return EXIT_OK
     cfg = config_from(args, synth.default_config(args.target))
-    engine = f" with the SpGEMM engine ({cfg.spgemm_cols} columns)" if cfg.has_spgemm else ""
-    console.say(f"synthesising P={cfg.pes} L={cfg.lanes} bus={cfg.bus_bits}{engine} for {args.target} "
-          f"(nextpnr seed {args.seed}, {args.router}; tool files under {args.out}/) ...",
-          flush=True)
+    pnr = "" if args.target == "generic" else f"nextpnr seed {args.seed}, {args.router}; "
+    console.say(f"synthesising {cfg.describe()} for {args.target} ({pnr}tool files under "
+                f"{args.out}/) ...")
     t0 = time.monotonic()
     rep = synth.synthesize(cfg, args.target, work_root=args.out, freq_mhz=args.freq,
                            seed=args.seed, router=args.router)
