@@ -42,7 +42,9 @@ def _errors():
 
 def main(argv=None):
     parser, parsers = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
     args, extra = parser.parse_known_args(argv)
+    args.argv = argv                       # a result file names the command that made it
     if extra:                  # the command's own usage, not the top level's
         parsers[args.command].error(f"unrecognized arguments: {' '.join(extra)}")
     try:

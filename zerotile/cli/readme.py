@@ -16,6 +16,10 @@ def add_arguments(p):
 
 def run(args):
     from zerotile import docs
+    from zerotile.firmware import FormatError
+    if not docs.README.is_file():
+        raise FormatError(f"zerotile readme works on a checkout (installed editable); "
+                          f"{docs.README} is not there")
     stale = docs.write_sections(args.section or None, check=args.check)
     console = Console()
     if args.check:

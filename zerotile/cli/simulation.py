@@ -1,15 +1,13 @@
 """The one simulate-and-report path of the commands that run plans on the RTL: the engine
 options, the simulation, the comparison with golden, the table, ``--out``, ``--json`` and
 the exit code. A command describes its product as a ``Product``; this module does the rest."""
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 from zerotile.firmware import FormatError
-from .common import (Console, EXIT_OK, EXIT_MISMATCH, EXIT_DEVICE, non_negative,
-                     check_output_path, write_json)
+from .common import Console, EXIT_OK, EXIT_MISMATCH, EXIT_DEVICE, non_negative, write_json
 
 __all__ = ["add_engine_args", "engine_from", "Product", "simulate_and_report",
            "MAX_DRAM_LATENCY"]
@@ -97,11 +95,10 @@ class Product:
 
 def simulate_and_report(args, console: Console, product: Product):
     """Simulate ``product`` with the command's engine options, compare, print, write
-    ``--out`` and ``--json``; the exit code (0 exact, 1 mismatch, 3 device error)."""
+    ``--out`` and ``--json`` (the caller has checked both writable before its work); the exit
+    code (0 exact, 1 mismatch, 3 device error)."""
     from zerotile.verif import simulate
     engine, dram, window = engine_from(args)
-    check_output_path("--json", args.json)
-    check_output_path("--out", getattr(args, "out", None))
     name = product.label
     t0 = time.monotonic()
     results = simulate(product.plans, engine=engine, sim=args.sim, dram=dram, waves=args.waves,
@@ -124,7 +121,7 @@ def simulate_and_report(args, console: Console, product: Product):
                 wall_seconds=round(wall, 2), sim_cycles=sim_cycles,
                 sim_seconds=round(sim_seconds, 3),
                 sim_cycles_per_second=round(sim_cycles / sim_seconds) if sim_seconds else None,
-                command=["zerotile", *sys.argv[1:]] if sys.argv else None)
+                command=["zerotile", *args.argv])
     # the files first: a closed stdout never costs a result
     out_line = None
     out = getattr(args, "out", None)
