@@ -1,0 +1,7 @@
+"""Regression campaigns: thousands of self-checking random runs, on this machine's cores or
+on a Dask cluster (``zerotile regress``)."""
+from .campaign import MODES, RunSpec, draw, run_one, reproduce_command
+from .runner import run_campaign, read_table, failed_runs, FIELDS
+
+__all__ = ["MODES", "RunSpec", "draw", "run_one", "reproduce_command", "run_campaign",
+           "read_table", "failed_runs", "FIELDS"]
