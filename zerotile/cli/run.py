@@ -6,7 +6,7 @@ from zerotile.workload import OPERAND_RULE
 from .common import Console, table_lines, fmt, EXIT_OK, add_config_args, config_from, check_output_path
 from .operands import shape_from_headers, inputs_record, result_row
 from .run_spgemm import spgemm_product
-from .simulation import add_engine_args, Product, simulate_and_report
+from .simulation import add_engine_args, engine_from, Product, simulate_and_report
 
 NAME = "run"
 HELP = "compute C = A.B on the RTL and check it against golden"
@@ -93,7 +93,6 @@ def _spmm_product(args, console):
     if not want_epilogue and (args.relu or args.out_zero_point is not None):
         raise FormatError("--relu and --out-zero-point go with the epilogue (--multiplier, "
                           "--shift)")
-    from .simulation import engine_from
     engine_from(args)                      # the engine options, checked before any work
     cfg = config_from(args)
     # Sizes from the headers first: nothing large is allocated for a job that cannot run.
