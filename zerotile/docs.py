@@ -30,7 +30,7 @@ import numpy as np
 
 from zerotile.results import ROOT, DOCS, SYNTH_DIR, synth_reports
 
-__all__ = ["ROOT", "README", "PAGES", "target_workloads", "run_targets", "render", "sections",
+__all__ = ["ROOT", "README", "pages", "target_workloads", "run_targets", "render", "sections",
            "read_section", "write_sections", "untracked_figures"]
 
 README = ROOT / "README.md"
@@ -41,8 +41,6 @@ def pages():
     """The pages with generated sections: README.md and every docs/*.md."""
     return [README, *sorted(DOCS.glob("*.md"))]
 
-
-PAGES = pages
 
 
 def target_workloads():

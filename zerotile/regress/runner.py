@@ -12,7 +12,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from .campaign import MODES
+from .campaign import MODES, reproduce_command
 
 __all__ = ["run_campaign", "read_table", "failed_runs", "FIELDS"]
 
@@ -33,7 +33,7 @@ def _task(seed, index):
     cmd = [sys.executable, "-m", "zerotile", "regress", "--seed", str(seed), "--run",
            str(index), "--json", "-"]
     row = {"index": index, "seed": seed, "passed": False,
-           "command": f"zerotile regress --seed {seed} --run {index}"}
+           "command": reproduce_command(seed, index)}
     try:
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=TASK_TIMEOUT,
                               env=dict(os.environ, ZEROTILE_PROGRESS="0"))
