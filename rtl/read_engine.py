@@ -209,4 +209,6 @@ class ReadEngine(wiring.Component):
                                    - (r_take & axi.rlast & tags.r_stream.valid))
         m.d.comb += self.idle.eq(~ar_valid & (outstanding == 0) &
                                  (self.abort | ~Cat(*(l != 0 for l in left)).any()))
+        # the registers the formal proof's induction invariants name (verif/formal.py)
+        self.internals = {"next_addr": addr, "settle": settle}
         return m

@@ -175,10 +175,12 @@ _DESC_LIST = [
     ("K", "Columns of A, rows of B (1..b_words; SpGEMM: 1..lanes/2*(b_words-1)-2)."),
     ("N", "Columns of B and C in this job (1..max_chunks*lanes; SpGEMM: 1..SPGEMM_COLS)."),
     ("NNZ", "CSR: stored entries of A (ignored in dense mode)."),
-    ("A_ROWPTR", "CSR: address of M+1 int32 row pointers."),
-    ("A_COLIDX", "CSR: address of NNZ column indices: int32, or uint16 with FLAGS.COLIDX16."),
-    ("A_VALUES", "Address of A's int8 values (CSR: NNZ of them; dense: M*K)."),
-    ("B_ADDR", "Address of B: K rows of ceil(N/L)*L int8, zero-padded. SpGEMM (B_ROWPTR): "
+    ("A_ROWPTR", "CSR: address of M+1 int32 row pointers, 64-byte aligned."),
+    ("A_COLIDX", "CSR: address of NNZ column indices: int32, or uint16 with FLAGS.COLIDX16; "
+                 "64-byte aligned."),
+    ("A_VALUES", "Address of A's int8 values (CSR: NNZ of them; dense: M*K), 64-byte aligned."),
+    ("B_ADDR", "Address of B, 64-byte aligned: K rows of ceil(N/L)*L int8, zero-padded. "
+               "SpGEMM (B_ROWPTR): "
                "B's K+1 int32 row pointers."),
     ("C_ADDR", "Address of C's first element (int32), aligned to 4*L bytes. SpGEMM: C's "
                "region, 64-byte aligned: row pointers (M+1 int32, padded to a multiple of "
@@ -194,7 +196,8 @@ _DESC_LIST = [
               "accumulating); other bits reserved (0)."),
     ("EPI_PARAMS", "SpGEMM (B_COLIDX): address of B's B_NNZ column indices (int32, or "
                    "uint16 with FLAGS.COLIDX16). "
-                   "EPILOGUE: address of M rows of {int32 bias, int32 multiplier, int32 shift} "
+                   "EPILOGUE: 64-byte aligned address of M rows of {int32 bias, int32 "
+                   "multiplier, int32 shift} "
                    "(12 bytes per row; per tensor: the same values on every row)."),
     ("EPI_QUANT", "SpGEMM (C_CAPACITY): entries C's column-index and value arrays hold, a "
                   "multiple of max(16, L). EPILOGUE: output zero point [7:0], act_min [15:8], act_max [23:16] (int8 "

@@ -184,4 +184,7 @@ class WriteEngine(wiring.Component):
                 m.d.sync += slot.eq(incoming)
         m.d.sync += outstanding.eq(outstanding + new - b_go)
         m.d.comb += self.idle.eq(~held & ~slot.valid & ~spare.valid & (outstanding == 0))
+        # the registers the formal proof's induction invariants name (verif/formal.py)
+        self.internals = {"held": held, "aw_pending": aw_pending, "addr": addr, "beat": beat,
+                          "slot": slot, "spare": spare}
         return m

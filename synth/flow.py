@@ -91,6 +91,8 @@ class SynthReport:
     utilization: dict = field(default_factory=dict)   # nextpnr: bel type -> (used, available)
     versions: dict = field(default_factory=dict)
     work_dir: str = ""
+    seed: int = None        # nextpnr placement seed (FPGA targets)
+    router: str = None      # nextpnr router (FPGA targets)
 
     def as_json(self):
         d = asdict(self)
@@ -268,7 +270,7 @@ def run_flow(target, rtlil_text, config, work_dir, *, top="zerotile", macs_per_c
         return rep
 
     arch = FPGA_FLOWS[target]
-    rep.part = arch["part"]
+    rep.part, rep.seed, rep.router = arch["part"], seed, router
     _yosys(work, f"read_rtlil top.il\n{arch['synth']} -top {top} -json top.json\n"
                  "tee -q -o stat.json stat -json\n")
     by_type, _ = _stat_cells(work)

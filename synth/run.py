@@ -1,6 +1,6 @@
 """Synthesis of the accelerator for one configuration, and sweeps over P and L."""
 import csv
-from concurrent.futures import ThreadPoolExecutor
+import os
 from dataclasses import asdict, replace
 from pathlib import Path
 
@@ -55,29 +55,62 @@ SWEEP_FIELDS = ["pes", "lanes", "macs_per_cycle", "bus_bits", "b_words", "luts",
                 "lutram", "brams", "dsps", "fmax_mhz", "peak_gops", "critical_path"]
 
 
+def _flow(task, work_root):
+    """One flow (a Dask task): ``synthesize(**task)`` in its own folder under ``work_root``."""
+    return synthesize(**task, work_root=work_root)
+
+
+def fan_out(tasks, *, work_root, scheduler=None, workers=None, name=str, progress=print):
+    """Run ``synthesize(**task)`` for each of ``tasks`` on Dask (``zerotile.cluster``: a
+    LocalCluster of ``workers`` processes, or the cluster at ``scheduler``), each in
+    ``work_root/<name(task)>``. Returns the ``SynthReport``s in the order of ``tasks``."""
+    from distributed import as_completed
+    from zerotile.cluster import dask_client
+    root = Path(work_root).resolve()
+    workers = workers or min(len(tasks), os.cpu_count() or 1)
+    with dask_client(scheduler, workers) as client:
+        futures = {client.submit(_flow, task, str(root / name(task)), pure=False): i
+                   for i, task in enumerate(tasks)}
+        reports = [None] * len(tasks)
+        for future in as_completed(futures):
+            rep = reports[futures[future]] = future.result()
+            progress(f"  {name(tasks[futures[future]])}: {rep.luts} LUT4, {rep.ffs} FF, "
+                     f"{rep.dsps} DSP, {rep.brams} DP16KD, {rep.fmax_mhz} MHz")
+    return reports
+
+
+def synthesize_seeds(config, target, seeds, *, work_root="zerotile_synth", freq_mhz=100,
+                     router="router1", scheduler=None, workers=None, progress=print):
+    """The same netlist placed and routed at each nextpnr seed of ``seeds``, the flows fanned
+    out on Dask (``fan_out``). Returns the ``SynthReport``s in seed order."""
+    tasks = [dict(config=config, target=target, freq_mhz=freq_mhz, seed=s, router=router)
+             for s in seeds]
+    return fan_out(tasks, work_root=work_root, scheduler=scheduler, workers=workers,
+                   name=lambda task: f"seed{task['seed']}", progress=progress)
+
+
 def sweep(pes=(1, 2, 4), lanes=(8, 16), *, b_bytes=32768, bus_bits=64, csv_path=None,
-          work_root="zerotile_synth", jobs=2, freq_mhz=100, progress=print):
+          work_root="zerotile_synth", jobs=2, freq_mhz=100, scheduler=None, progress=print):
     """ECP5 area and Fmax over P x L, with the B scratchpad held at ``b_bytes``.
 
-    Runs ``jobs`` flows at once; writes ``csv_path`` (columns ``SWEEP_FIELDS``) if given and
+    Runs ``jobs`` flows at once on a LocalCluster (or on the Dask cluster at ``scheduler``,
+    ``fan_out``); writes ``csv_path`` (columns ``SWEEP_FIELDS``) if given and
     returns the rows (dicts), sorted by MACs per cycle.
     """
     configs = [replace(TileConfig(), pes=p, lanes=l, bus_bits=bus_bits, b_words=b_bytes // l)
                for p in pes for l in lanes]
 
-    def one(cfg):
-        rep = synthesize(cfg, "ecp5", work_root=work_root, freq_mhz=freq_mhz)
-        row = {"pes": cfg.pes, "lanes": cfg.lanes, "macs_per_cycle": cfg.peak_macs_per_cycle,
-               "bus_bits": cfg.bus_bits, "b_words": cfg.b_words, "luts": rep.luts,
-               "carry": rep.carry, "ffs": rep.ffs, "lutram": rep.lutram, "brams": rep.brams,
-               "dsps": rep.dsps, "fmax_mhz": rep.fmax_mhz, "peak_gops": rep.peak_gops,
-               "critical_path": rep.critical_path.describe() if rep.critical_path else ""}
-        progress(f"  P={cfg.pes} L={cfg.lanes}: {rep.luts} LUT4, {rep.dsps} DSP, "
-                 f"{rep.brams} DP16KD, {rep.fmax_mhz} MHz")
-        return row
-
-    with ThreadPoolExecutor(max(1, jobs)) as ex:
-        rows = list(ex.map(one, configs))
+    reports = fan_out([dict(config=cfg, target="ecp5", freq_mhz=freq_mhz) for cfg in configs],
+                      work_root=work_root, scheduler=scheduler, workers=jobs,
+                      name=lambda task: _config_name(task["config"]), progress=progress)
+    rows = []
+    for cfg, rep in zip(configs, reports):
+        rows.append({"pes": cfg.pes, "lanes": cfg.lanes, "macs_per_cycle":
+                     cfg.peak_macs_per_cycle, "bus_bits": cfg.bus_bits, "b_words": cfg.b_words,
+                     "luts": rep.luts, "carry": rep.carry, "ffs": rep.ffs, "lutram": rep.lutram,
+                     "brams": rep.brams, "dsps": rep.dsps, "fmax_mhz": rep.fmax_mhz,
+                     "peak_gops": rep.peak_gops, "critical_path":
+                     rep.critical_path.describe() if rep.critical_path else ""})
     rows.sort(key=lambda r: (r["macs_per_cycle"], r["pes"]))
     if csv_path is not None:
         write_sweep_csv(rows, csv_path)

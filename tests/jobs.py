@@ -6,7 +6,8 @@ import numpy as np
 
 from zerotile import golden
 from zerotile.rtl.config import TileConfig
-from zerotile.rtl.regmap import DESC, FLAG_EPILOGUE
+from zerotile.rtl.regmap import FLAG_EPILOGUE
+from zerotile.regress.faults import tamper  # noqa: F401  (one way to break a descriptor)
 from zerotile.workload import random_csr  # noqa: F401  (the tests draw A the product way)
 from zerotile.workload import golden_result as workload_golden, random_requant  # noqa: F401
 
@@ -17,13 +18,6 @@ CFG = TileConfig()
 
 def random_b(k, n, seed):
     return np.random.default_rng(seed + 1000).integers(-128, 128, (k, n)).astype(np.int8)
-
-
-def tamper(plan, field, value, job=0):
-    """Rewrite one descriptor word in a plan's image (bypassing the firmware's checks)."""
-    addr = plan.jobs[job].desc_addr + 4 * DESC[field] - plan.base
-    plan.image[addr:addr + 4] = int(value).to_bytes(4, "little")
-    return plan
 
 
 def random_c(m, n, seed):

@@ -1,5 +1,6 @@
-"""``zerotile regress``: reproducible runs, a campaign on a LocalCluster, its table and
-summary, and a rerun of the failures of a table."""
+"""``zerotile regress``: reproducible runs, the quick campaign (200 random and fault runs on a
+LocalCluster, through the same runner as the long campaigns), its table and summary, a rerun
+of the failures of a table, and the soak and fault campaigns' draws."""
 import csv
 import json
 
@@ -7,6 +8,8 @@ import pytest
 
 from zerotile.cli import main
 from zerotile.regress import MODES, draw, FIELDS
+from zerotile.regress.faults import FAULTS
+from zerotile.regress.soak import LONG_CHAIN, CHAINS
 
 
 def test_a_run_is_the_same_run_every_time():
@@ -33,21 +36,33 @@ def test_one_run_reproduces_from_its_command(index, capsys):
     assert row["mode"] == draw(seed, index).mode
 
 
-def test_a_campaign_on_a_local_cluster(tmp_path, capsys):
-    table, summary = tmp_path / "runs.csv", tmp_path / "summary.json"
-    code = main(["regress", "--runs", "4", "--seed", "5", "--workers", "2", "--table",
-                 str(table), "--json", str(summary)])
-    rep = json.loads(summary.read_text())
-    assert code == 0, rep
-    assert rep["runs"] == 4 and rep["passed"] == 4 and rep["failed"] == 0
-    assert sum(v["runs"] for v in rep["by_mode"].values()) == 4
-    assert 1 <= len(rep["workers"]) <= 2 and rep["wall_seconds"] > 0
-    rows = list(csv.DictReader(open(table)))
-    assert list(rows[0]) == FIELDS and len(rows) == 4
-    assert {int(r["index"]) for r in rows} == set(range(4))
-    assert all(r["worker"].startswith("tcp://") and r["command"].startswith("zerotile regress")
-               for r in rows)
+QUICK_RUNS = 100       # per campaign: random and fault, 200 in all
+
+
+def test_the_quick_campaign_on_a_local_cluster(tmp_path, capsys):
+    summary = tmp_path / "summary.json"
+    reps = {}
+    for campaign in ("random", "fault"):
+        table = tmp_path / f"{campaign}.csv"
+        print(f"quick {campaign} campaign: {QUICK_RUNS} runs, seed 5")
+        code = main(["regress", "--campaign", campaign, "--runs", str(QUICK_RUNS), "--seed", "5",
+                     "--workers", "2", "--table", str(table), "--json", str(summary)])
+        rep = reps[campaign] = json.loads(summary.read_text())
+        assert code == 0 and rep["failed"] == 0, "\n".join(rep["failures"][:10])
+        assert rep["runs"] == rep["passed"] == QUICK_RUNS
+        assert sum(v["runs"] for v in rep["by_mode"].values()) == QUICK_RUNS
+        assert 1 <= len(rep["workers"]) <= 2 and rep["wall_seconds"] > 0
+        rows = list(csv.DictReader(open(table)))
+        assert list(rows[0]) == FIELDS and len(rows) == QUICK_RUNS
+        assert {int(r["index"]) for r in rows} == set(range(QUICK_RUNS))
+        assert all(r["worker"].startswith("tcp://") and r["command"] ==
+                   (f"zerotile regress --campaign {campaign} " if campaign != "random" else
+                    "zerotile regress ") + f"--seed 5 --run {r['index']}" for r in rows)
+    assert set(reps["random"]["by_mode"]) == set(MODES)
+    assert set(reps["fault"]["by_fault"]) == set(FAULTS)
+    assert {e.split("/")[0] for e in reps["random"]["by_engine"]} == {"native", "vip"}
     # --rerun-failed runs exactly the failures of a table
+    rows = list(csv.DictReader(open(tmp_path / "fault.csv")))
     rows[2]["passed"] = "False"
     with open(tmp_path / "old.csv", "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=FIELDS)
@@ -57,8 +72,33 @@ def test_a_campaign_on_a_local_cluster(tmp_path, capsys):
                  "--table", str(tmp_path / "rerun.csv"), "--json", str(summary)])
     rep = json.loads(summary.read_text())
     assert code == 0 and rep["runs"] == 1
-    assert [r["index"] for r in csv.DictReader(open(tmp_path / "rerun.csv"))] == \
-        [rows[2]["index"]]
+    again = list(csv.DictReader(open(tmp_path / "rerun.csv")))
+    assert [(r["campaign"], r["index"]) for r in again] == [("fault", rows[2]["index"])]
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+def test_each_fault_kind_reproduces_from_its_command(fault, capsys):
+    index = next(i for i in range(200) if draw(11, i, "fault").fault == fault and
+                 draw(11, i, "fault").engine == "native")
+    code = main(["regress", "--campaign", "fault", "--seed", "11", "--run", str(index),
+                 "--json", "-"])
+    row = json.loads(capsys.readouterr().out)
+    print(f"fault seed 11 run {index}: {row['fault']} -> {row['outcome']}")
+    assert code == 0 and row["passed"], row
+    assert row["fault"].startswith(fault) and row["outcome"]
+
+
+def test_a_soak_run_is_a_long_chain_then_a_thousand_chains():
+    from zerotile.regress.runs import product
+    from zerotile.rtl.config import TileConfig
+    import numpy as np
+    spec = draw(1, 0, "soak")
+    assert spec.engine == "native" and spec.chain == CHAINS >= 1000
+    plan = product(spec.mode, spec.m, spec.k, spec.n, spec.density, np.random.default_rng(0),
+                   TileConfig())[0]
+    assert len(plan.jobs) >= LONG_CHAIN >= 1000
+    vip = draw(1, 3, "soak")
+    assert vip.engine == "vip" and 0 < vip.chain < CHAINS
 
 
 def test_options_that_conflict_are_refused(tmp_path, capsys):

@@ -266,5 +266,6 @@ def test_soft_reset_mid_job_then_a_new_job(reset_after, target):
 
 
 def test_error_grace_is_small():
-    # The bench allows an AR/AW picked in the very cycle of the error response to appear.
-    assert ERROR_GRACE_CYCLES <= 2
+    # The bench allows the bursts picked while the error travels through the registers
+    # between the engines and the controller (three cycles) to appear, nothing later.
+    assert ERROR_GRACE_CYCLES <= 3

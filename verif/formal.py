@@ -34,7 +34,7 @@ from zerotile.rtl.register_file import RegisterFile
 from zerotile.rtl.write_engine import WriteEngine
 from zerotile.rtl.export import flat_ports
 
-__all__ = ["FormalHarness", "HARNESSES", "harness", "run_sby", "FormalResult"]
+__all__ = ["FormalHarness", "HARNESSES", "PROVE_DEPTH", "harness", "run_sby", "FormalResult"]
 
 
 class FormalHarness(wiring.Component):
@@ -51,7 +51,9 @@ class FormalHarness(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.dut = self.dut
+        # elaborated here, so that the rules can name the registers it records in
+        # ``internals`` (the invariants k-induction needs)
+        m.submodules.dut = Fragment.get(self.dut, platform)
         for name, value in self._inputs.items():
             m.d.comb += value.eq(getattr(self, name))
         # The proof starts in the reset state (every register at its init value) and the
@@ -116,6 +118,10 @@ def read_engine_rules(dut, bus_bytes):
                      size=axi.arsize, burst=axi.arburst, win_base=dut.win_base,
                      win_limit=dut.win_limit, bus_bytes=bus_bytes, max_beats=dut.max_burst)
         m.d.sync += Assert(axi.rready)
+        # Induction invariant: every stream's next address is bus-aligned (start addresses are,
+        # and bursts are whole beats).
+        for i, next_addr in enumerate(dut.internals["next_addr"]):
+            m.d.sync += Assert(next_addr[:bus_bytes.bit_length() - 1] == 0)
     return rules
 
 
@@ -153,6 +159,24 @@ def write_engine_rules(dut, bus_bytes, chunk_bytes):
                                                 for i in range(bus_bytes // quarter_bytes))).any(),
                              axi.wstrb == full)
         m.d.sync += Assert(~axi.wvalid | strobes_ok)
+        # Induction invariants over the engine's registers: the harness's beat count is the
+        # engine's; the burst in hand and every queued request found inside the window are
+        # aligned and inside it (the window is stable, so what was inside stays inside).
+        st = dut.internals
+        m.d.sync += Assert(count == st["beat"])
+        m.d.sync += Assert(st["held"] | (st["beat"] == 0))
+
+        def fits(addr):
+            aligned_ok = Mux(dut.quarter, addr[:quarter_bytes.bit_length() - 1] == 0,
+                             addr[:chunk_bytes.bit_length() - 1] == 0)
+            end = (addr & ~(bus_bytes - 1)) + beats * bus_bytes
+            return aligned_ok & (addr >= dut.win_base) & (end <= dut.win_limit)
+        m.d.sync += Assert(~(st["held"] | st["aw_pending"]) | fits(st["addr"]))
+        for entry in (st["slot"], st["spare"]):
+            m.d.sync += Assert(~(entry.valid & entry.inside) | fits(entry.addr))
+            m.d.sync += Assert(~entry.valid | Mux(
+                dut.quarter, entry.addr[:quarter_bytes.bit_length() - 1] == 0,
+                entry.addr[:chunk_bytes.bit_length() - 1] == 0))
     return rules
 
 
@@ -194,6 +218,9 @@ def harness(name):
 
 
 HARNESSES = ("read_engine", "write_engine", "register_file")
+# k of each harness's proof by k-induction (``prove``): long enough for the engines' burst
+# plans, registered two cycles ahead, to settle
+PROVE_DEPTH = {"read_engine": 8, "write_engine": 8, "register_file": 4}
 
 
 @dataclass

@@ -6,9 +6,13 @@ from zerotile.rtl.regmap import REG, Status, MODE_CSR
 
 __all__ = ["run_plan", "ERROR_GRACE_CYCLES", "default_timeout"]
 
-# The controller acts one cycle after an error response; a burst picked in that cycle still
-# appears. A new AR/AW presented later than this after an error response is a violation.
-ERROR_GRACE_CYCLES = 2
+# An error response on one channel reaches the other engine through registers: the engine's
+# error flag (+1 cycle), the controller's error latch (+2), its ``aborting`` (+3), which stops
+# the other engine's picks; a burst picked before that still appears on AR/AW the cycle after
+# (found by the fault campaign: a write error while an accumulating job reads its old C). The
+# engine that saw the error stops itself one cycle after it. A new AR/AW presented later than
+# this after an error response is a violation.
+ERROR_GRACE_CYCLES = 3
 
 
 async def run_plan(driver, bus, plan, timeout, reset_after):

@@ -8,13 +8,13 @@ import argparse
 import sys
 
 from zerotile.firmware import ZerotileError
-from . import bench, demo, generate, header, nn, readme, regress, regs, run, synth
+from . import bench, demo, formal, generate, header, nn, readme, regress, regs, run, synth
 from .common import EXIT_BAD_INPUT, EXIT_INTERRUPTED
 
 __all__ = ["main", "build_parser", "COMMANDS"]
 
 # One module per command: NAME, HELP, DESCRIPTION, add_arguments(parser), run(args).
-COMMANDS = (generate, run, nn, demo, header, regs, bench, readme, synth, regress)
+COMMANDS = (generate, run, nn, demo, header, regs, bench, readme, synth, regress, formal)
 
 
 def build_parser():

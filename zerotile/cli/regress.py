@@ -2,20 +2,27 @@
 import sys
 
 from zerotile.firmware import FormatError
+from zerotile.regress.campaign import CAMPAIGNS
 from .common import (Console, EXIT_OK, EXIT_MISMATCH, non_negative, positive,
                      check_output_path, write_json)
 
 NAME = "regress"
 HELP = "a regression campaign: many self-checking random runs, locally or on a Dask cluster"
-DESCRIPTION = ("Run a campaign of random runs (every mode: dense, CSR, accumulate, int8 "
-               "epilogue, SpGEMM, chains of jobs; random shapes, densities, AXI pauses and "
-               "DRAM latency; a slice on the vip engine), each one simulation in a process of "
-               "its own, compared with golden. Without --scheduler a LocalCluster runs on this "
-               "machine's cores. Rows stream into --table (CSV) with the command that "
-               "reproduces each run; exit 1 if any run failed. --run K runs one run here.")
+DESCRIPTION = ("Run a campaign, each run one simulation in a process of its own, checked "
+               "against golden. random: every mode (dense, CSR, accumulate, int8 epilogue, "
+               "SpGEMM, chains of jobs) with random shapes, densities, AXI pauses and DRAM "
+               "latency. fault: one bus error, soft reset, malformed descriptor or window cut "
+               "per run, which must end exact or with the right error code and address, then "
+               "a clean job that must be exact. soak: a 1,000-job chain and 1,000 chains "
+               "without a reset. One run in 25 (soak: 4) is on the vip engine, on Verilator and "
+               "Icarus. Without --scheduler a LocalCluster runs on this machine's cores. Rows "
+               "stream into --table (CSV) with the command that reproduces each run; exit 1 if "
+               "any run failed. --run K runs one run here.")
 
 
 def add_arguments(p):
+    p.add_argument("--campaign", choices=CAMPAIGNS, default="random",
+                   help="which campaign (default random)")
     p.add_argument("--runs", type=positive, default=200, help="runs in the campaign (default 200)")
     p.add_argument("--seed", type=non_negative, default=1, help="campaign seed (default 1)")
     p.add_argument("--scheduler", metavar="ADDR",
@@ -39,10 +46,11 @@ def run(args):
     check_output_path("--json", args.json)
     console = Console(json_to_stdout=args.json == "-")
     if args.run is not None:
-        row = regress.run_one(regress.draw(args.seed, args.run))
+        row = regress.run_one(regress.draw(args.seed, args.run, args.campaign))
         write_json(console, args.json, row)
         if args.json != "-":
-            console.say(f"run {args.run} ({row['mode']}, {row['engine']}/{row['sim']}): "
+            console.say(f"{args.campaign} run {args.run} ({row['mode']}, {row['engine']}/"
+                        f"{row['sim']}{', ' + row['fault'] if row.get('fault') else ''}): "
                         f"{'passed' if row['passed'] else 'FAILED'}"
                         + (f" - {row['error'] or row['first_mismatch']}" if not row['passed']
                            else ""))
@@ -54,8 +62,8 @@ def run(args):
         runs = regress.failed_runs(args.rerun_failed)
         what = f"{len(runs)} failed runs of {args.rerun_failed}"
     else:
-        runs = [(args.seed, i) for i in range(args.runs)]
-        what = f"{args.runs} runs, campaign seed {args.seed}"
+        runs = [(args.campaign, args.seed, i) for i in range(args.runs)]
+        what = f"{args.runs} {args.campaign} runs, campaign seed {args.seed}"
     where = args.scheduler or f"a LocalCluster of {args.workers or 'every core as'} workers"
     console.say(f"zerotile regress: {what}, on {where}; rows into {args.table}")
     tty = sys.stderr.isatty()
@@ -71,8 +79,10 @@ def run(args):
     console.say(f"{summary['runs']} runs: {summary['passed']} passed, {summary['failed']} "
                 f"failed, in {summary['wall_seconds']:.1f} s on {len(summary['workers'])} "
                 f"workers")
-    console.table([{"mode": m, **v} for m, v in summary["by_mode"].items()],
-                  ["mode", "runs", "failed"])
+    for key, name in (("by_mode", "mode"), ("by_fault", "fault"), ("by_engine", "engine")):
+        if summary[key]:
+            console.table([{name: m, **v} for m, v in summary[key].items()],
+                          [name, "runs", "failed"])
     for command in summary["failures"][:10]:
         console.say(f"  failed: {command}")
     return EXIT_OK if summary["failed"] == 0 else EXIT_MISMATCH

@@ -1,8 +1,8 @@
 """A campaign on Dask: every run a task, each task one self-checking simulation in a process
-of its own (``zerotile regress --seed S --run K --json -``, the command that reproduces it),
-on a ``LocalCluster`` of this machine's cores or on an existing cluster (``scheduler``).
-Rows stream into a CSV table as runs finish; the summary says what passed, per mode, and
-which workers ran the tasks."""
+of its own (forked for it on the worker; ``zerotile regress [--campaign C] --seed S --run K``
+reproduces it), on a ``LocalCluster`` of this machine's cores or on an existing cluster
+(``scheduler``). Rows stream into a CSV table as runs finish; the summary says what passed,
+per mode (and per fault kind), on which engines, and which workers ran the tasks."""
 import csv
 import json
 import os
@@ -12,38 +12,97 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from .campaign import MODES, reproduce_command
+from .campaign import MODES
+from .runs import reproduce_command
 
-__all__ = ["run_campaign", "read_table", "failed_runs", "FIELDS"]
+__all__ = ["run_campaign", "summarize", "read_table", "failed_runs", "FIELDS"]
 
-FIELDS = ["index", "seed", "mode", "engine", "sim", "m", "k", "n", "nnz", "density", "pauses",
-          "dram_latency", "chain", "jobs", "passed", "mismatches", "cycles", "error",
-          "first_mismatch", "run_seconds", "task_seconds", "worker", "command"]
+FIELDS = ["campaign", "index", "seed", "mode", "engine", "sim", "m", "k", "n", "nnz", "density",
+          "pauses", "dram_latency", "chain", "jobs", "fault", "passed", "outcome", "mismatches",
+          "cycles", "error", "first_mismatch", "run_seconds", "task_seconds", "worker",
+          "command"]
 TASK_TIMEOUT = 1800          # seconds; a run not done by then is a failure, not a hang
 
 
-def _task(seed, index):
-    """One run in a child process of this worker; its table row (never raises)."""
+def _child(campaign, seed, index, conn):
+    """In the run's own process: the run, its row sent back through ``conn``."""
+    os.environ["ZEROTILE_PROGRESS"] = "0"
+    try:
+        from .campaign import draw, run_one
+        row = run_one(draw(seed, index, campaign))
+    except Exception as e:                      # the run's own bug: a failed row, not a crash
+        row = {"index": index, "seed": seed, "campaign": campaign, "passed": False,
+               "error": f"{type(e).__name__}: {e}"}
+    conn.send(row)
+    conn.close()
+
+
+_CONTEXT = None
+
+
+def _context():
+    """A forkserver with the simulation stack imported: each run is a fresh process forked
+    from it (isolated, as a subprocess would be, without paying Python's start-up again)."""
+    global _CONTEXT
+    if _CONTEXT is None:
+        import multiprocessing
+        _CONTEXT = multiprocessing.get_context("forkserver")
+        _CONTEXT.set_forkserver_preload(["zerotile.regress.faults", "zerotile.regress.soak",
+                                         "zerotile.verif", "zerotile.workload"])
+    return _CONTEXT
+
+
+def _in_forked_process(campaign, seed, index):
+    """The run in a process forked for it from this worker's forkserver: its row."""
+    ctx = _context()
+    receive, send = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_child, args=(campaign, seed, index, send), daemon=True)
+    proc.start()
+    send.close()
+    row = {}
+    if receive.poll(TASK_TIMEOUT):
+        try:
+            row = receive.recv()
+        except EOFError:
+            pass
+    proc.join(5)
+    if proc.is_alive():
+        proc.kill()
+        proc.join()
+        return {"error": f"no result after {TASK_TIMEOUT} s"}
+    return row or {"error": f"the run's process ended with exit code {proc.exitcode} and no "
+                            f"result"}
+
+
+def _in_subprocess(campaign, seed, index):
+    """The run as its reproduce command in a new interpreter (workers that are daemonic
+    processes cannot fork children of their own through multiprocessing): its row."""
+    cmd = [sys.executable, "-m", "zerotile", "regress", "--campaign", campaign, "--seed",
+           str(seed), "--run", str(index), "--json", "-"]
+    try:
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=TASK_TIMEOUT,
+                              env=dict(os.environ, ZEROTILE_PROGRESS="0"))
+    except subprocess.TimeoutExpired:
+        return {"error": f"no result after {TASK_TIMEOUT} s"}
+    if done.returncode in (0, 1, 3) and done.stdout.strip():
+        return json.loads(done.stdout)
+    tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or [""]
+    return {"error": f"exit {done.returncode}: {tail[0]}"}
+
+
+def _task(seed, index, campaign="random"):
+    """One run in a process of its own; its table row (never raises)."""
     try:
         from distributed import get_worker
         worker = get_worker().address
     except (ImportError, ValueError):
         worker = "local"
     t0 = time.monotonic()
-    cmd = [sys.executable, "-m", "zerotile", "regress", "--seed", str(seed), "--run",
-           str(index), "--json", "-"]
-    row = {"index": index, "seed": seed, "passed": False,
-           "command": reproduce_command(seed, index)}
-    try:
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=TASK_TIMEOUT,
-                              env=dict(os.environ, ZEROTILE_PROGRESS="0"))
-        if done.returncode in (0, 1, 3) and done.stdout.strip():
-            row.update(json.loads(done.stdout))
-        else:
-            tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or [""]
-            row["error"] = f"exit {done.returncode}: {tail[0]}"
-    except subprocess.TimeoutExpired:
-        row["error"] = f"no result after {TASK_TIMEOUT} s"
+    row = {"index": index, "seed": seed, "campaign": campaign, "passed": False,
+           "command": reproduce_command(seed, index, campaign)}
+    import multiprocessing
+    daemonic = multiprocessing.current_process().daemon
+    row.update((_in_subprocess if daemonic else _in_forked_process)(campaign, seed, index))
     row.update(worker=worker, task_seconds=round(time.monotonic() - t0, 3))
     return row
 
@@ -55,29 +114,21 @@ def read_table(path):
 
 
 def failed_runs(path):
-    """[(seed, index)] of the runs of a table that did not pass."""
-    return [(int(r["seed"]), int(r["index"])) for r in read_table(path)
-            if r["passed"] != "True"]
-
-
-def _client(scheduler, workers):
-    from distributed import Client, LocalCluster
-    if scheduler:
-        return Client(scheduler), None
-    cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1,
-                           processes=True, dashboard_address=None)
-    return Client(cluster), cluster
+    """[(campaign, seed, index)] of the runs of a table that did not pass."""
+    return [(r.get("campaign") or "random", int(r["seed"]), int(r["index"]))
+            for r in read_table(path) if r["passed"] != "True"]
 
 
 def run_campaign(runs, *, table, scheduler=None, workers=None, progress=None):
-    """Run ``runs`` ([(seed, index)]) and write their rows to ``table`` as they finish;
+    """Run ``runs`` ([(campaign, seed, index)]) and write their rows to ``table`` as they finish;
     ``progress(done, total, failed)`` after each. Returns the summary dict."""
     from distributed import as_completed
+    from zerotile.cluster import dask_client
     t0 = time.monotonic()
-    client, cluster = _client(scheduler, workers)
     rows = []
-    try:
-        futures = [client.submit(_task, seed, index, pure=False) for seed, index in runs]
+    with dask_client(scheduler, workers) as client:
+        futures = [client.submit(_task, seed, index, campaign, pure=False)
+                   for campaign, seed, index in runs]
         Path(table).parent.mkdir(parents=True, exist_ok=True)
         with open(table, "w", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=FIELDS, extrasaction="ignore")
@@ -89,18 +140,26 @@ def run_campaign(runs, *, table, scheduler=None, workers=None, progress=None):
                 f.flush()
                 if progress:
                     progress(len(rows), len(futures), sum(not r["passed"] for r in rows))
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
-    runs_by_mode = Counter(r.get("mode", "?") for r in rows)
-    fails_by_mode = Counter(r.get("mode", "?") for r in rows if not r["passed"])
+    return summarize(rows, wall_seconds=time.monotonic() - t0, table=table)
+
+
+def _tally(rows, key, order=()):
+    runs = Counter(key(r) for r in rows)
+    fails = Counter(key(r) for r in rows if not r["passed"])
+    return {k: {"runs": runs[k], "failed": fails[k]}
+            for k in [*order, *sorted(set(runs) - set(order))] if runs[k]}
+
+
+def summarize(rows, *, wall_seconds, table):
+    """The summary of a campaign's rows (what ``run_campaign`` returns)."""
     return {"runs": len(rows), "passed": sum(bool(r["passed"]) for r in rows),
             "failed": sum(not r["passed"] for r in rows),
-            "by_mode": {m: {"runs": runs_by_mode[m], "failed": fails_by_mode[m]}
-                        for m in [*MODES, *sorted(set(runs_by_mode) - set(MODES))]
-                        if runs_by_mode[m]},
-            "by_engine": dict(Counter(f"{r.get('engine')}/{r.get('sim')}" for r in rows)),
+            "by_campaign": _tally(rows, lambda r: r.get("campaign") or "random"),
+            "by_mode": _tally(rows, lambda r: r.get("mode", "?"), MODES),
+            "by_fault": _tally([r for r in rows if r.get("fault")],
+                               lambda r: r["fault"].split(":")[0]),
+            "by_engine": _tally(rows, lambda r: f"{r.get('engine')}/{r.get('sim')}"),
+            "jobs": sum(int(r.get("jobs") or 0) for r in rows),
             "workers": sorted({r["worker"] for r in rows}),
-            "wall_seconds": round(time.monotonic() - t0, 2), "table": str(table),
+            "wall_seconds": round(wall_seconds, 2), "table": str(table),
             "failures": [r["command"] for r in rows if not r["passed"]]}
