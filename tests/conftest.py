@@ -38,7 +38,8 @@ def describe_mismatch(label, got, expected, limit=5):
 
 
 # The longest modules first, so pytest-xdist (one module per worker) does not end on them.
-_LONGEST_FIRST = ("test_formal.py", "test_accelerator.py", "test_reliability.py")
+_LONGEST_FIRST = ("test_regress.py", "test_cli.py", "test_accelerator.py", "test_first_hour.py",
+                  "test_readme.py", "test_reliability.py", "test_spgemm.py")
 
 
 def pytest_collection_modifyitems(config, items):

@@ -91,34 +91,6 @@ def test_random_backpressure_on_every_axi_channel(seed, engine):
         check_result(f"{name} (pauses, seed {seed})", res, CASES[name][0], CASES[name][1])
 
 
-def test_performance_targets():
-    """Cycle counts are deterministic: the targets (README, `zerotile readme`) from the hardware
-    counters, on the native engine with its default DRAM timing. The thresholds guard against
-    regressions; the README table gives the measured values against the real-sizes targets."""
-    from zerotile import firmware
-    from zerotile.docs import target_workloads
-    work = target_workloads()
-    print("seeds 7 (dense), 8 (CSR 256x256) and 9 (CSR 1024x1024)")
-    out = []
-    for name, a, b, mode, cfg in work:
-        res = simulate([firmware.plan(a, b, mode=mode, config=cfg)], engine="native",
-                       label=name)[0]
-        out.append(check_result(name, res, a, b, cfg))
-    (bd_dense, cnt_dense), (bd_csr, cnt_csr), (_, cnt_csr_dense), (bd_big, cnt_big), _ = out
-    utilization = bd_dense.ideal_compute_cycles / cnt_dense["cycles_busy"]
-    roofline = bd_csr.bound_cycles / cnt_csr["cycles_busy"]
-    speedup = cnt_csr_dense["cycles_busy"] / cnt_csr["cycles_busy"]
-    big = bd_big.ideal_compute_cycles / cnt_big["cycles_busy"]
-    print(f"dense 256^3: {cnt_dense['cycles_busy']} cycles, utilization {utilization:.3f}; "
-          f"CSR 256x256 10% N=32: {cnt_csr['cycles_busy']} cycles, roofline efficiency "
-          f"{roofline:.3f}; same A dense: {cnt_csr_dense['cycles_busy']} cycles, speedup "
-          f"{speedup:.2f}; P8 L16 bus128 N=64: utilization {big:.3f}")
-    assert utilization >= 0.95
-    assert roofline >= 0.80
-    assert speedup >= 8.5
-    assert big >= 0.80
-
-
 OTHER_CONFIGS = {
     "P1-L16-bus128": {"pes": 1, "lanes": 16, "bus_bits": 128},
     "P8-L4-bus32": {"pes": 8, "lanes": 4, "bus_bits": 32},
@@ -207,15 +179,20 @@ ACCUMULATE = accumulate_cases()
 
 @pytest.mark.parametrize("target", TARGETS)
 def test_accumulate_and_deep_k(target):
+    """All cases on the native engine; the vip engine (some thousand times slower) runs the
+    accumulating jobs with wrap-around, and the K-slab jobs (the same RTL, 180 KB of B per
+    slab) are left to the native engine and to the campaigns' vip slice."""
     engine, sim = target
     plans = [firmware.plan(a, b, c=c, mode=mode) for _, a, b, c, mode in ACCUMULATE]
     assert all(j.fields["FLAGS"] == 3 for j in plans[0].jobs)   # accumulate, uint16 columns
     assert [j.fields["FLAGS"] for j in plans[3].jobs] == [0, 0, 1, 1]   # 2 slabs x 2 tiles
     csr_deep = [j.fields["FLAGS"] & 1 for j in plans[2].jobs]
     assert csr_deep[0] == 0 and 1 in csr_deep, f"the dense row takes K slabs: {csr_deep}"
-    results = simulate(plans, engine=engine, sim=sim, seed=5, label=f"accumulate on {sim}",
+    cases = ACCUMULATE if engine == "native" else ACCUMULATE[:2]
+    results = simulate(plans[:len(cases)], engine=engine, sim=sim, seed=5,
+                       label=f"accumulate on {sim}",
                        pause_probability=0.2 if sim == "verilator" else 0.0)
-    for (name, a, b, c, _), res in zip(ACCUMULATE, results):
+    for (name, a, b, c, _), res in zip(cases, results):
         check_result(f"{name} on {engine}/{sim}", res, a, b, c=c)
 
 

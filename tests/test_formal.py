@@ -33,3 +33,9 @@ def test_formal_command_reports_each_check(tmp_path, capsys):
         [("register_file", "bmc", 6, "pass")]
     assert main(["formal", "no_such_block"]) == 2
     assert "no harness named 'no_such_block'" in capsys.readouterr().err
+
+
+def test_the_help_names_every_harness():
+    from zerotile.cli import build_parser
+    _, parsers = build_parser()
+    assert all(name in parsers["formal"].format_help() for name in HARNESSES)

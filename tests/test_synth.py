@@ -11,7 +11,7 @@ import pytest
 from zerotile.rtl.beat_splitter import BeatSplitter
 from zerotile.rtl.config import TileConfig
 from zerotile.rtl.export import component_rtlil
-from zerotile.synth import synthesize, run_flow
+from zerotile.synth import fan_out, run_flow
 from zerotile.synth.flow import ROUTERS, _critical_path, _memory_bits, _net_name, _nextpnr_args
 from zerotile.synth.run import _config_name
 from zerotile.cli import main
@@ -24,7 +24,24 @@ SMALL = TileConfig(pes=1, lanes=4, bus_bits=32, b_words=256, max_chunks=2, pe_fi
 
 @pytest.fixture(scope="module")
 def generic_small():
-    return synthesize(SMALL, "generic", work_root=WORK)
+    # through the Dask fan-out that `zerotile synth --seeds/--sweep` use (a LocalCluster of one)
+    reps = fan_out([dict(config=SMALL, target="generic")], work_root=WORK, workers=1,
+                   name=lambda task: "fan-out", progress=print)
+    assert len(reps) == 1 and Path(reps[0].work_dir).is_relative_to(WORK / "fan-out")
+    return reps[0]
+
+
+@pytest.mark.parametrize("seeds, message", [("1,1", "distinct"), ("a,b", "like 1,2,3"),
+                                            ("-1", "non-negative")])
+def test_seeds_are_checked_before_any_flow(seeds, message, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["synth", "--seeds", seeds])
+    assert e.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_seeds_are_placement_seeds(capsys):
+    assert main(["synth", "--target", "generic", "--seeds", "1,2"]) == 2
+    assert "--seeds are nextpnr placement seeds" in capsys.readouterr().err
 
 
 def test_generic_flow_no_latches_no_warnings(generic_small):

@@ -1,6 +1,7 @@
 """The Dask client every fan-out uses (``zerotile regress``, ``zerotile synth --seeds``): an
 existing cluster at ``scheduler`` (``tcp://HOST:PORT``; its workers need zerotile installed),
 or a ``LocalCluster`` of ``workers`` single-threaded processes on this machine."""
+import logging
 import os
 from contextlib import contextmanager
 
@@ -17,9 +18,11 @@ def dask_client(scheduler=None, workers=None):
     else:
         # non-daemonic workers may fork each regression run from a forkserver
         with dask.config.set({"distributed.worker.daemon": False}):
+            # (the workers' own log lines, e.g. heartbeats failing while the cluster shuts
+            # down, would only clutter the command's output: each task reports itself)
             cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1,
                                    threads_per_worker=1, processes=True,
-                                   dashboard_address=None)
+                                   dashboard_address=None, silence_logs=logging.CRITICAL)
         client = Client(cluster)
     try:
         yield client

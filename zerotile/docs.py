@@ -17,12 +17,16 @@ page; sections named ``fig-...`` are inline (a figure inside a sentence). The so
   ``docs/bench/*.md`` (written by ``zerotile bench [--matrices DIR [--epilogue|--spgemm]]
   --out docs/bench``);
 * ``nn-results``: ``docs/nn.json`` (written by ``zerotile nn --json docs/nn.json``);
-* ``fig-core-version``: the FuseSoC core's VLNV, from ``rtl.regmap.VERSION``.
+* ``fig-core-version``: the FuseSoC core's VLNV, from ``rtl.regmap.VERSION``;
+* ``regress-results``, ``regress-breakdown``: ``docs/regress/*.json`` and ``*.csv`` (written
+  by ``zerotile regress --campaign C --runs N --seed S --table docs/regress/C.csv --json
+  docs/regress/C.json``).
 
 ``untracked_figures()`` lists measurement-like figures (MHz, speedups, cycles per second)
 typed outside any generated section: ``--check`` fails on them too.
 """
 import csv
+import functools
 import json
 import re
 
@@ -68,8 +72,10 @@ def target_workloads():
              TileConfig(pes=4, lanes=8, bus_bits=128))]
 
 
+@functools.cache
 def run_targets():
-    """The target workloads on the native engine (default DRAM timing): their reports."""
+    """The target workloads on the native engine (default DRAM timing): their reports
+    (simulated once per process: the README section and the regression test share them)."""
     from zerotile.workload import measure
     reps = []
     for name, a, b, mode, cfg in target_workloads():
@@ -220,6 +226,54 @@ def _closure_table():
     return "\n".join(lines)
 
 
+def _regress_summaries():
+    """[(campaign table stem, summary, rows)] of the committed campaigns in docs/regress."""
+    from zerotile.regress import read_table
+    out = []
+    for path in sorted((DOCS / "regress").glob("*.json")):
+        table = path.with_suffix(".csv")
+        out.append((path.stem, json.loads(path.read_text()), read_table(table)))
+    return out
+
+
+def _regress_table():
+    lines = ["| campaign | runs | passed | failed | jobs | engines | workers | wall | reproduce |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for stem, rep, rows in _regress_summaries():
+        campaigns = sorted({r["campaign"] for r in rows})
+        seeds = sorted({r["seed"] for r in rows})
+        kind = "" if campaigns == ["random"] else f"--campaign {campaigns[0]} "
+        engines = ", ".join(f"{e} {v['runs']}" for e, v in rep["by_engine"].items())
+        lines.append(f"| [{stem}](regress/{stem}.csv) | {rep['runs']:,} | {rep['passed']:,} | "
+                     f"{rep['failed']} | {rep.get('jobs', 0):,} | {engines} | "
+                     f"{len(rep['workers'])} | {rep['wall_seconds'] / 60:.1f} min | "
+                     f"`zerotile regress {kind}--runs {rep['runs']} --seed {seeds[0]}` |")
+    return "\n".join(lines)
+
+
+def _outcome(row):
+    """A fault run's outcome in a word: the error code it ended with, or what happened."""
+    code = re.search(r"error ([A-Z_]+) \(code", row["outcome"])
+    return code.group(1) if code else row["outcome"]
+
+
+def _regress_breakdown():
+    """Per campaign: runs and failures by mode (random, soak) or by fault and how each fault
+    run ended (fault), from the committed tables."""
+    from collections import Counter
+    lines = ["| campaign | mode or fault | runs | failed | ended with |", "|---|---|---|---|---|"]
+    for stem, rep, rows in _regress_summaries():
+        key = "by_fault" if rep.get("by_fault") else "by_mode"
+        for name, v in rep[key].items():
+            ended = ""
+            if key == "by_fault":
+                counts = Counter(_outcome(r) for r in rows if r["fault"].startswith(name))
+                ended = ", ".join(f"{o} {n}" for o, n in sorted(counts.items()))
+            lines.append(f"| {stem} | {name} | {v['runs']:,} | {v['failed']} | "
+                         f"{ended} |")
+    return "\n".join(lines)
+
+
 def _fig_core_version():
     from zerotile.rtl.regmap import VERSION
     from zerotile.synth.fusesoc import VLNV
@@ -244,6 +298,8 @@ def sections():
         "epilogue-results": lambda: (ROOT / "docs" / "bench" / "epilogue.md").read_text(),
         "spgemm-results": lambda: (ROOT / "docs" / "bench" / "spgemm.md").read_text(),
         "nn-results": _nn_table,
+        "regress-results": _regress_table,
+        "regress-breakdown": _regress_breakdown,
         "performance-targets": _targets_table,
         "matrix-results": _matrix_table,
     }

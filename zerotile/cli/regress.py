@@ -75,6 +75,9 @@ def run(args):
 
     summary = regress.run_campaign(runs, table=args.table, scheduler=args.scheduler,
                                    workers=args.workers, progress=progress)
+    summary.update(campaign=None if args.rerun_failed else args.campaign,
+                   seed=None if args.rerun_failed else args.seed,
+                   command="zerotile " + " ".join(args.argv))
     write_json(console, args.json, summary)
     console.say(f"{summary['runs']} runs: {summary['passed']} passed, {summary['failed']} "
                 f"failed, in {summary['wall_seconds']:.1f} s on {len(summary['workers'])} "

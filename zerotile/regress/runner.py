@@ -25,8 +25,12 @@ TASK_TIMEOUT = 1800          # seconds; a run not done by then is a failure, not
 
 
 def _child(campaign, seed, index, conn):
-    """In the run's own process: the run, its row sent back through ``conn``."""
+    """In the run's own process: the run, its row sent back through ``conn`` (what the
+    simulators print goes nowhere: the row says what happened)."""
     os.environ["ZEROTILE_PROGRESS"] = "0"
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    os.dup2(devnull, 2)
     try:
         from .campaign import draw, run_one
         row = run_one(draw(seed, index, campaign))
