@@ -236,6 +236,19 @@ def _regress_summaries():
     return out
 
 
+def _campaign_command(rep, kind, seed):
+    """The command that ran a campaign (as recorded; built from its table for older ones),
+    without the options that only name its output files."""
+    if not rep.get("command"):
+        return f"zerotile regress {kind}--runs {rep['runs']} --seed {seed}"
+    words, keep = rep["command"].split(), []
+    for i, w in enumerate(words):
+        if w in ("--table", "--json") or (i and words[i - 1] in ("--table", "--json")):
+            continue
+        keep.append(w)
+    return " ".join(keep)
+
+
 def _regress_table():
     lines = ["| campaign | runs | passed | failed | jobs | engines | workers | wall | reproduce |",
              "|---|---|---|---|---|---|---|---|---|"]
@@ -247,7 +260,7 @@ def _regress_table():
         lines.append(f"| [{stem}](regress/{stem}.csv) | {rep['runs']:,} | {rep['passed']:,} | "
                      f"{rep['failed']} | {rep.get('jobs', 0):,} | {engines} | "
                      f"{len(rep['workers'])} | {rep['wall_seconds'] / 60:.1f} min | "
-                     f"`zerotile regress {kind}--runs {rep['runs']} --seed {seeds[0]}` |")
+                     f"`{_campaign_command(rep, kind, seeds[0])}` |")
     return "\n".join(lines)
 
 
