@@ -112,7 +112,10 @@ def test_stale_cocotb_build_is_rebuilt_not_a_traceback(tmp_path, monkeypatch, ca
     monkeypatch.setenv("ZEROTILE_BUILD_DIR", str(tmp_path / "cache"))
     a = np.array([[1, 0, 2], [0, 3, 0]], np.int8)
     b = np.arange(6, dtype=np.int8).reshape(3, 2)
-    plan = firmware.plan(a, b, mode="csr")
+    # a small tile: this test builds its cocotb model twice, in a cache of its own
+    small = TileConfig(pes=1, lanes=4, bus_bits=32, b_words=256, max_chunks=2,
+                       pe_fifo_depth=4, max_burst=8, read_fifo_beats=8)
+    plan = firmware.plan(a, b, mode="csr", config=small)
     first = simulate([plan], engine="vip", label="first")[0]
     assert first.error is None
     [bdir] = [d for d in (tmp_path / "cache").iterdir() if d.is_dir()]
@@ -126,7 +129,8 @@ def test_stale_cocotb_build_is_rebuilt_not_a_traceback(tmp_path, monkeypatch, ca
             stale += 1
     assert stale, "no dependency file names cocotb: the scenario did not apply"
     capsys.readouterr()
-    again = simulate([firmware.plan(a, b, mode="csr")], engine="vip", label="again")[0]
+    again = simulate([firmware.plan(a, b, mode="csr", config=small)], engine="vip",
+                     label="again")[0]
     assert again.error is None
     assert np.array_equal(again.c, a.astype(np.int32) @ b.astype(np.int32))
     assert "stale" in capsys.readouterr().err

@@ -105,3 +105,11 @@ def test_options_that_conflict_are_refused(tmp_path, capsys):
     assert main(["regress", "--scheduler", "tcp://127.0.0.1:1", "--workers", "2",
                  "--table", str(tmp_path / "t.csv")]) == 2
     assert "--workers sizes the local cluster" in capsys.readouterr().err
+
+
+def test_the_configs_campaign_covers_every_configuration_on_both_engines():
+    from zerotile.regress.configs import CONFIGS, tile_config
+    specs = [draw(1, i, "configs") for i in range(48)]
+    assert {s.config for s in specs} == set(CONFIGS)
+    assert {s.config for s in specs if s.engine == "vip"} >= {"P2-L2-bus256"}
+    assert all(tile_config(s.config).has_spgemm == (s.mode == "spgemm") for s in specs)

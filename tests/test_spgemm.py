@@ -317,19 +317,6 @@ def test_golden_spgemm_against_dense_products():
     assert golden.spgemm(a, b).data[0] == golden.wrap_int32(70000 * 127 * 127)
 
 
-@pytest.mark.parametrize("name", ["P8-L4-bus32"])
-def test_spgemm_on_other_configurations(name):
-    """The narrow path: one element of B a cycle, two halves a bank word, a 32-bit bus."""
-    from test_accelerator import OTHER_CONFIGS
-    cfg = TileConfig(**OTHER_CONFIGS[name]).with_spgemm()
-    assert cfg.has_spgemm
-    jobs = [c for c in CASES if c[1].shape[0] * c[2].shape[1] <= 20000][:5]
-    plans = [firmware.plan_spgemm(a, b, config=cfg) for _, a, b in jobs]
-    res = simulate(plans, engine="native", seed=6, label=f"spgemm {name}")
-    for (case, a, b), r in zip(jobs, res):
-        check_spgemm(f"{case} on {name}", r, a, b, cfg)
-
-
 def test_soft_reset_mid_spgemm():
     """SOFT_RESET while B loads and while rows are written out: the chain stops quietly and
     the next one runs clean."""

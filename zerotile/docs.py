@@ -11,8 +11,10 @@ page; sections named ``fig-...`` are inline (a figure inside a sentence). The so
   ``zerotile synth --target ecp5|generic --seed S --json docs/synth/<target>-seed<S>.json``;
 * ``timing-closure``: ``docs/synth/closure.csv``, the record of each timing step measured;
 * ``synth-sweep``: ``docs/synth_sweep.csv`` (written by ``zerotile synth --sweep``);
-* ``performance-targets``, ``matrix-results``: simulated now on the native engine (cycle
-  counts are deterministic);
+* ``performance-targets``: ``docs/bench/targets.json``, simulated on the native engine by
+  ``zerotile readme`` (``write_targets``; cycle counts are deterministic, and the tests
+  re-simulate the default tile's targets and compare);
+* ``matrix-results``: simulated now on the native engine;
 * ``bench-results``, ``real-sizes``, ``epilogue-results``, ``spgemm-results``:
   ``docs/bench/*.md`` (written by ``zerotile bench [--matrices DIR [--epilogue|--spgemm]]
   --out docs/bench``);
@@ -26,7 +28,6 @@ page; sections named ``fig-...`` are inline (a figure inside a sentence). The so
 typed outside any generated section: ``--check`` fails on them too.
 """
 import csv
-import functools
 import json
 import re
 
@@ -34,7 +35,8 @@ import numpy as np
 
 from zerotile.results import ROOT, DOCS, SYNTH_DIR, synth_reports
 
-__all__ = ["ROOT", "README", "pages", "target_workloads", "run_targets", "render", "sections",
+__all__ = ["ROOT", "README", "pages", "target_workloads", "run_targets", "measure_targets",
+           "write_targets", "TARGETS_JSON", "render", "sections",
            "read_section", "write_sections", "untracked_figures"]
 
 README = ROOT / "README.md"
@@ -72,17 +74,36 @@ def target_workloads():
              TileConfig(pes=4, lanes=8, bus_bits=128))]
 
 
-@functools.cache
-def run_targets():
-    """The target workloads on the native engine (default DRAM timing): their reports
-    (simulated once per process: the README section and the regression test share them)."""
+TARGETS_JSON = DOCS / "bench" / "targets.json"
+
+
+def measure_targets(names=None):
+    """Simulate the target workloads (only those named ``names`` if given) on the native
+    engine (default DRAM timing): {name: report}, each result checked exact."""
     from zerotile.workload import measure
-    reps = []
+    reps = {}
     for name, a, b, mode, cfg in target_workloads():
+        if names is not None and name not in names:
+            continue
         rep = measure(a, b, mode=mode, config=cfg, label=name, seed=SEED)
         assert rep["correct"], f"{name}: wrong result on the RTL"
-        reps.append(rep)
+        reps[name] = rep
     return reps
+
+
+def write_targets():
+    """Simulate every target workload and commit-ready write their reports to TARGETS_JSON."""
+    reps = measure_targets()
+    TARGETS_JSON.write_text(json.dumps({"command": "zerotile readme performance-targets",
+                                        "reports": reps}, indent=1) + "\n")
+
+
+def run_targets():
+    """The target workloads' reports, in ``target_workloads`` order, from the committed
+    TARGETS_JSON (``zerotile readme`` re-simulates them; the tests re-simulate the ones on
+    the default tile and compare)."""
+    reps = json.loads(TARGETS_JSON.read_text())["reports"]
+    return [reps[name] for name, *_ in target_workloads()]
 
 
 def _run(jobs):
@@ -226,67 +247,6 @@ def _closure_table():
     return "\n".join(lines)
 
 
-def _regress_summaries():
-    """[(campaign table stem, summary, rows)] of the committed campaigns in docs/regress."""
-    from zerotile.regress import read_table
-    out = []
-    for path in sorted((DOCS / "regress").glob("*.json")):
-        table = path.with_suffix(".csv")
-        out.append((path.stem, json.loads(path.read_text()), read_table(table)))
-    return out
-
-
-def _campaign_command(rep, kind, seed):
-    """The command that ran a campaign (as recorded; built from its table for older ones),
-    without the options that only name its output files."""
-    if not rep.get("command"):
-        return f"zerotile regress {kind}--runs {rep['runs']} --seed {seed}"
-    words, keep = rep["command"].split(), []
-    for i, w in enumerate(words):
-        if w in ("--table", "--json") or (i and words[i - 1] in ("--table", "--json")):
-            continue
-        keep.append(w)
-    return " ".join(keep)
-
-
-def _regress_table():
-    lines = ["| campaign | runs | passed | failed | jobs | engines | workers | wall | reproduce |",
-             "|---|---|---|---|---|---|---|---|---|"]
-    for stem, rep, rows in _regress_summaries():
-        campaigns = sorted({r["campaign"] for r in rows})
-        seeds = sorted({r["seed"] for r in rows})
-        kind = "" if campaigns == ["random"] else f"--campaign {campaigns[0]} "
-        engines = ", ".join(f"{e} {v['runs']}" for e, v in rep["by_engine"].items())
-        lines.append(f"| [{stem}](regress/{stem}.csv) | {rep['runs']:,} | {rep['passed']:,} | "
-                     f"{rep['failed']} | {rep.get('jobs', 0):,} | {engines} | "
-                     f"{len(rep['workers'])} | {rep['wall_seconds'] / 60:.1f} min | "
-                     f"`{_campaign_command(rep, kind, seeds[0])}` |")
-    return "\n".join(lines)
-
-
-def _outcome(row):
-    """A fault run's outcome in a word: the error code it ended with, or what happened."""
-    code = re.search(r"error ([A-Z_]+) \(code", row["outcome"])
-    return code.group(1) if code else row["outcome"]
-
-
-def _regress_breakdown():
-    """Per campaign: runs and failures by mode (random, soak) or by fault and how each fault
-    run ended (fault), from the committed tables."""
-    from collections import Counter
-    lines = ["| campaign | mode or fault | runs | failed | ended with |", "|---|---|---|---|---|"]
-    for stem, rep, rows in _regress_summaries():
-        key = "by_fault" if rep.get("by_fault") else "by_mode"
-        for name, v in rep[key].items():
-            ended = ""
-            if key == "by_fault":
-                counts = Counter(_outcome(r) for r in rows if r["fault"].startswith(name))
-                ended = ", ".join(f"{o} {n}" for o, n in sorted(counts.items()))
-            lines.append(f"| {stem} | {name} | {v['runs']:,} | {v['failed']} | "
-                         f"{ended} |")
-    return "\n".join(lines)
-
-
 def _fig_core_version():
     from zerotile.rtl.regmap import VERSION
     from zerotile.synth.fusesoc import VLNV
@@ -295,6 +255,7 @@ def _fig_core_version():
 
 def sections():
     """Name -> function rendering that section."""
+    from zerotile.regress.report import campaign_table, campaign_breakdown
     from zerotile.rtl.regmap import markdown_table
     from zerotile.synth import read_sweep_csv, sweep_markdown
     return {
@@ -311,8 +272,8 @@ def sections():
         "epilogue-results": lambda: (ROOT / "docs" / "bench" / "epilogue.md").read_text(),
         "spgemm-results": lambda: (ROOT / "docs" / "bench" / "spgemm.md").read_text(),
         "nn-results": _nn_table,
-        "regress-results": _regress_table,
-        "regress-breakdown": _regress_breakdown,
+        "regress-results": lambda: campaign_table(DOCS / "regress"),
+        "regress-breakdown": lambda: campaign_breakdown(DOCS / "regress"),
         "performance-targets": _targets_table,
         "matrix-results": _matrix_table,
     }
@@ -345,6 +306,8 @@ def write_sections(names=None, *, check=False):
     ``check`` also every untracked figure (``untracked_figures``)."""
     known = sections()
     stale, rendered = [], {}
+    if not check and (names is None or "performance-targets" in names):
+        write_targets()               # the one section whose source is simulated on demand
     for page in pages():
         text = page.read_text()
         found = _found(text)

@@ -122,14 +122,14 @@ typedef struct {
     uint32_t k; /* Columns of A, rows of B (1..b_words; SpGEMM: 1..lanes/2*(b_words-1)-2). */
     uint32_t n; /* Columns of B and C in this job (1..max_chunks*lanes; SpGEMM: 1..SPGEMM_COLS). */
     uint32_t nnz; /* CSR: stored entries of A (ignored in dense mode). */
-    uint32_t a_rowptr; /* CSR: address of M+1 int32 row pointers. */
-    uint32_t a_colidx; /* CSR: address of NNZ column indices: int32, or uint16 with FLAGS.COLIDX16. */
-    uint32_t a_values; /* Address of A's int8 values (CSR: NNZ of them; dense: M*K). */
-    uint32_t b_addr; /* Address of B: K rows of ceil(N/L)*L int8, zero-padded. SpGEMM (B_ROWPTR): B's K+1 int32 row pointers. */
+    uint32_t a_rowptr; /* CSR: address of M+1 int32 row pointers, 64-byte aligned. */
+    uint32_t a_colidx; /* CSR: address of NNZ column indices: int32, or uint16 with FLAGS.COLIDX16; 64-byte aligned. */
+    uint32_t a_values; /* Address of A's int8 values (CSR: NNZ of them; dense: M*K), 64-byte aligned. */
+    uint32_t b_addr; /* Address of B, 64-byte aligned: K rows of ceil(N/L)*L int8, zero-padded. SpGEMM (B_ROWPTR): B's K+1 int32 row pointers. */
     uint32_t c_addr; /* Address of C's first element (int32), aligned to 4*L bytes. SpGEMM: C's region, 64-byte aligned: row pointers (M+1 int32, padded to a multiple of max(16, L)), then C_CAPACITY int32 column indices, then C_CAPACITY int32 values; whole chunks of L int32 are written, unused slots 0. */
     uint32_t c_stride; /* Bytes between rows of C; a multiple of 4*L. SpGEMM (B_NNZ): B's stored entries (1..lanes/2*b_words, at most 65,535). */
     uint32_t flags; /* bit 0 ACCUMULATE: C += A.B (the old C is read back, inside the window); bit 1 COLIDX16: CSR column indices are uint16 (3 bytes per nonzero instead of 5; SpGEMM: A's and B's); bit 2 EPILOGUE: int8 output through the requantisation epilogue (bias, multiplier, shift per row, zero point, clamp), written at Q_ADDR (C is then only read, when accumulating); other bits reserved (0). */
-    uint32_t epi_params; /* SpGEMM (B_COLIDX): address of B's B_NNZ column indices (int32, or uint16 with FLAGS.COLIDX16). EPILOGUE: address of M rows of {int32 bias, int32 multiplier, int32 shift} (12 bytes per row; per tensor: the same values on every row). */
+    uint32_t epi_params; /* SpGEMM (B_COLIDX): address of B's B_NNZ column indices (int32, or uint16 with FLAGS.COLIDX16). EPILOGUE: 64-byte aligned address of M rows of {int32 bias, int32 multiplier, int32 shift} (12 bytes per row; per tensor: the same values on every row). */
     uint32_t epi_quant; /* SpGEMM (C_CAPACITY): entries C's column-index and value arrays hold, a multiple of max(16, L). EPILOGUE: output zero point [7:0], act_min [15:8], act_max [23:16] (int8 each, act_min <= act_max; ReLU: act_min = zero point); [31:24] reserved (0). */
     uint32_t q_addr; /* SpGEMM (B_VALUES): address of B's B_NNZ int8 values. EPILOGUE: address of the int8 output's first element, aligned to L bytes; its rows are C_STRIDE / 4 bytes apart (C's layout with 1-byte elements: with C_STRIDE = 4 * ceil(N/L) * L it is exactly the next layer's B). */
 } zt_descriptor;

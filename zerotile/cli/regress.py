@@ -14,7 +14,8 @@ DESCRIPTION = ("Run a campaign, each run one simulation in a process of its own,
                "latency. fault: one bus error, soft reset, malformed descriptor or window cut "
                "per run, which must end exact or with the right error code and address, then "
                "a clean job that must be exact. soak: a 1,000-job chain and 1,000 chains "
-               "without a reset. One run in 25 (soak: 4) is on the vip engine, on Verilator and "
+               "without a reset. configs: random jobs on six tiles other than the default. "
+               "One run in 25 (soak: 4, configs: 8) is on the vip engine, on Verilator and "
                "Icarus. Without --scheduler a LocalCluster runs on this machine's cores. Rows "
                "stream into --table (CSV) with the command that reproduces each run; exit 1 if "
                "any run failed. --run K runs one run here.")
@@ -82,7 +83,8 @@ def run(args):
     console.say(f"{summary['runs']} runs: {summary['passed']} passed, {summary['failed']} "
                 f"failed, in {summary['wall_seconds']:.1f} s on {len(summary['workers'])} "
                 f"workers")
-    for key, name in (("by_mode", "mode"), ("by_fault", "fault"), ("by_engine", "engine")):
+    for key, name in (("by_mode", "mode"), ("by_fault", "fault"), ("by_config", "config"),
+                      ("by_engine", "engine")):
         if summary[key]:
             console.table([{name: m, **v} for m, v in summary[key].items()],
                           [name, "runs", "failed"])

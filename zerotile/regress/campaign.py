@@ -24,7 +24,7 @@ __all__ = ["MODES", "CAMPAIGNS", "draw", "run_one"]
 
 # every mode a random campaign draws; "chain" is several jobs of the other SpMM modes
 MODES = ("dense", "csr", "accumulate", "epilogue", "spgemm", "chain")
-CAMPAIGNS = ("random", "fault", "soak")
+CAMPAIGNS = ("random", "fault", "soak", "configs")
 
 
 def _draw_random(seed, index):
@@ -49,6 +49,9 @@ def draw(seed, index, campaign="random"):
     if campaign == "soak":
         from .soak import draw_soak
         return draw_soak(seed, index)
+    if campaign == "configs":
+        from .configs import draw_configs
+        return draw_configs(seed, index)
     raise ValueError(f"no campaign named {campaign!r}; choose from {', '.join(CAMPAIGNS)}")
 
 
@@ -74,6 +77,9 @@ def run_one(spec):
     if spec.campaign == "soak":
         from .soak import run_soak
         return run_soak(spec)
+    if spec.campaign == "configs":
+        from .configs import run_configs
+        return run_configs(spec)
     from zerotile.verif import simulate
     t0 = time.monotonic()
     rng = np.random.default_rng([spec.seed, spec.index, 1])

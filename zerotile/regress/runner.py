@@ -17,7 +17,7 @@ from .runs import reproduce_command
 
 __all__ = ["run_campaign", "summarize", "read_table", "failed_runs", "FIELDS"]
 
-FIELDS = ["campaign", "index", "seed", "mode", "engine", "sim", "m", "k", "n", "nnz", "density",
+FIELDS = ["campaign", "index", "seed", "config", "mode", "engine", "sim", "m", "k", "n", "nnz", "density",
           "pauses", "dram_latency", "chain", "jobs", "fault", "passed", "outcome", "mismatches",
           "cycles", "error", "first_mismatch", "run_seconds", "task_seconds", "worker",
           "command"]
@@ -52,6 +52,7 @@ def _context():
         import multiprocessing
         _CONTEXT = multiprocessing.get_context("forkserver")
         _CONTEXT.set_forkserver_preload(["zerotile.regress.faults", "zerotile.regress.soak",
+                                         "zerotile.regress.configs",
                                          "zerotile.verif", "zerotile.workload"])
     return _CONTEXT
 
@@ -171,6 +172,7 @@ def summarize(rows, *, wall_seconds, table):
             "failed": sum(not r["passed"] for r in rows),
             "by_campaign": _tally(rows, lambda r: r.get("campaign") or "random"),
             "by_mode": _tally(rows, lambda r: r.get("mode", "?"), MODES),
+            "by_config": _tally([r for r in rows if r.get("config")], lambda r: r["config"]),
             "by_fault": _tally([r for r in rows if r.get("fault")],
                                lambda r: r["fault"].split(":")[0]),
             "by_engine": _tally(rows, lambda r: f"{r.get('engine')}/{r.get('sim')}"),

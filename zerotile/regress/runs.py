@@ -31,6 +31,7 @@ class RunSpec:
     chain: int              # jobs (random), chains (soak) in the run
     campaign: str = "random"
     fault: str = ""         # fault campaign: bus_error, soft_reset, malformed or window
+    config: str = ""        # configs campaign: a name of regress.configs.CONFIGS ("": default)
 
 
 def engine_of(index, rng, vip_every=VIP_EVERY):
