@@ -53,6 +53,17 @@ POISON = 0xA5
 MODES = ("auto", "dense", "csr")
 
 
+def result_padding(config):
+    """(C, int8 output) bytes allocated after each result region: one bus word where its
+    chunks (L int32, L int8) are narrower than the bus. Such a chunk is written as one strobed
+    beat whose AXI extent runs to the end of its bus word, and the hardware checks each
+    row's extent against the window as the row's start plus its chunks rounded up to whole
+    bus words (found by the configs campaign: P2-L2-bus256 refused int8 outputs ending at
+    the window's limit)."""
+    bb, L = config.bus_bytes, config.lanes
+    return (bb if 4 * L < bb else 0), (bb if L < bb else 0)
+
+
 def _align(x, a=DESCRIPTOR_ALIGN):
     return (x + a - 1) // a * a
 
@@ -105,10 +116,12 @@ class Plan:
 
     @property
     def write_regions(self):
-        """[(start, end)]: the only DRAM the chain may write (the bus monitors check it)."""
-        regions = [(self.c_addr, self.c_addr + self.c_bytes)] if self.c_used else []
+        """[(start, end)]: the only DRAM the chain may write (the bus monitors check it),
+        with the padding ``result_padding`` allocates after each result."""
+        c_pad, q_pad = result_padding(self.config)
+        regions = [(self.c_addr, self.c_addr + self.c_bytes + c_pad)] if self.c_used else []
         if self.epilogue is not None:
-            regions.append((self.q_addr, self.q_addr + self.q_bytes))
+            regions.append((self.q_addr, self.q_addr + self.q_bytes + q_pad))
         return regions
 
     @property
@@ -533,12 +546,13 @@ def plan(a, b, *, c=None, config=None, mode="auto", base=0x1000, column_index_by
         for j, (_, nj) in enumerate(tiles):
             for s, cols in b_sets.values():
                 alloc(f"b{j}.{s}", len(cols) * math.ceil(nj / L) * L)
+    c_pad, q_pad = result_padding(config)
     if c_used:
-        alloc("c", m * c_stride)
+        alloc("c", m * c_stride + c_pad)
     if epilogue is not None:
         for r0, r1 in last_of_rows:
             alloc(f"params{r0}", (r1 - r0) * EPILOGUE_PARAM_BYTES)
-        alloc("q", m * c_stride // 4)
+        alloc("q", m * c_stride // 4 + q_pad)
     image = bytearray(cursor - base)
 
     def put(addr, arr):

@@ -264,3 +264,32 @@ def test_image_size_estimate_bounds_the_real_image(mode):
                             data_sampler=lambda size: np.ones(size)).astype(np.int8)
         p = plan(a, np.ones((k, n), np.int8), mode=mode)
         assert len(p.image) <= firmware.image_bytes(mode, m, k, n, a.nnz, p.config)
+
+
+@pytest.mark.parametrize("params", [dict(pes=2, lanes=2, bus_bits=256, scan_width=1),
+                                    dict(pes=4, lanes=8, bus_bits=128), {}])
+def test_results_leave_room_for_the_last_beat(params):
+    """Where a chunk is narrower than the bus, a result row's extent as the hardware checks
+    it (the row's start plus its chunks rounded up to whole bus words) stays inside the
+    window and the regions the bus monitor allows, for the int32 C and the int8 output."""
+    from zerotile.workload import random_csr, random_requant
+    cfg = TileConfig(**params)
+    bb, L = cfg.bus_bytes, cfg.lanes
+    for m, k, n in [(24, 30, 8), (1, 5, 3), (7, 9, 2 * L + 1)]:
+        a = random_csr(m, k, 0.3, m)
+        b = np.ones((k, n), np.int8)
+        for epilogue in (None, random_requant(m, 3)):
+            plan = firmware.plan(a, b, mode="csr", config=cfg, epilogue=epilogue)
+            regions = plan.write_regions
+            for job in plan.jobs:
+                f = job.fields
+                chunks = -(-f["N"] // L)
+                rows = (f["M"] - 1) * f["C_STRIDE"]
+                if epilogue is None:
+                    start, row = f["C_ADDR"], -(-4 * chunks * L // bb) * bb
+                else:
+                    start, rows, row = f["Q_ADDR"], rows // 4, -(-chunks * L // bb) * bb
+                end = start + rows + row
+                assert end <= plan.limit, (params, m, k, n, hex(end), hex(plan.limit))
+                assert any(lo <= start and end <= hi for lo, hi in regions), \
+                    (params, m, k, n, hex(start), hex(end), regions)
