@@ -14,6 +14,7 @@ Run ``index`` of campaign ``kind`` seeded ``seed`` is always the same run: its c
 drawn from ``numpy.random.default_rng([seed, index, ...])``, so ``zerotile regress --campaign
 KIND --seed S --run K`` reproduces it anywhere.
 """
+import importlib
 import time
 
 import numpy as np
@@ -25,6 +26,7 @@ __all__ = ["MODES", "CAMPAIGNS", "draw", "run_one"]
 # every mode a random campaign draws; "chain" is several jobs of the other SpMM modes
 MODES = ("dense", "csr", "accumulate", "epilogue", "spgemm", "chain")
 CAMPAIGNS = ("random", "fault", "soak", "configs")
+_MODULES = {"fault": "faults", "soak": "soak", "configs": "configs"}   # their modules
 
 
 def _draw_random(seed, index):
@@ -39,20 +41,20 @@ def _draw_random(seed, index):
     return RunSpec(seed, index, mode, m, k, n, density, pauses, latency, engine, sim, chain)
 
 
+def _campaign(name):
+    """(draw, run) of campaign ``name``: this module's random campaign, or the functions of
+    the module named after it (``draw_<name>``, ``run_<name>``)."""
+    if name == "random":
+        return _draw_random, _run_random
+    if name not in CAMPAIGNS:
+        raise ValueError(f"no campaign named {name!r}; choose from {', '.join(CAMPAIGNS)}")
+    module = importlib.import_module(f".{_MODULES[name]}", __package__)
+    return getattr(module, f"draw_{name}"), getattr(module, f"run_{name}")
+
+
 def draw(seed, index, campaign="random"):
     """The configuration of run ``index`` of campaign ``campaign`` seeded ``seed``."""
-    if campaign == "random":
-        return _draw_random(seed, index)
-    if campaign == "fault":
-        from .faults import draw_fault
-        return draw_fault(seed, index)
-    if campaign == "soak":
-        from .soak import draw_soak
-        return draw_soak(seed, index)
-    if campaign == "configs":
-        from .configs import draw_configs
-        return draw_configs(seed, index)
-    raise ValueError(f"no campaign named {campaign!r}; choose from {', '.join(CAMPAIGNS)}")
+    return _campaign(campaign)[0](seed, index)
 
 
 def _jobs(spec, rng):
@@ -71,15 +73,10 @@ def _jobs(spec, rng):
 
 def run_one(spec):
     """Simulate ``spec`` and check it: the run's table row."""
-    if spec.campaign == "fault":
-        from .faults import run_fault
-        return run_fault(spec)
-    if spec.campaign == "soak":
-        from .soak import run_soak
-        return run_soak(spec)
-    if spec.campaign == "configs":
-        from .configs import run_configs
-        return run_configs(spec)
+    return _campaign(spec.campaign)[1](spec)
+
+
+def _run_random(spec):
     from zerotile.verif import simulate
     t0 = time.monotonic()
     rng = np.random.default_rng([spec.seed, spec.index, 1])

@@ -65,9 +65,11 @@ def _rowptr_rules(plan, rng):
                lambda: _put(plan, rp + 4 * m, nnz + 1 + int(rng.integers(8)))]
     rising = [i for i in range(1, m + 1) if ptrs[i] > 0]
     if rising:
+        # the pointer after a rising one set below it; after the last (i = M), the last set
+        # below the one before it (or 0, which NNZ > 0 forbids there too)
         i = int(rng.choice(rising))
-        choices.append(lambda: _put(plan, rp + 4 * i, ptrs[i - 1] - 1 if ptrs[i - 1] else 0)
-                       if i + 1 > m else _put(plan, rp + 4 * (i + 1), ptrs[i] - 1))
+        at, value = (i + 1, ptrs[i] - 1) if i < m else (m, max(ptrs[m - 1] - 1, 0))
+        choices.append(lambda: _put(plan, rp + 4 * at, value))
     return choices[int(rng.integers(len(choices)))]()
 
 
@@ -135,11 +137,11 @@ def _move_descriptor(plan, addr):
 
 def _operands(plan):
     """{name: (field, address, bytes)} of what job 0 reads, and of the result it writes."""
-    from zerotile.rtl.regmap import FLAG_EPILOGUE
+    from zerotile.rtl.regmap import FLAG_EPILOGUE, DESCRIPTOR_BYTES
     cfg, f = plan.config, plan.jobs[0].fields
     m, k, n, nnz = f["M"], f["K"], f["N"], f["NNZ"]
     padded = -(-n // cfg.lanes) * cfg.lanes
-    ops = {"descriptor": (None, plan.jobs[0].desc_addr, 64),
+    ops = {"descriptor": (None, plan.jobs[0].desc_addr, DESCRIPTOR_BYTES),
            "B": ("B_ADDR", f["B_ADDR"], k * padded)}
     if plan.mode == "csr":
         ops["row pointers"] = ("A_ROWPTR", f["A_ROWPTR"], 4 * (m + 1))
@@ -213,18 +215,19 @@ def draw_fault(seed, index):
 
 
 def _expect_error(res, code):
-    """'' if ``res`` stopped with ``code``, else what it did instead."""
+    """('', ERROR_ADDR) if ``res`` stopped with ``code``, else (what it did instead, None)."""
     got = _ERROR.search(res.error or "")
     if not got:
-        return f"expected {code}, got {res.error or 'no error'}"
+        return f"expected {code}, got {res.error or 'no error'}", None
     if got.group(1) != code:
-        return f"expected {code}, got {got.group(1)}"
-    return ""
+        return f"expected {code}, got {got.group(1)}", None
+    return "", int(got.group(2), 16)
 
 
 def run_fault(spec):
     from zerotile import firmware
     from zerotile.rtl.config import TileConfig
+    from zerotile.rtl.regmap import DESCRIPTOR_BYTES
     from zerotile.verif import simulate, BusViolationError
     t0 = time.monotonic()
     rng = np.random.default_rng([spec.seed, spec.index, 8])
@@ -253,7 +256,7 @@ def run_fault(spec):
         what, expected = _cut(plan, rng), "OPERAND_OUTSIDE_WINDOW"
     else:
         raise ValueError(f"no fault named {spec.fault!r}")
-    problems = []
+    problems, mismatches = [], 0
     try:
         results = simulate([plan, clean[0]], faults=faults or None, soft_reset_after=resets,
                            **sim_options(spec))
@@ -265,15 +268,16 @@ def run_fault(spec):
         if spec.fault == "bus_error":
             if bad.faults_hit.get(kind):
                 code = "AXI_READ_ERROR" if kind == "read" else "AXI_WRITE_ERROR"
-                problems.append(_expect_error(bad, code))
-                got = _ERROR.search(bad.error or "")
+                problem, addr = _expect_error(bad, code)
                 span = cfg.max_burst * cfg.bus_bytes
-                if got and not int(got.group(2), 16) <= fault.start < int(got.group(2), 16) + span:
-                    problems.append(f"ERROR_ADDR {got.group(2)} does not cover {fault.start:#x}")
+                if not problem and not addr <= fault.start < addr + span:
+                    problem = f"ERROR_ADDR {addr:#x} does not cover {fault.start:#x}"
+                problems.append(problem)
                 outcome = bad.error or "no error"
             else:
-                mism, errs, _, first = check_jobs([(plan, a, b, c_ref, mode)], [bad],
+                more, errs, _, first = check_jobs([(plan, a, b, c_ref, mode)], [bad],
                                                   ["faulty job (beat never read)"])
+                mismatches += more
                 problems += errs + [first]
                 outcome = "beat never touched: exact"
         elif spec.fault == "soft_reset":
@@ -281,21 +285,22 @@ def run_fault(spec):
                 problems.append(f"soft reset: {bad.error or 'no reset seen'}")
             outcome = ("reset while busy" if bad.busy_at_reset else "reset after the job")
         else:
-            problems.append(_expect_error(bad, expected))
+            problems.append(_expect_error(bad, expected)[0])
             descriptor_rule = expected in ("BAD_DESCRIPTOR", "DESC_OUTSIDE_WINDOW",
                                            "OPERAND_OUTSIDE_WINDOW")
             if descriptor_rule and bad.transactions.get("write"):
                 problems.append(f"C written before the rejection: {bad.transactions}")
             if expected == "OPERAND_OUTSIDE_WINDOW":
-                desc_bursts = -(-64 // (cfg.bus_bytes * cfg.max_burst))
+                desc_bursts = -(-DESCRIPTOR_BYTES // (cfg.bus_bytes * cfg.max_burst))
                 if bad.transactions.get("read", 0) > desc_bursts:
                     problems.append(f"operands read before the rejection: {bad.transactions}")
             outcome = bad.error or "no error"
-        mism, errs, _, first = check_jobs([clean], results[1:], ["the clean job after it"])
+        more, errs, _, first = check_jobs([clean], results[1:], ["the clean job after it"])
+        mismatches += more
         problems += errs + [first]
     problems = [p for p in problems if p]
     return row_of(spec, t0, nnz=int(a.nnz), jobs=len(plan.jobs) + len(clean[0].jobs),
-                  passed=not problems, mismatches=0, cycles=sum(
+                  passed=not problems, mismatches=mismatches, cycles=sum(
                       r.counters.get("cycles_busy", 0) for r in results if r.counters),
                   error="; ".join(problems), first_mismatch="", fault=f"{spec.fault}: {what}",
                   outcome=outcome)

@@ -4,8 +4,10 @@ reproduces it), on a ``LocalCluster`` of this machine's cores or on an existing 
 (``scheduler``). Rows stream into a CSV table as runs finish; the summary says what passed,
 per mode (and per fault kind), on which engines, and which workers ran the tasks."""
 import csv
+import multiprocessing
 import json
 import os
+import shlex
 import subprocess
 import sys
 import time
@@ -17,10 +19,10 @@ from .runs import reproduce_command
 
 __all__ = ["run_campaign", "summarize", "read_table", "failed_runs", "FIELDS"]
 
-FIELDS = ["campaign", "index", "seed", "config", "mode", "engine", "sim", "m", "k", "n", "nnz", "density",
-          "pauses", "dram_latency", "chain", "jobs", "fault", "passed", "outcome", "mismatches",
-          "cycles", "error", "first_mismatch", "run_seconds", "task_seconds", "worker",
-          "command"]
+FIELDS = ["campaign", "index", "seed", "config", "mode", "engine", "sim", "m", "k", "n", "nnz",
+          "density", "pauses", "dram_latency", "chain", "jobs", "fault", "passed", "outcome",
+          "mismatches", "cycles", "error", "first_mismatch", "run_seconds", "task_seconds",
+          "worker", "command"]
 TASK_TIMEOUT = 1800          # seconds; a run not done by then is a failure, not a hang
 
 
@@ -49,7 +51,6 @@ def _context():
     from it (isolated, as a subprocess would be, without paying Python's start-up again)."""
     global _CONTEXT
     if _CONTEXT is None:
-        import multiprocessing
         _CONTEXT = multiprocessing.get_context("forkserver")
         _CONTEXT.set_forkserver_preload(["zerotile.regress.faults", "zerotile.regress.soak",
                                          "zerotile.regress.configs",
@@ -82,8 +83,8 @@ def _in_forked_process(campaign, seed, index):
 def _in_subprocess(campaign, seed, index):
     """The run as its reproduce command in a new interpreter (workers that are daemonic
     processes cannot fork children of their own through multiprocessing): its row."""
-    cmd = [sys.executable, "-m", "zerotile", "regress", "--campaign", campaign, "--seed",
-           str(seed), "--run", str(index), "--json", "-"]
+    cmd = [sys.executable, "-m", *shlex.split(reproduce_command(seed, index, campaign)),
+           "--json", "-"]
     try:
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=TASK_TIMEOUT,
                               env=dict(os.environ, ZEROTILE_PROGRESS="0"))
@@ -105,7 +106,6 @@ def _task(seed, index, campaign="random"):
     t0 = time.monotonic()
     row = {"index": index, "seed": seed, "campaign": campaign, "passed": False,
            "command": reproduce_command(seed, index, campaign)}
-    import multiprocessing
     daemonic = multiprocessing.current_process().daemon
     row.update((_in_subprocess if daemonic else _in_forked_process)(campaign, seed, index))
     row.update(worker=worker, task_seconds=round(time.monotonic() - t0, 3))
