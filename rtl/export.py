@@ -1,4 +1,5 @@
 """Standalone Verilog of the accelerator, with flat AXI port names."""
+import functools
 import re
 
 from amaranth.back import verilog, rtlil
@@ -33,6 +34,13 @@ def component_rtlil(component, name):
 
 def accelerator_rtlil(config=None):
     """Yosys RTLIL of ``Accelerator(config)`` as module ``zerotile`` (for synthesis flows)."""
+    return _rtlil(config or TileConfig())
+
+
+# Elaboration is the slow part of every export (~10 s for the default tile): one per
+# configuration per process, shared by the Verilog, the simulation netlist and synthesis.
+@functools.lru_cache(maxsize=8)
+def _rtlil(config):
     top, ports = _top_and_ports(config)
     return rtlil.convert(top, name=TOP_NAME, ports=ports, emit_src=False)
 
@@ -44,8 +52,8 @@ def accelerator_verilog(config=None, *, icarus_compatible=False):
     ``icarus_compatible`` turns Yosys' ``reg x = 0`` start-up idiom for combinational processes
     into ``initial`` blocks, which Icarus in SystemVerilog mode otherwise never triggers.
     """
-    top, ports = _top_and_ports(config)
-    text = verilog.convert(top, name=TOP_NAME, ports=ports, emit_src=False)
+    # what ``verilog.convert`` does after elaborating: Yosys' write_verilog on the RTLIL
+    text = verilog._convert_rtlil_text(accelerator_rtlil(config), strip_internal_attrs=False)
     if icarus_compatible:
         text = _icarus_initialisers(text)
     return text

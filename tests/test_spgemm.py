@@ -19,7 +19,7 @@ from zerotile.rtl.config import TileConfig
 from zerotile.rtl.regmap import FLAG_COLIDX16, SPGEMM_FIELDS, ErrorCode
 from zerotile.verif import simulate
 
-from conftest import TARGETS
+from conftest import TARGETS, HAVE_ICARUS
 from jobs import CFG as DEFAULT_CFG, random_csr, tamper
 
 # SpGEMM is a generator option: the default tile with the engine
@@ -199,7 +199,13 @@ def _malformed():
     return a, b, out
 
 
-@pytest.mark.parametrize("target", TARGETS)
+# The SpGEMM tile's cocotb model on Verilator is the slowest build of all (~4 min on 2 cores);
+# in the suite the vip engine runs SpGEMM on Icarus. Verilator under cocotb runs SpGEMM in the
+# regression campaigns (``zerotile regress``: random and configs, both simulators).
+SPGEMM_TARGETS = [TARGETS[0], TARGETS[2]]
+
+
+@pytest.mark.parametrize("target", SPGEMM_TARGETS)
 def test_malformed_b_is_flagged_by_the_hardware(target):
     """Each bad job stops the chain with its error code (the bus monitor sees no write outside
     C's region); the job after each runs clean."""
@@ -218,7 +224,7 @@ def test_malformed_b_is_flagged_by_the_hardware(target):
         check_spgemm(f"after '{name}'", res[2 * i + 1], a, b)
 
 
-@pytest.mark.parametrize("target", TARGETS[1:])
+@pytest.mark.parametrize("target", SPGEMM_TARGETS[1:])
 def test_spgemm_on_the_vip_engine_with_axi_pauses(target):
     """cocotbext-axi DRAM and host, 25 % random pauses on every AXI channel."""
     engine, sim = target
@@ -230,12 +236,14 @@ def test_spgemm_on_the_vip_engine_with_axi_pauses(target):
         check_spgemm(f"{name} ({engine}/{sim})", r, a, b)
 
 
+@pytest.mark.skipif(not HAVE_ICARUS, reason="iverilog not installed (apt-get install iverilog)")
 def test_engines_agree_on_spgemm():
-    """Same C and the same counters, cycles included, on both engines (AxiRam's timing)."""
+    """Same C and the same counters, cycles included, on both engines (AxiRam's timing; the
+    vip engine on Icarus)."""
     from zerotile.verif.native import VIP_EQUIVALENT_TIMING
     for name, a, b in (CASES[0], CASES[1], CASES[6]):
         plan = firmware.plan_spgemm(a, b, config=CFG)
-        vip = simulate([plan], engine="vip", seed=2, label="spgemm vip")[0]
+        vip = simulate([plan], engine="vip", sim="icarus", seed=2, label="spgemm vip")[0]
         native = simulate([plan], engine="native", dram=VIP_EQUIVALENT_TIMING, seed=2,
                           label="spgemm native")[0]
         check_spgemm(name, vip, a, b)
