@@ -13,12 +13,13 @@ from pathlib import Path
 from zerotile.rtl import LINT_WAIVERS
 from .errors import SimulationError
 
-__all__ = ["SIMULATORS", "WAIVERS", "QUIET_FINISH", "verilator_bin", "verilator_command",
+__all__ = ["SIMULATORS", "WAIVERS", "QUIET_FINISH", "VPI_TOP", "verilator_bin", "verilator_command",
            "available_simulators", "require_fst_support", "prepare_env"]
 
 SIMULATORS = ("verilator", "icarus")
 WAIVERS = LINT_WAIVERS
 QUIET_FINISH = Path(__file__).parent / "quiet_finish.cpp"
+VPI_TOP = Path(__file__).parent / "vpi_top.vlt"
 
 
 def verilator_bin():

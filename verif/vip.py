@@ -17,15 +17,31 @@ from pathlib import Path
 from .build_cache import cached_build, invalidate
 from .errors import SimulationError
 from .progress import Progress
-from .toolchain import WAIVERS, QUIET_FINISH, prepare_env
+from .toolchain import WAIVERS, QUIET_FINISH, VPI_TOP, prepare_env
 
 __all__ = ["run_vip"]
+
+
+def _top_ports_only(runner):
+    """cocotb's Verilator runner with the top level's signals public instead of every signal
+    (``--public-flat-rw`` replaced by ``vpi_top.vlt``)."""
+    build_command = runner._build_command
+
+    def command():
+        cmds = build_command()
+        verilate = [c for c in cmds[0] if c != "--public-flat-rw"]
+        cmds[0] = verilate[:1] + [str(VPI_TOP)] + verilate[1:]
+        return cmds
+    runner._build_command = command
+    return runner
 
 
 def _runner(config, sim, waves):
     from cocotb_tools.runner import get_runner
     from zerotile.rtl.export import accelerator_verilog, TOP_NAME
     runner = get_runner(sim)
+    if sim == "verilator":
+        _top_ports_only(runner)
 
     def kwargs(bdir):
         kw = dict(sources=[bdir / f"{TOP_NAME}.v"], hdl_toplevel=TOP_NAME, build_dir=bdir,
@@ -47,7 +63,7 @@ def _runner(config, sim, waves):
             raise SimulationError(f"{sim} build failed ({e}); see {bdir / 'build.log'}") from e
 
     for attempt in (1, 2):
-        bdir, fresh = cached_build(sim, config, extra_files=[WAIVERS, QUIET_FINISH],
+        bdir, fresh = cached_build(sim, config, extra_files=[WAIVERS, QUIET_FINISH, VPI_TOP],
                                    variant="waves" if waves else "", build=build)
         if fresh:
             return runner, bdir

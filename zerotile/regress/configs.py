@@ -6,9 +6,13 @@ accumulate, int8 epilogue; SpGEMM where the tile has the engine), random shapes 
 the accumulator width, random pauses on every AXI channel and DRAM latency. One run in
 ``VIP_EVERY`` is on the vip engine (cocotbext-axi's AxiRam: the bus wider than a chunk
 writes strobed single beats there), on Verilator and Icarus alternately. Each configuration
-compiles its own models once per worker's cache.
+compiles its own models once per worker's cache, and its Verilog is linted (``verilator
+--lint-only -Wall`` with the project's waivers) once per process: a warning fails the run.
 """
+import subprocess
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -39,6 +43,26 @@ def tile_config(name):
     return cfg.with_spgemm() if spgemm else cfg
 
 
+_LINTED = {}
+
+
+def lint(cfg):
+    """Verilator's -Wall report of ``cfg``'s Verilog ("" when clean), once per process."""
+    if cfg not in _LINTED:
+        from zerotile.rtl.export import accelerator_verilog
+        from zerotile.verif.toolchain import WAIVERS, verilator_bin
+        with tempfile.TemporaryDirectory(prefix="zerotile-lint-") as d:
+            path = Path(d) / "zerotile.v"
+            path.write_text(accelerator_verilog(cfg))
+            out = subprocess.run([str(verilator_bin() / "verilator"), "--lint-only", "-Wall",
+                                  str(WAIVERS), str(path)], capture_output=True, text=True)
+        report = (out.stdout + out.stderr).strip()
+        clean = out.returncode == 0 and "%Warning" not in report and "%Error" not in report
+        _LINTED[cfg] = "" if clean else report.splitlines()[0] if report else \
+            f"verilator --lint-only exited {out.returncode}"
+    return _LINTED[cfg]
+
+
 def draw_configs(seed, index):
     rng = np.random.default_rng([seed, index, 21])
     names = list(CONFIGS)
@@ -66,6 +90,9 @@ def run_configs(spec):
     results = simulate([p[0] for p in products], **sim_options(spec))
     mismatches, errors, cycles, first = check_jobs(
         products, results, [f"{p[4]} {p[0].shape} on {spec.config}" for p in products])
+    warning = lint(cfg)
+    if warning:
+        errors = errors + [f"lint of {spec.config}: {warning}"]
     return row_of(spec, t0, nnz=int(products[0][1].nnz),
                   jobs=sum(len(p[0].jobs) for p in products), passed=not errors and not first,
                   mismatches=mismatches, cycles=cycles, error="; ".join(errors),
