@@ -9,6 +9,7 @@ writes strobed single beats there), on Verilator and Icarus alternately. Each co
 compiles its own models once per worker's cache, and its Verilog is linted (``verilator
 --lint-only -Wall`` with the project's waivers) once per process: a warning fails the run.
 """
+import functools
 import subprocess
 import tempfile
 import time
@@ -43,24 +44,20 @@ def tile_config(name):
     return cfg.with_spgemm() if spgemm else cfg
 
 
-_LINTED = {}
-
-
+@functools.lru_cache(maxsize=None)
 def lint(cfg):
     """Verilator's -Wall report of ``cfg``'s Verilog ("" when clean), once per process."""
-    if cfg not in _LINTED:
-        from zerotile.rtl.export import accelerator_verilog
-        from zerotile.verif.toolchain import WAIVERS, verilator_bin
-        with tempfile.TemporaryDirectory(prefix="zerotile-lint-") as d:
-            path = Path(d) / "zerotile.v"
-            path.write_text(accelerator_verilog(cfg))
-            out = subprocess.run([str(verilator_bin() / "verilator"), "--lint-only", "-Wall",
-                                  str(WAIVERS), str(path)], capture_output=True, text=True)
-        report = (out.stdout + out.stderr).strip()
-        clean = out.returncode == 0 and "%Warning" not in report and "%Error" not in report
-        _LINTED[cfg] = "" if clean else report.splitlines()[0] if report else \
-            f"verilator --lint-only exited {out.returncode}"
-    return _LINTED[cfg]
+    from zerotile.rtl.export import accelerator_verilog
+    from zerotile.verif.toolchain import WAIVERS, verilator_command
+    with tempfile.TemporaryDirectory(prefix="zerotile-lint-") as d:
+        path = Path(d) / "zerotile.v"
+        path.write_text(accelerator_verilog(cfg))
+        out = subprocess.run([verilator_command(), "--lint-only", "-Wall", str(WAIVERS),
+                              str(path)], capture_output=True, text=True)
+    report = (out.stdout + out.stderr).strip()
+    if out.returncode == 0 and "%Warning" not in report and "%Error" not in report:
+        return ""
+    return report.splitlines()[0] if report else f"verilator --lint-only exited {out.returncode}"
 
 
 def draw_configs(seed, index):
