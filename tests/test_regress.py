@@ -36,31 +36,34 @@ def test_one_run_reproduces_from_its_command(index, capsys):
     assert row["mode"] == draw(seed, index).mode
 
 
-QUICK_RUNS = 25        # per campaign: random and fault, 50 in all (every mode and fault kind)
+# the quick campaign: 200 random runs (every mode, a vip slice on both simulators) and 25
+# fault runs (every fault kind)
+QUICK_RUNS = {"random": 200, "fault": 25}
 
 
 def test_the_quick_campaign_on_a_local_cluster(tmp_path, capsys):
     summary = tmp_path / "summary.json"
     reps = {}
-    for campaign in ("random", "fault"):
+    for campaign, runs in QUICK_RUNS.items():
         table = tmp_path / f"{campaign}.csv"
-        print(f"quick {campaign} campaign: {QUICK_RUNS} runs, seed 5")
-        code = main(["regress", "--campaign", campaign, "--runs", str(QUICK_RUNS), "--seed", "5",
+        print(f"quick {campaign} campaign: {runs} runs, seed 5")
+        code = main(["regress", "--campaign", campaign, "--runs", str(runs), "--seed", "5",
                      "--workers", "2", "--table", str(table), "--json", str(summary)])
         rep = reps[campaign] = json.loads(summary.read_text())
         assert code == 0 and rep["failed"] == 0, "\n".join(rep["failures"][:10])
-        assert rep["runs"] == rep["passed"] == QUICK_RUNS
-        assert sum(v["runs"] for v in rep["by_mode"].values()) == QUICK_RUNS
+        assert rep["runs"] == rep["passed"] == runs
+        assert sum(v["runs"] for v in rep["by_mode"].values()) == runs
         assert 1 <= len(rep["workers"]) <= 2 and rep["wall_seconds"] > 0
         rows = list(csv.DictReader(open(table)))
-        assert list(rows[0]) == FIELDS and len(rows) == QUICK_RUNS
-        assert {int(r["index"]) for r in rows} == set(range(QUICK_RUNS))
+        assert list(rows[0]) == FIELDS and len(rows) == runs
+        assert {int(r["index"]) for r in rows} == set(range(runs))
         assert all(r["worker"].startswith("tcp://") and r["command"] ==
                    (f"zerotile regress --campaign {campaign} " if campaign != "random" else
                     "zerotile regress ") + f"--seed 5 --run {r['index']}" for r in rows)
     assert set(reps["random"]["by_mode"]) == set(MODES)
     assert set(reps["fault"]["by_fault"]) == set(FAULTS)
     assert {e.split("/")[0] for e in reps["random"]["by_engine"]} == {"native", "vip"}
+    assert {"vip/verilator", "vip/icarus"} <= set(reps["random"]["by_engine"])
     # --rerun-failed runs exactly the failures of a table
     rows = list(csv.DictReader(open(tmp_path / "fault.csv")))
     rows[2]["passed"] = "False"
