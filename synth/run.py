@@ -7,11 +7,11 @@ from pathlib import Path
 from amaranth.back import rtlil
 
 from zerotile.rtl.config import TileConfig
-from zerotile.rtl.export import accelerator_rtlil, TOP_NAME
+from zerotile.rtl.export import accelerator_rtlil, component_rtlil, TOP_NAME
 from .flow import run_flow
 from .ice40_wrapper import PinWrapper
 
-__all__ = ["synthesize", "default_config", "sweep", "read_sweep_csv", "write_sweep_csv",
+__all__ = ["synthesize", "synthesize_block", "default_config", "sweep", "read_sweep_csv", "write_sweep_csv",
            "sweep_markdown", "SWEEP_FIELDS", "ICE40_CONFIG"]
 
 # The smallest useful tile: one PE of 4 lanes on a 32-bit bus, a 2 KiB B scratchpad.
@@ -51,17 +51,40 @@ def synthesize(config, target="ecp5", *, work_root="zerotile_synth", freq_mhz=10
     return rep
 
 
+def synthesize_block(block, params, target="ecp5", *, work_root="zerotile_synth", freq_mhz=100,
+                     seed=1, router="router1"):
+    """Synthesise one block of the tile on its own: ``block`` names a component of
+    ``zerotile.rtl`` (its class, e.g. ``"ProcessingElement"``), built as ``block(**params)``.
+    Tool files go to ``work_root/<target>-<block>/``. Returns a ``SynthReport``."""
+    import importlib
+    import pkgutil
+    import zerotile.rtl as rtl
+    found = [getattr(module, block) for module in
+             (importlib.import_module(f"{rtl.__name__}.{info.name}")
+              for info in pkgutil.iter_modules(rtl.__path__))
+             if isinstance(getattr(module, block, None), type)]
+    if not found:
+        raise ValueError(f"no block named {block!r} in zerotile.rtl")
+    cls = found[0]
+    top = block.lower()
+    text = component_rtlil(cls(**params), top)
+    return run_flow(target, text, {"block": block, **params}, Path(work_root) / f"{target}-{top}",
+                    top=top, freq_mhz=freq_mhz, seed=seed, router=router)
+
+
 SWEEP_FIELDS = ["pes", "lanes", "macs_per_cycle", "bus_bits", "b_words", "luts", "carry", "ffs",
                 "lutram", "brams", "dsps", "fmax_mhz", "peak_gops", "critical_path"]
 
 
 def _flow(task, work_root):
-    """One flow (a Dask task): ``synthesize(**task)`` in its own folder under ``work_root``."""
-    return synthesize(**task, work_root=work_root)
+    """One flow (a Dask task) in its own folder under ``work_root``: ``synthesize(**task)``, or
+    ``synthesize_block(**task)`` for a task that names a ``block``."""
+    return (synthesize_block if "block" in task else synthesize)(**task, work_root=work_root)
 
 
 def fan_out(tasks, *, work_root, scheduler=None, workers=None, name=str, progress=print):
-    """Run ``synthesize(**task)`` for each of ``tasks`` on Dask (``zerotile.cluster``: a
+    """Run ``synthesize(**task)`` (``synthesize_block`` for a task with a ``block``) for each of
+    ``tasks`` on Dask (``zerotile.cluster``: a
     LocalCluster of ``workers`` processes, or the cluster at ``scheduler``), each in
     ``work_root/<name(task)>``. Returns the ``SynthReport``s in the order of ``tasks``."""
     from distributed import as_completed
