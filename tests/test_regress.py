@@ -3,6 +3,7 @@ LocalCluster, through the same runner as the long campaigns), its table and summ
 of the failures of a table, and the soak and fault campaigns' draws."""
 import csv
 import json
+import shutil
 
 import pytest
 
@@ -36,19 +37,21 @@ def test_one_run_reproduces_from_its_command(index, capsys):
     assert row["mode"] == draw(seed, index).mode
 
 
-# the quick campaign: 200 random runs (every mode, a vip slice on both simulators) and 25
-# fault runs (every fault kind)
-QUICK_RUNS = {"random": 200, "fault": 25}
+# the quick campaign: 200 random runs (every mode, one vip run in 100: one on each simulator)
+# and 25 fault runs (every fault kind; run 24 on the vip engine)
+QUICK_RUNS = {"random": ("200", "100"), "fault": ("25", "25")}
 
 
 def test_the_quick_campaign_on_a_local_cluster(tmp_path, capsys):
     summary = tmp_path / "summary.json"
     reps = {}
-    for campaign, runs in QUICK_RUNS.items():
+    for campaign, (count, vip_every) in QUICK_RUNS.items():
+        runs = int(count)
         table = tmp_path / f"{campaign}.csv"
-        print(f"quick {campaign} campaign: {runs} runs, seed 5")
-        code = main(["regress", "--campaign", campaign, "--runs", str(runs), "--seed", "5",
-                     "--workers", "2", "--table", str(table), "--json", str(summary)])
+        print(f"quick {campaign} campaign: {runs} runs, one in {vip_every} on vip, seed 5")
+        code = main(["regress", "--campaign", campaign, "--runs", count, "--seed", "5",
+                     "--vip-every", vip_every, "--workers", "2", "--table", str(table),
+                     "--json", str(summary)])
         rep = reps[campaign] = json.loads(summary.read_text())
         assert code == 0 and rep["failed"] == 0, "\n".join(rep["failures"][:10])
         assert rep["runs"] == rep["passed"] == runs
@@ -57,13 +60,18 @@ def test_the_quick_campaign_on_a_local_cluster(tmp_path, capsys):
         rows = list(csv.DictReader(open(table)))
         assert list(rows[0]) == FIELDS and len(rows) == runs
         assert {int(r["index"]) for r in rows} == set(range(runs))
-        assert all(r["worker"].startswith("tcp://") and r["command"] ==
-                   (f"zerotile regress --campaign {campaign} " if campaign != "random" else
-                    "zerotile regress ") + f"--seed 5 --run {r['index']}" for r in rows)
+        assert all(r["worker"].startswith("tcp://") and r["vip_every"] == vip_every and
+                   r["command"] == (f"zerotile regress --campaign {campaign} " if campaign !=
+                                    "random" else "zerotile regress ")
+                   + f"--vip-every {vip_every} --seed 5 --run {r['index']}" for r in rows)
+        assert {int(r["index"]) for r in rows if r["engine"] == "vip"} == \
+            set(range(int(vip_every) - 1, runs, int(vip_every)))
     assert set(reps["random"]["by_mode"]) == set(MODES)
     assert set(reps["fault"]["by_fault"]) == set(FAULTS)
     assert {e.split("/")[0] for e in reps["random"]["by_engine"]} == {"native", "vip"}
-    assert {"vip/verilator", "vip/icarus"} <= set(reps["random"]["by_engine"])
+    vip = {e: v["runs"] for e, v in reps["random"]["by_engine"].items() if e.startswith("vip")}
+    assert vip == ({"vip/verilator": 1, "vip/icarus": 1} if shutil.which("iverilog") else
+                   {"vip/verilator": 2}), vip
     # --rerun-failed runs exactly the failures of a table
     rows = list(csv.DictReader(open(tmp_path / "fault.csv")))
     rows[2]["passed"] = "False"
@@ -76,7 +84,14 @@ def test_the_quick_campaign_on_a_local_cluster(tmp_path, capsys):
     rep = json.loads(summary.read_text())
     assert code == 0 and rep["runs"] == 1
     again = list(csv.DictReader(open(tmp_path / "rerun.csv")))
-    assert [(r["campaign"], r["index"]) for r in again] == [("fault", rows[2]["index"])]
+    assert [(r["campaign"], r["index"], r["command"]) for r in again] == \
+        [("fault", rows[2]["index"], rows[2]["command"])]
+
+
+def test_the_soak_takes_no_vip_share(capsys):
+    assert main(["regress", "--campaign", "soak", "--vip-every", "10", "--run", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "--vip-every" in err and "soak" in err and len(err.strip().splitlines()) == 1
 
 
 @pytest.mark.parametrize("fault", FAULTS)

@@ -15,8 +15,8 @@ DESCRIPTION = ("Run a campaign, each run one simulation in a process of its own,
                "per run, which must end exact or with the right error code and address, then "
                "a clean job that must be exact. soak: a 1,000-job chain and 1,000 chains "
                "without a reset. configs: random jobs on six tiles other than the default. "
-               "One run in 25 (soak: 4, configs: 8) is on the vip engine, on Verilator and "
-               "Icarus. Without --scheduler a LocalCluster runs on this machine's cores. Rows "
+               "One run in 25 (soak: 4, configs: 8; --vip-every N: one in N) is on the vip "
+               "engine, on Verilator and Icarus. Without --scheduler a LocalCluster runs on this machine's cores. Rows "
                "stream into --table (CSV) with the command that reproduces each run; exit 1 if "
                "any run failed. --run K runs one run here.")
 
@@ -26,6 +26,9 @@ def add_arguments(p):
                    help="which campaign (default random)")
     p.add_argument("--runs", type=positive, default=200, help="runs in the campaign (default 200)")
     p.add_argument("--seed", type=non_negative, default=1, help="campaign seed (default 1)")
+    p.add_argument("--vip-every", type=positive, metavar="N",
+                   help="one run in N on the vip engine (default: 25; configs 8); not with "
+                        "the soak campaign")
     p.add_argument("--scheduler", metavar="ADDR",
                    help="an existing Dask scheduler (tcp://HOST:PORT); its workers need "
                         "zerotile installed")
@@ -46,8 +49,12 @@ def run(args):
     from zerotile import regress
     check_output_path("--json", args.json)
     console = Console(json_to_stdout=args.json == "-")
+    vip_every = args.vip_every or 0
+    if vip_every and args.campaign == "soak":
+        raise FormatError("--vip-every: the soak campaign's vip share is fixed (every fourth "
+                          "run)")
     if args.run is not None:
-        row = regress.run_one(regress.draw(args.seed, args.run, args.campaign))
+        row = regress.run_one(regress.draw(args.seed, args.run, args.campaign, vip_every))
         write_json(console, args.json, row)
         if args.json != "-":
             console.say(f"{args.campaign} run {args.run} ({row['mode']}, {row['engine']}/"
@@ -63,7 +70,7 @@ def run(args):
         runs = regress.failed_runs(args.rerun_failed)
         what = f"{len(runs)} failed runs of {args.rerun_failed}"
     else:
-        runs = [(args.campaign, args.seed, i) for i in range(args.runs)]
+        runs = [(args.campaign, args.seed, i, vip_every) for i in range(args.runs)]
         what = f"{args.runs} {args.campaign} runs, campaign seed {args.seed}"
     where = args.scheduler or f"a LocalCluster of {args.workers or 'every core as'} workers"
     console.say(f"zerotile regress: {what}, on {where}; rows into {args.table}")

@@ -19,7 +19,7 @@ import time
 
 import numpy as np
 
-from .runs import RunSpec, engine_of, product, check_jobs, sim_options, row_of
+from .runs import RunSpec, VIP_EVERY, engine_of, product, check_jobs, sim_options, row_of
 
 __all__ = ["MODES", "CAMPAIGNS", "draw", "run_one"]
 
@@ -29,16 +29,17 @@ CAMPAIGNS = ("random", "fault", "soak", "configs")
 _MODULES = {"fault": "faults", "soak": "soak", "configs": "configs"}   # their modules
 
 
-def _draw_random(seed, index):
+def _draw_random(seed, index, vip_every=0):
     rng = np.random.default_rng([seed, index])
     mode = MODES[int(rng.integers(len(MODES)))]
     m, k = (int(x) for x in rng.integers(1, 97, 2))
     n = int(rng.integers(1, 65 if mode != "spgemm" else 97))
     density = float(rng.choice([0.0, 0.02, 0.1, 0.3, 0.6, 1.0]))
     pauses = float(rng.choice([0.0, 0.1, 0.25, 0.5]))
-    engine, sim, latency = engine_of(index, rng)
+    engine, sim, latency = engine_of(index, rng, vip_every or VIP_EVERY)
     chain = int(rng.integers(2, 5)) if mode == "chain" else 1
-    return RunSpec(seed, index, mode, m, k, n, density, pauses, latency, engine, sim, chain)
+    return RunSpec(seed, index, mode, m, k, n, density, pauses, latency, engine, sim, chain,
+                   vip_every=vip_every)
 
 
 def _campaign(name):
@@ -52,9 +53,16 @@ def _campaign(name):
     return getattr(module, f"draw_{name}"), getattr(module, f"run_{name}")
 
 
-def draw(seed, index, campaign="random"):
-    """The configuration of run ``index`` of campaign ``campaign`` seeded ``seed``."""
-    return _campaign(campaign)[0](seed, index)
+def draw(seed, index, campaign="random", vip_every=0):
+    """The configuration of run ``index`` of campaign ``campaign`` seeded ``seed``; with
+    ``vip_every``, one run in that many is on the vip engine instead of the campaign's own
+    share (random, fault, configs; the soak's is fixed)."""
+    if not vip_every:
+        return _campaign(campaign)[0](seed, index)
+    if campaign == "soak":
+        raise ValueError("the soak campaign's vip share is fixed (every fourth run); "
+                         "vip_every applies to the random, fault and configs campaigns")
+    return _campaign(campaign)[0](seed, index, vip_every)
 
 
 def _jobs(spec, rng):

@@ -60,16 +60,17 @@ def lint(cfg):
     return report.splitlines()[0] if report else f"verilator --lint-only exited {out.returncode}"
 
 
-def draw_configs(seed, index):
+def draw_configs(seed, index, vip_every=0):
     rng = np.random.default_rng([seed, index, 21])
     names = list(CONFIGS)
     name = names[index % len(names)]
     m, k = (int(x) for x in rng.integers(1, 97, 2))
-    engine, sim, latency = engine_of(index, rng, VIP_EVERY)
+    engine, sim, latency = engine_of(index, rng, vip_every or VIP_EVERY)
     return RunSpec(seed, index, "spgemm" if CONFIGS[name].get("spgemm") else "mixed", m, k,
                    int(rng.integers(1, 97)), float(rng.choice([0.0, 0.05, 0.3, 1.0])),
                    float(rng.choice([0.0, 0.1, 0.25])), latency, engine, sim,
-                   int(rng.integers(1, 4)), campaign="configs", config=name)
+                   int(rng.integers(1, 4)), campaign="configs", config=name,
+                   vip_every=vip_every)
 
 
 def run_configs(spec):

@@ -24,7 +24,7 @@ import time
 
 import numpy as np
 
-from .runs import RunSpec, engine_of, product, check_jobs, sim_options, row_of
+from .runs import RunSpec, VIP_EVERY, engine_of, product, check_jobs, sim_options, row_of
 
 __all__ = ["FAULTS", "MALFORMED", "draw_fault", "run_fault", "tamper"]
 
@@ -200,7 +200,7 @@ def _cut(plan, rng):
     return f"{name} ({size} bytes) moved to {addr:#x}: cut by the window's {where}"
 
 
-def draw_fault(seed, index):
+def draw_fault(seed, index, vip_every=0):
     rng = np.random.default_rng([seed, index, 7])
     fault = FAULTS[int(rng.integers(len(FAULTS)))]
     modes = ("dense", "csr") if fault in ("malformed", "window") else \
@@ -209,9 +209,9 @@ def draw_fault(seed, index):
     m, k, n = (int(rng.integers(1, 65)), int(rng.integers(1, 97)), int(rng.integers(1, 97)))
     density = float(rng.choice([0.0, 0.05, 0.2, 0.5, 1.0]))
     pauses = float(rng.choice([0.0, 0.1, 0.3]))
-    engine, sim, latency = engine_of(index, rng)
+    engine, sim, latency = engine_of(index, rng, vip_every or VIP_EVERY)
     return RunSpec(seed, index, mode, m, k, n, density, pauses, latency, engine, sim, 1,
-                   campaign="fault", fault=fault)
+                   campaign="fault", fault=fault, vip_every=vip_every)
 
 
 def _expect_error(res, code):

