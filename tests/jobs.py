@@ -1,8 +1,11 @@
 """Helpers shared by the top-level tests: seeded random operands, tampering with a plan's
-descriptors (bypassing the firmware's checks), and the one result check every job gets."""
+descriptors (bypassing the firmware's checks), the one result check every job gets, and the
+block tests' simulator run."""
 import math
 
 import numpy as np
+
+from amaranth.sim import Simulator
 
 from zerotile import golden
 from zerotile.rtl.config import TileConfig
@@ -57,3 +60,37 @@ def check_result(name, res, a, b, cfg=CFG, c=None):
         f"{name}: {cnt['cycles_busy']} cycles beat the roofline floor of {bd.bound_cycles} "
         f"(roofline efficiency {bd.bound_cycles / cnt['cycles_busy']:.3f} > 1)")
     return bd, cnt
+
+
+def run_block(dut, bench, *, cycles):
+    """Run the async testbench ``bench`` against ``dut`` on Amaranth's simulator, a 100 MHz
+    clock, for at most ``cycles`` cycles (the bench raises what it finds)."""
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run_until(cycles * 1e-8)
+
+
+def scanner_deals(a, width):
+    """A's rows (a SciPy CSR matrix) as the operand scanner deals them: lists of up to
+    ``width`` entries of one row (``entry_layout`` dicts); an empty row is one zero entry
+    marked first and last."""
+    deals = []
+    for i in range(a.shape[0]):
+        lo, hi = a.indptr[i], a.indptr[i + 1]
+        entries = [{"row": i, "col": int(a.indices[p]), "value": int(a.data[p]),
+                    "first": int(p == lo), "last": int(p == hi - 1)} for p in range(lo, hi)]
+        entries = entries or [{"row": i, "col": 0, "value": 0, "first": 1, "last": 1}]
+        deals += [entries[p:p + width] for p in range(0, len(entries), width)]
+    return deals
+
+
+def offer_deal(ctx, port, deals, width, rng, probability=0.7):
+    """Drive the next of ``deals`` on the deal stream ``port`` with ``probability`` (else
+    valid low); True when offered (it is taken if ``port.ready`` is high this cycle)."""
+    offer = bool(deals) and rng.random() < probability
+    ctx.set(port.valid, offer)
+    if offer:
+        padded = deals[0] + [deals[0][0]] * (width - len(deals[0]))
+        ctx.set(port.payload, {"count": len(deals[0]), "entries": padded})
+    return offer

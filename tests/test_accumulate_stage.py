@@ -5,8 +5,8 @@ lent only part of the time), random backpressure on ``out``; every chunk out equ
 import random
 
 import pytest
-from amaranth.sim import Simulator
 
+from jobs import run_block
 from zerotile.rtl.accumulate_stage import AccumulateStage
 
 LANES = 4
@@ -89,10 +89,7 @@ def test_accumulate_stage_adds_the_old_chunk_in_order(seed, bus_bits, enable):
             raise AssertionError(f"seed {seed}: not idle after 5000 cycles: {len(todo)} "
                                  f"requests left, {len(got)} out, {len(stream)} beats unread")
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    sim.add_testbench(bench)
-    sim.run_until(6000 * 1e-8)
+    run_block(dut, bench, cycles=6000)
 
     assert [(a, r) for a, r, _ in got] == [(q["addr"], q["row"]) for q in requests], \
         f"seed {seed}: out of order or missing: {[(a, r) for a, r, _ in got][:8]}..."

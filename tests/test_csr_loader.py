@@ -7,8 +7,8 @@ import random
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from amaranth.sim import Simulator
 
+from jobs import run_block
 from zerotile.rtl.csr_loader import (CsrLoader, PASS_ROW_POINTERS, PASS_COLUMNS, PASS_VALUES,
                                      BANK_COLUMNS, BANK_VALUES, BANK_POINTERS,
                                      BANK_NEXT_POINTERS)
@@ -82,10 +82,7 @@ def _run_passes(dut, passes, rng):
             ctx.set(dut.beats.valid, 0)
             outcomes.append(error)
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    sim.add_testbench(bench)
-    sim.run_until(20000 * 1e-8)
+    run_block(dut, bench, cycles=20000)
     return banks, outcomes
 
 

@@ -6,8 +6,8 @@ import random
 
 import numpy as np
 import pytest
-from amaranth.sim import Simulator
 
+from jobs import run_block
 from zerotile.rtl.operand_scanner import OperandScanner
 from zerotile.rtl.regmap import ErrorCode
 
@@ -109,10 +109,7 @@ def _scan(a_rows, *, k, csr, narrow, width, seed, ptr=None, cols=None, nnz=None)
         else:
             raise AssertionError(f"seed {seed}: neither done nor an error after 8000 cycles")
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    sim.add_testbench(bench)
-    sim.run_until(10000 * 1e-8)
+    run_block(dut, bench, cycles=10000)
     groups = {}
     for i, g in enumerate(GROUPS):
         if g in groups:

@@ -6,10 +6,11 @@ import random
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from amaranth.hdl import Elaboratable, Module
 from amaranth.lib.memory import Memory
-from amaranth.sim import Simulator
 
+from jobs import run_block, scanner_deals, offer_deal
 from zerotile.rtl.processing_element import ProcessingElement
 
 LANES, MAX_CHUNKS, B_WORDS, K = 4, 4, 256, 20
@@ -46,19 +47,6 @@ def _bank_words(b, owned):
     return words
 
 
-def _deals(a, width):
-    """A's rows as the scanner deals them: up to ``width`` entries of one row per deal; an
-    empty row is one zero entry marked first and last."""
-    deals = []
-    for i, row in enumerate(a):
-        cols = np.flatnonzero(row)
-        entries = [{"row": i, "col": int(c), "value": int(row[c]), "first": int(j == 0),
-                    "last": int(j == len(cols) - 1)} for j, c in enumerate(cols)]
-        entries = entries or [{"row": i, "col": 0, "value": 0, "first": 1, "last": 1}]
-        deals += [entries[p:p + width] for p in range(0, len(entries), width)]
-    return deals
-
-
 @pytest.mark.parametrize("width", [1, 2])
 @pytest.mark.parametrize("seed, chunks, first_chunk, chunk_step",
                          [(1, 3, 0, 1), (2, 4, 1, 2), (3, 3, 3, 1), (4, 1, 0, 1)],
@@ -80,7 +68,7 @@ def test_processing_element_accumulates_its_chunks_of_each_row(seed, chunks, fir
     owned = _owned(chunks, first_chunk, chunk_step)
     dut = _PeWithBank(_bank_words(b, owned), width=width)
     pe = dut.pe
-    deals = _deals(a, width)
+    deals = scanner_deals(sp.csr_matrix(a), width)
     got, counts = [], {"issue": 0, "effectual": 0}
 
     async def bench(ctx):
@@ -97,11 +85,7 @@ def test_processing_element_accumulates_its_chunks_of_each_row(seed, chunks, fir
             if cycle % 3 == 0 and b_rows < K:
                 b_rows += 1
                 ctx.set(pe.b_rows, b_rows)
-            offer = bool(deals) and pick.random() < 0.7
-            ctx.set(pe.deals.valid, offer)
-            if offer:
-                padded = deals[0] + [deals[0][0]] * (width - len(deals[0]))
-                ctx.set(pe.deals.payload, {"count": len(deals[0]), "entries": padded})
+            offer = offer_deal(ctx, pe.deals, deals, width, pick)
             ctx.set(pe.results.ready, pick.random() < 0.6)
             took = offer and ctx.get(pe.deals.ready)
             if ctx.get(pe.results.valid) and ctx.get(pe.results.ready):
@@ -119,10 +103,7 @@ def test_processing_element_accumulates_its_chunks_of_each_row(seed, chunks, fir
             raise AssertionError(f"seed {seed}: not idle after 6000 cycles, {len(deals)} deals "
                                  f"left, {len(got)} results")
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    sim.add_testbench(bench)
-    sim.run_until(8000 * 1e-8)
+    run_block(dut, bench, cycles=8000)
 
     c = a.astype(np.int64) @ b.astype(np.int64)
     want = [(r, ch) for r in range(rows) for ch in owned]

@@ -6,8 +6,8 @@ import pytest
 import scipy.sparse as sp
 from amaranth.hdl import Elaboratable, Module
 from amaranth.lib.memory import Memory
-from amaranth.sim import Simulator
 
+from jobs import run_block, scanner_deals, offer_deal
 from zerotile import golden
 
 from zerotile.rtl.beat_splitter import BeatSplitter
@@ -18,13 +18,6 @@ from zerotile.rtl.register_slice import RegisterSlice
 from zerotile.rtl.spgemm_engine import SpgemmEngine
 from zerotile.rtl.regmap import REGISTERS, REG
 from zerotile.rtl.config import TileConfig
-
-
-def run(dut, bench, *, deadline=20000):
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    sim.add_testbench(bench)
-    sim.run_until(deadline * 1e-8)
 
 
 @pytest.mark.parametrize("count", [0, 1, 7, 8, 9, 21])
@@ -52,7 +45,7 @@ def test_beat_splitter_delivers_exactly_count_elements(count):
                 queue.pop(0)
         assert len(beats) - len(queue) == -(-count // 8), "beats taken"
 
-    run(dut, bench)
+    run_block(dut, bench, cycles=20000)
     assert got == list(range(count))
 
 
@@ -103,7 +96,7 @@ def test_read_engine_bursts_stay_in_4k_and_in_window():
         assert window_errors == 1
         assert ctx.get(dut.idle)
 
-    run(dut, bench)
+    run_block(dut, bench, cycles=20000)
     for addr, length in bursts:
         assert addr // 4096 == (addr + 8 * length - 1) // 4096, f"burst at 0x{addr:x} crosses 4 KiB"
         assert 0x0F00 <= addr and addr + 8 * length <= 0x3000, f"burst at 0x{addr:x} leaves window"
@@ -159,7 +152,7 @@ def test_register_file_reads_writes_and_rejects_unmapped():
         results.append(await read(ctx, 0xFC))
         results.append(await write(ctx, 0xFC, 1))
 
-    run(dut, bench, deadline=500)
+    run_block(dut, bench, cycles=500)
     assert results[0] == (0x5A54494C, 0)
     assert results[1] == 0 and results[2] == 0x1234_5678 and results[3] == (0x1234_5678, 0)
     assert results[4][1] == 0b10 and results[5] == 0b10, "unmapped address must answer SLVERR"
@@ -232,7 +225,7 @@ def test_write_engine_bursts_window_and_error_address(case):
                 b_queue.pop(0)
         assert ctx.get(dut.idle), "not idle after abort"
 
-    run(dut, bench)
+    run_block(dut, bench, cycles=20000)
     issued = [a for a, _ in seen["aw"]]
     assert all(length == 3 for _, length in seen["aw"])
     assert seen["error_cycles"], "no error raised"
@@ -304,7 +297,7 @@ def test_element_window_delivers_count_elements_in_order(bus_bits, elem_bits, wi
                 break
         assert taken_beats == -(-count // per), f"{taken_beats} beats taken"
 
-    run(dut, bench, deadline=40 * (count + 10) + 100)
+    run_block(dut, bench, cycles=40 * (count + 10) + 100)
     assert got == elems[:count], "elements differ"
 
 
@@ -331,7 +324,7 @@ def test_register_slice_keeps_order_and_rate(seed):
                 queue.pop(0)
         assert not queue, f"{len(queue)} items never accepted"
 
-    run(dut, bench)
+    run_block(dut, bench, cycles=20000)
     assert got == items, f"seed {seed}: order or count differs"
 
 
@@ -350,7 +343,7 @@ def test_register_slice_full_rate():
                 got.append((cycle, ctx.get(dut.source.payload)))
             await ctx.tick()
 
-    run(dut, bench)
+    run_block(dut, bench, cycles=20000)
     assert got == [(c + 1, c) for c in range(50)]
 
 
@@ -421,23 +414,12 @@ def test_spgemm_engine_runs_jobs_back_to_back_without_a_reset(seed):
             ctx.set(e.start, 1)
             await ctx.tick()
             ctx.set(e.start, 0)
-            deals = []
-            for i in range(a.shape[0]):
-                lo, hi = a.indptr[i], a.indptr[i + 1]
-                entries = [{"row": i, "col": int(a.indices[p]), "value": int(a.data[p]),
-                            "first": int(p == lo), "last": int(p == hi - 1)}
-                           for p in range(lo, hi)]
-                entries = entries or [{"row": i, "col": 0, "value": 0, "first": 1, "last": 1}]
-                deals += [entries[p:p + width] for p in range(0, len(entries), width)]
+            deals = scanner_deals(a, width)
             written = {}
             for cycle in range(4000):
                 if ctx.get(e.finished):
                     break
-                offer = bool(deals) and rng.random() < 0.7
-                ctx.set(e.deals.valid, offer)
-                if offer:
-                    padded = deals[0] + [deals[0][0]] * (width - len(deals[0]))
-                    ctx.set(e.deals.payload, {"count": len(deals[0]), "entries": padded})
+                offer = offer_deal(ctx, e.deals, deals, width, rng)
                 ctx.set(e.requests.ready, rng.random() < 0.6)
                 took_deal = offer and ctx.get(e.deals.ready)
                 if ctx.get(e.requests.valid) and ctx.get(e.requests.ready):
@@ -457,7 +439,7 @@ def test_spgemm_engine_runs_jobs_back_to_back_without_a_reset(seed):
             assert not ctx.get(e.overflow), f"seed {seed}, job {number}: overflow flagged"
             results.append(written)
 
-    run(dut, bench, deadline=20000)
+    run_block(dut, bench, cycles=20000)
     chunk = 4 * lanes
 
     def array(written, base, count):
