@@ -13,7 +13,7 @@ from .processing_element import ProcessingElement
 from .read_engine import ReadEngine
 from .register_slice import RegisterSlice
 from .register_file import RegisterFile
-from .regmap import (REGISTERS, COUNTERS, ErrorCode, ID_MAGIC, VERSION, DESC, DESCRIPTOR_BYTES,
+from .regmap import (REGISTERS, COUNTERS, ErrorCode, ID_MAGIC, VERSION, DESCRIPTOR_BYTES,
                      config_word, FLAG_ACCUMULATE, FLAG_COLIDX16, FLAG_EPILOGUE,
                      EPILOGUE_PARAM_BYTES,
                      DESCRIPTOR_ALIGN, MODE_CSR, MODE_SPGEMM, MAX_M, MAX_NNZ,
@@ -24,6 +24,7 @@ from .epilogue_stage import EpilogueStage, PARAM_WORDS
 from .csr_loader import (CsrLoader, PASS_ROW_POINTERS, PASS_COLUMNS, PASS_VALUES,
                          BANK_COLUMNS, BANK_VALUES, BANK_POINTERS, BANK_NEXT_POINTERS)
 from .spgemm_engine import SpgemmEngine
+from .descriptor import descriptor_layout, spgemm_view, flags_view
 
 __all__ = ["Accelerator"]
 
@@ -153,21 +154,23 @@ class Accelerator(wiring.Component):
                      values.take.eq(scanner.vals_take)]
 
         # --- job registers ----------------------------------------------------------------
-        job = Signal(data.StructLayout({name: 32 for name in DESC}))
+        job = Signal(descriptor_layout())
+        flags = flags_view(job.FLAGS)
+        sp = spgemm_view(job)      # a SpGEMM job's names for the words it uses differently
         csr = Signal()
         chunks = Signal(range(cfg.max_chunks + 1))
         desc_addr = Signal(cfg.addr_bits)
         desc_shift = Signal(DESCRIPTOR_BYTES * 8)
         desc_bad = Signal()
 
-        narrow = job.FLAGS[1]      # FLAG_COLIDX16: uint16 column indices
+        narrow = flags.colidx16      # uint16 column indices
         m.d.comb += [col_idxs.limit.eq(job.K),
                      scanner.csr.eq(csr), scanner.narrow.eq(narrow),
                      scanner.m.eq(job.M), scanner.k.eq(job.K),
                      scanner.nnz.eq(job.NNZ)]
-        m.d.comb += [acc.enable.eq(job.FLAGS[0]), acc.rd_pending.eq(reader.pending0),
+        m.d.comb += [acc.enable.eq(flags.accumulate), acc.rd_pending.eq(reader.pending0),
                      acc.rd_data.payload.eq(reader.data0.payload)]
-        int8_out = job.FLAGS[2]        # FLAG_EPILOGUE
+        int8_out = flags.epilogue
         m.d.comb += [epi.enable.eq(int8_out), writer.quarter.eq(int8_out),
                      epi.c_base.eq(job.C_ADDR), epi.q_base.eq(job.Q_ADDR),
                      epi.zero_point.eq(job.EPI_QUANT[0:8]), epi.act_min.eq(job.EPI_QUANT[8:16]),
@@ -503,7 +506,7 @@ class Accelerator(wiring.Component):
             with m.If(ctrl_next_ok & spgemm):
                 m.d.sync += spgemm_dirty.eq(0)
             m.d.comb += [engine.scrub.eq(spgemm_dirty)]
-            m.d.comb += [engine.m.eq(job.M[:16]), engine.capacity.eq(job.EPI_QUANT),
+            m.d.comb += [engine.m.eq(job.M[:16]), engine.capacity.eq(sp.C_CAPACITY),
                          engine.c_rowptr.eq(job.C_ADDR), engine.c_colidx.eq(sp_col_base),
                          engine.c_values.eq(sp_val_base)]
 
@@ -564,15 +567,15 @@ class Accelerator(wiring.Component):
                     # SpGEMM: B's arrays and C's region 64-byte aligned, only COLIDX16, C's
                     # capacity a multiple of the padding; K, N and B's entries in its limits
                     pad = cfg.spgemm_pad
-                    misaligned = misaligned | (spgemm & ((job.EPI_PARAMS[:align] != 0) |
-                                                         (job.Q_ADDR[:align] != 0) |
+                    misaligned = misaligned | (spgemm & ((sp.B_COLIDX[:align] != 0) |
+                                                         (sp.B_VALUES[:align] != 0) |
                                                          (job.C_ADDR[:align] != 0)))
                     sizes_bad = Mux(spgemm,
                                     (job.K > cfg.spgemm_max_b_rows) | (job.N > cfg.spgemm_cols) |
-                                    (job.C_STRIDE > cfg.spgemm_max_b_nnz) |
+                                    (sp.B_NNZ > cfg.spgemm_max_b_nnz) |
                                     ((job.FLAGS & (0xFFFF_FFFF ^ FLAG_COLIDX16)) != 0) |
-                                    (job.EPI_QUANT[:pad.bit_length() - 1] != 0) |
-                                    (job.EPI_QUANT >= (1 << 26)),
+                                    (sp.C_CAPACITY[:pad.bit_length() - 1] != 0) |
+                                    (sp.C_CAPACITY >= (1 << 26)),
                                     (job.K > cfg.max_k) | (job.N > cfg.max_n) |
                                     (job.C_STRIDE[:(chunk_bytes.bit_length() - 1)] != 0))
                 else:
@@ -611,7 +614,7 @@ class Accelerator(wiring.Component):
                                          >> shift, 0)),
                         val_count.eq(nv),
                         val_beats.eq((nv + bb - 1) >> shift),
-                        p_beats.eq(Mux(spgemm, (Mux(narrow, job.C_STRIDE[:17] << 1, job.C_STRIDE[:17] << 2)
+                        p_beats.eq(Mux(spgemm, (Mux(narrow, sp.B_NNZ[:17] << 1, sp.B_NNZ[:17] << 2)
                                                  + bb - 1) >> shift,
                                        Mux(int8_out, (job.M[:16] * EPILOGUE_PARAM_BYTES + bb - 1)
                                            >> shift, 0))),
@@ -646,15 +649,15 @@ class Accelerator(wiring.Component):
                 q_row_end = chunks * L
                 if L < bb:
                     q_row_end = (q_row_end + bb - 1) & ~(bb - 1)
-                m.d.sync += [c_span.eq(Mux(int8_out & ~job.FLAGS[0], 0, c_rows_span + row_end)),
+                m.d.sync += [c_span.eq(Mux(int8_out & ~flags.accumulate, 0, c_rows_span + row_end)),
                              q_span.eq(Mux(int8_out, (c_rows_span >> 2) + q_row_end, 0))]
                 if has_spgemm:
                     # C: row pointers (padded), then C_CAPACITY column indices and values;
                     # B's values (Q_ADDR) to the end of their last beat
                     rp_bytes = ((job.M[:16] + pad) & ~Const(pad - 1, 17)) << 2
                     with m.If(spgemm):
-                        m.d.sync += [c_span.eq(rp_bytes + (job.EPI_QUANT[:26] << 3)),
-                                     q_span.eq(((job.C_STRIDE[:17] + bb - 1) >> shift) << shift),
+                        m.d.sync += [c_span.eq(rp_bytes + (sp.C_CAPACITY[:26] << 3)),
+                                     q_span.eq(((sp.B_NNZ[:17] + bb - 1) >> shift) << shift),
                                      sp_col_base.eq(job.C_ADDR + rp_bytes)]
                 m.next = "ENDS"
                 datapath_errors()
@@ -668,7 +671,7 @@ class Accelerator(wiring.Component):
                                        # stream on it, so it is a register away from them
             with m.State("ENDS"):
                 m.d.sync += [end.eq(base + nbytes) for end, (base, nbytes) in zip(range_ends, ranges)]
-                m.d.sync += sp_val_base.eq(sp_col_base + (job.EPI_QUANT[:26] << 2))
+                m.d.sync += sp_val_base.eq(sp_col_base + (sp.C_CAPACITY[:26] << 2))
                 m.next = "WINDOW"
                 datapath_errors()
             with m.State("WINDOW"):
@@ -740,11 +743,11 @@ class Accelerator(wiring.Component):
                 # SpGEMM: B's row pointers, column indices and values, one pass each on
                 # stream 0 (A's streams read ahead meanwhile); then the engine starts
                 with m.State("SP_START"):
-                    passes = {PASS_ROW_POINTERS: (job.B_ADDR, b_beats, job.K[:17] + 1,
-                                                  job.C_STRIDE),
-                              PASS_COLUMNS: (job.EPI_PARAMS, p_beats, job.C_STRIDE, job.N),
-                              PASS_VALUES: (job.Q_ADDR, q_span >> shift,
-                                            (job.C_STRIDE + 3) >> 2, 0)}
+                    passes = {PASS_ROW_POINTERS: (sp.B_ROWPTR, b_beats, job.K[:17] + 1,
+                                                  sp.B_NNZ),
+                              PASS_COLUMNS: (sp.B_COLIDX, p_beats, sp.B_NNZ, job.N),
+                              PASS_VALUES: (sp.B_VALUES, q_span >> shift,
+                                            (sp.B_NNZ + 3) >> 2, 0)}
                     with m.Switch(sp_pass):
                         for kind, (addr, beats, count, limit) in passes.items():
                             with m.Case(kind):
