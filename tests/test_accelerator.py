@@ -171,7 +171,9 @@ def shuffled_grid(side, seed):
     return a
 
 
-@pytest.mark.parametrize("target", ENGINES)
+# The reordering is the planner's (engine-neutral; tests/test_firmware_fuzz.py fuzzes it):
+# the native engine runs the chain, the vip engine's pauses are covered by the other tests.
+@pytest.mark.parametrize("target", ENGINES[:1])
 def test_deep_sparse_a_in_column_windows(target):
     """K = 5,184 > one bank, no locality in the given order: the planner reorders rows so
     that each job's columns fit; C comes back in the original order, exact; B is read about
