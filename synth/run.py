@@ -11,8 +11,8 @@ from zerotile.rtl.export import accelerator_rtlil, component_rtlil, TOP_NAME
 from .flow import run_flow
 from .ice40_wrapper import PinWrapper
 
-__all__ = ["synthesize", "synthesize_block", "default_config", "sweep", "read_sweep_csv", "write_sweep_csv",
-           "sweep_markdown", "SWEEP_FIELDS", "ICE40_CONFIG"]
+__all__ = ["synthesize", "synthesize_block", "default_config", "sweep", "read_sweep_csv",
+           "write_sweep_csv", "sweep_markdown", "SWEEP_FIELDS", "ICE40_CONFIG"]
 
 # The smallest useful tile: one PE of 4 lanes on a 32-bit bus, a 2 KiB B scratchpad.
 ICE40_CONFIG = TileConfig(pes=1, lanes=4, bus_bits=32, b_words=512, max_chunks=2,
@@ -84,9 +84,9 @@ def _flow(task, work_root):
 
 def fan_out(tasks, *, work_root, scheduler=None, workers=None, name=str, progress=print):
     """Run ``synthesize(**task)`` (``synthesize_block`` for a task with a ``block``) for each of
-    ``tasks`` on Dask (``zerotile.cluster``: a
-    LocalCluster of ``workers`` processes, or the cluster at ``scheduler``), each in
-    ``work_root/<name(task)>``. Returns the ``SynthReport``s in the order of ``tasks``."""
+    ``tasks`` on Dask (``zerotile.cluster``: a LocalCluster of ``workers`` processes, or the
+    cluster at ``scheduler``), each in ``work_root/<name(task)>``. Returns the
+    ``SynthReport``s in the order of ``tasks``."""
     from distributed import as_completed
     from zerotile.cluster import dask_client
     root = Path(work_root).resolve()

@@ -16,9 +16,9 @@ DESCRIPTION = ("Run a campaign, each run one simulation in a process of its own,
                "a clean job that must be exact. soak: a 1,000-job chain and 1,000 chains "
                "without a reset. configs: random jobs on six tiles other than the default. "
                "One run in 25 (soak: 4, configs: 8; --vip-every N: one in N) is on the vip "
-               "engine, on Verilator and Icarus. Without --scheduler a LocalCluster runs on this machine's cores. Rows "
-               "stream into --table (CSV) with the command that reproduces each run; exit 1 if "
-               "any run failed. --run K runs one run here.")
+               "engine, on Verilator and Icarus. Without --scheduler a LocalCluster runs on "
+               "this machine's cores. Rows stream into --table (CSV) with the command that "
+               "reproduces each run; exit 1 if any run failed. --run K runs one run here.")
 
 
 def add_arguments(p):

@@ -19,7 +19,7 @@ import time
 
 import numpy as np
 
-from .runs import RunSpec, VIP_EVERY, engine_of, product, check_jobs, sim_options, row_of
+from .runs import RunSpec, engine_of, product, check_jobs, sim_options, row_of
 
 __all__ = ["MODES", "CAMPAIGNS", "draw", "run_one"]
 
@@ -36,7 +36,7 @@ def _draw_random(seed, index, vip_every=0):
     n = int(rng.integers(1, 65 if mode != "spgemm" else 97))
     density = float(rng.choice([0.0, 0.02, 0.1, 0.3, 0.6, 1.0]))
     pauses = float(rng.choice([0.0, 0.1, 0.25, 0.5]))
-    engine, sim, latency = engine_of(index, rng, vip_every or VIP_EVERY)
+    engine, sim, latency = engine_of(index, rng, vip_every)
     chain = int(rng.integers(2, 5)) if mode == "chain" else 1
     return RunSpec(seed, index, mode, m, k, n, density, pauses, latency, engine, sim, chain,
                    vip_every=vip_every)

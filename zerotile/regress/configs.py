@@ -65,7 +65,7 @@ def draw_configs(seed, index, vip_every=0):
     names = list(CONFIGS)
     name = names[index % len(names)]
     m, k = (int(x) for x in rng.integers(1, 97, 2))
-    engine, sim, latency = engine_of(index, rng, vip_every or VIP_EVERY)
+    engine, sim, latency = engine_of(index, rng, vip_every, default=VIP_EVERY)
     return RunSpec(seed, index, "spgemm" if CONFIGS[name].get("spgemm") else "mixed", m, k,
                    int(rng.integers(1, 97)), float(rng.choice([0.0, 0.05, 0.3, 1.0])),
                    float(rng.choice([0.0, 0.1, 0.25])), latency, engine, sim,

@@ -24,7 +24,7 @@ import time
 
 import numpy as np
 
-from .runs import RunSpec, VIP_EVERY, engine_of, product, check_jobs, sim_options, row_of
+from .runs import RunSpec, engine_of, product, check_jobs, sim_options, row_of
 
 __all__ = ["FAULTS", "MALFORMED", "draw_fault", "run_fault", "tamper"]
 
@@ -209,7 +209,7 @@ def draw_fault(seed, index, vip_every=0):
     m, k, n = (int(rng.integers(1, 65)), int(rng.integers(1, 97)), int(rng.integers(1, 97)))
     density = float(rng.choice([0.0, 0.05, 0.2, 0.5, 1.0]))
     pauses = float(rng.choice([0.0, 0.1, 0.3]))
-    engine, sim, latency = engine_of(index, rng, vip_every or VIP_EVERY)
+    engine, sim, latency = engine_of(index, rng, vip_every)
     return RunSpec(seed, index, mode, m, k, n, density, pauses, latency, engine, sim, 1,
                    campaign="fault", fault=fault, vip_every=vip_every)
 

@@ -19,10 +19,10 @@ from .runs import reproduce_command
 
 __all__ = ["run_campaign", "summarize", "read_table", "failed_runs", "FIELDS"]
 
-FIELDS = ["campaign", "index", "seed", "vip_every", "config", "mode", "engine", "sim", "m", "k", "n", "nnz",
-          "density", "pauses", "dram_latency", "chain", "jobs", "fault", "passed", "outcome",
-          "mismatches", "cycles", "error", "first_mismatch", "run_seconds", "task_seconds",
-          "worker", "command"]
+FIELDS = ["campaign", "index", "seed", "vip_every", "config", "mode", "engine", "sim", "m", "k",
+          "n", "nnz", "density", "pauses", "dram_latency", "chain", "jobs", "fault", "passed",
+          "outcome", "mismatches", "cycles", "error", "first_mismatch", "run_seconds",
+          "task_seconds", "worker", "command"]
 TASK_TIMEOUT = 1800          # seconds; a run not done by then is a failure, not a hang
 
 
@@ -139,8 +139,8 @@ def failed_runs(path):
 
 
 def run_campaign(runs, *, table, scheduler=None, workers=None, progress=None):
-    """Run ``runs`` ([(campaign, seed, index, vip_every)]) and write their rows to ``table`` as they finish;
-    ``progress(done, total, failed)`` after each. Returns the summary dict."""
+    """Run ``runs`` ([(campaign, seed, index, vip_every)]) and write their rows to ``table`` as
+    they finish; ``progress(done, total, failed)`` after each. Returns the summary dict."""
     from distributed import as_completed
     from zerotile.cluster import dask_client
     t0 = time.monotonic()

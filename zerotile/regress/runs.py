@@ -35,9 +35,11 @@ class RunSpec:
     vip_every: int = 0      # one run in this many on the vip engine (0: the campaign's own)
 
 
-def engine_of(index, rng, vip_every=VIP_EVERY):
+def engine_of(index, rng, vip_every=0, default=VIP_EVERY):
     """(engine, simulator, DRAM latency) of run ``index``: the native engine with a random
-    latency, or every ``vip_every``-th run the vip engine (on Icarus every other time)."""
+    latency, or every ``vip_every``-th run (0: every ``default``-th, the campaign's share) the
+    vip engine (on Icarus every other time)."""
+    vip_every = vip_every or default
     engine, sim, latency = "native", "verilator", int(rng.choice([1, 2, 20, 60, 200]))
     if index % vip_every == vip_every - 1:
         engine, latency = "vip", None
